@@ -1,0 +1,21 @@
+// What every frontend offers: a model file in, an ir::Module out.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "ir/module.h"
+
+namespace kiln::frontend {
+
+// Input name -> full shape (batch included) that replaces the shape declared in the model.
+using ShapeDict = std::map<std::string, std::vector<int64_t>>;
+
+// Imports an ONNX model file (src/frontend/onnx). Weights stored as external data are read from
+// files next to the model. Every failure is a kiln::Error that names the file (and the node and
+// operator when there is one).
+ir::Module import_onnx(const std::string& path, const ShapeDict& shape_dict);
+
+}  // namespace kiln::frontend
