@@ -1,6 +1,51 @@
-// Placeholder: the image operator family is being written.
+// Image operators: resize2d (ONNX Resize on NCHW data, output size given as an attribute; the
+// importer turns scales into sizes).
+#include <string>
+#include <vector>
+
 #include "ir/op.h"
+#include "op/nn/nn_util.h"
+#include "op/op_util.h"
 
 namespace kiln::op {
-void register_image_ops(ir::OpRegistry& /*registry*/) {}
+namespace {
+
+Type infer_resize2d(const std::vector<Type>& args, const ir::Attrs& attrs) {
+  constexpr std::string_view kOp = "resize2d";
+  const TensorType& data = tensor_arg(args, 0, kOp);
+  require_rank(data, 4, kOp, "data");
+  const std::vector<int64_t>& size = nn::ints_attr(attrs, "size", 2, kOp);
+  nn::require_positive(size, "size", kOp);
+  const std::string& method =
+      nn::string_choice(attrs, "method", {"nearest", "linear", "cubic"}, kOp);
+  // tf_crop_and_resize needs a region of interest, which resize2d does not take.
+  nn::string_choice(attrs, "coordinate_transformation_mode",
+                    {"half_pixel", "half_pixel_symmetric", "pytorch_half_pixel", "align_corners",
+                     "asymmetric", "tf_half_pixel_for_nearest"},
+                    kOp);
+  nn::string_choice(attrs, "nearest_mode",
+                    {"round_prefer_floor", "round_prefer_ceil", "floor", "ceil"}, kOp);
+  nn::require_flag(attrs.get_int("exclude_outside"), "exclude_outside", kOp);
+  if (method != "nearest" && data.dtype == DType::kBool) {
+    type_error(kOp, method + " interpolation needs numeric data, got " + data.to_string());
+  }
+  return TensorType{data.dtype, {data.shape[0], data.shape[1], size[0], size[1]}};
+}
+
+}  // namespace
+
+void register_image_ops(ir::OpRegistry& registry) {
+  registry.add(nn::make_op(
+      "resize2d", "resizes the H, W plane of NCHW data (nearest, linear or cubic)", 1, 1,
+      {attr_ints("size", std::nullopt, "output height, width"),
+       attr_string("method", "nearest", "nearest, linear or cubic"),
+       attr_string("coordinate_transformation_mode", "half_pixel",
+                   "maps output to input coordinates (ONNX names)"),
+       attr_string("nearest_mode", "round_prefer_floor",
+                   "rounding of the input coordinate for nearest"),
+       attr_float("cubic_coeff_a", -0.75, "the cubic kernel's a"),
+       attr_int("exclude_outside", 0, "zero the weights of samples outside the input")},
+      ir::OpPattern::kInjective, infer_resize2d));
+}
+
 }  // namespace kiln::op

@@ -1,0 +1,47 @@
+# Kiln developer entry points. `make demo` and `make test` work on a fresh Debian machine:
+# both install the dependencies first (scripts/install-deps is idempotent and quick when done).
+PYTHON ?= python3
+BUILD_DIR ?= build
+JOBS ?= 2
+DEMO_DIR ?= tests/models/out
+
+PY_ENV = PYTHONPATH=$(CURDIR)/python KILN_CLI=$(CURDIR)/$(BUILD_DIR)/bin/kiln
+
+.PHONY: all deps configure build test test-cpp test-python demo format clean
+
+all: build
+
+deps:
+	./scripts/install-deps
+
+configure:
+	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release \
+	  -DPython_EXECUTABLE=$$(command -v $(PYTHON))
+
+# One CMake build makes the library, the `kiln` CLI, the tests and the Python module
+# (python/kiln/_kiln*.so), so nothing is compiled twice.
+build: configure
+	cmake --build $(BUILD_DIR) -j$(JOBS)
+
+test-cpp: build
+	$(BUILD_DIR)/bin/kiln_tests --gtest_brief=1
+
+test-python: build
+	$(PY_ENV) $(PYTHON) -m pytest -q -p no:cacheprovider --timeout=900 tests/python
+
+test: deps
+	$(MAKE) test-cpp test-python
+
+demo: deps
+	$(MAKE) build
+	$(PYTHON) tests/models/export.py --out $(DEMO_DIR) resnet50
+	$(BUILD_DIR)/bin/kiln inspect $(DEMO_DIR)/resnet50.onnx
+	$(PY_ENV) $(PYTHON) -c "import kiln; m = kiln.load('$(DEMO_DIR)/resnet50.onnx'); \
+	  text = str(m).splitlines(); print('\n'.join(text[:8])); print('  ...', len(text), 'lines')"
+	@echo "The kiln command line is $(CURDIR)/$(BUILD_DIR)/bin/kiln"
+
+format:
+	clang-format -i $$(git ls-files '*.cc' '*.h')
+
+clean:
+	rm -rf $(BUILD_DIR) python/kiln/_kiln*.so

@@ -1,0 +1,16 @@
+"""Kiln: compile trained neural-network models into fast machine code and run them.
+
+    import kiln
+    model = kiln.load("resnet50.onnx")
+    model.summary()
+
+The same objects are reachable under TVMC's names: ``from kiln import tvmc``.
+"""
+
+from ._kiln import Error, InternalError
+from ._kiln import version as _native_version
+from .model import Model, load
+
+__version__ = _native_version()
+
+__all__ = ["Error", "InternalError", "Model", "load", "__version__"]

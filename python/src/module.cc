@@ -1,0 +1,86 @@
+// The _kiln extension module: a thin nanobind layer over the C++ driver. Python-side
+// conveniences (printing to files, numpy arrays, the tvmc names) live in python/kiln/*.py.
+#include <nanobind/nanobind.h>
+#include <nanobind/stl/map.h>
+#include <nanobind/stl/pair.h>
+#include <nanobind/stl/string.h>
+#include <nanobind/stl/vector.h>
+
+#include "kiln/kiln.h"
+
+namespace nb = nanobind;
+
+namespace {
+
+nb::dict tensor_info_to_dict(const kiln::TensorInfo& info) {
+  nb::dict item;
+  item["name"] = info.name;
+  nb::list shape;
+  for (size_t i = 0; i < info.shape.size(); ++i) {
+    if (info.shape[i] >= 0) {
+      shape.append(info.shape[i]);
+    } else {
+      shape.append(info.dim_names[i]);
+    }
+  }
+  item["shape"] = shape;
+  item["dtype"] = std::string(kiln::dtype_name(info.dtype));
+  return item;
+}
+
+nb::list tensor_infos(const std::vector<kiln::TensorInfo>& infos) {
+  nb::list items;
+  for (const auto& info : infos) items.append(tensor_info_to_dict(info));
+  return items;
+}
+
+// (name, dtype name, shape, raw bytes) per constant; python turns them into numpy arrays.
+nb::list params_as_tuples(const kiln::Model& model) {
+  nb::list items;
+  for (const auto& [name, tensor] : model.params()) {
+    nb::bytes data(static_cast<const char*>(tensor.data()), tensor.nbytes());
+    items.append(nb::make_tuple(name, std::string(kiln::dtype_name(tensor.dtype())),
+                                tensor.shape(), data));
+  }
+  return items;
+}
+
+}  // namespace
+
+NB_MODULE(_kiln, m) {
+  m.doc() = "Kiln native module (use the `kiln` package)";
+  nb::exception<kiln::Error>(m, "Error", PyExc_RuntimeError);
+  nb::exception<kiln::InternalError>(m, "InternalError", PyExc_RuntimeError);
+
+  nb::class_<kiln::Model>(m, "Model")
+      .def("summary", &kiln::Model::summary)
+      .def("save", &kiln::Model::save, nb::arg("path"))
+      .def_prop_ro("inputs", [](const kiln::Model& model) { return tensor_infos(model.inputs()); })
+      .def_prop_ro("outputs",
+                   [](const kiln::Model& model) { return tensor_infos(model.outputs()); })
+      .def("params", &params_as_tuples)
+      .def("stats",
+           [](const kiln::Model& model) {
+             kiln::ModelStats stats = model.stats();
+             nb::dict result;
+             result["op_histogram"] = stats.op_histogram;
+             result["num_params"] = stats.num_params;
+             result["num_constants"] = stats.num_constants;
+             result["macs"] = stats.macs;
+             result["flops"] = stats.flops;
+             return result;
+           })
+      .def_prop_ro("source_format", &kiln::Model::source_format)
+      .def_prop_ro("source_path", &kiln::Model::source_path);
+
+  m.def(
+      "load",
+      [](const std::string& path, const kiln::ShapeDict& shape_dict, const std::string& format) {
+        nb::gil_scoped_release release;
+        return kiln::load(path, shape_dict, format);
+      },
+      nb::arg("path"), nb::arg("shape_dict") = kiln::ShapeDict{}, nb::arg("model_format") = "");
+  m.def("parse_shape_dict", &kiln::parse_shape_dict);
+  m.def("version", &kiln::version);
+  m.def("known_model_formats", &kiln::known_model_formats);
+}

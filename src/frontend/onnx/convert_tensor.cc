@@ -1,0 +1,377 @@
+// Converters for shape and data movement: reshapes, slices, gathers, constants, casts, padding.
+// Many of these take shapes as inputs; the IR wants them as attributes, so those inputs must be
+// constants at import time (initializers, or subgraphs folded from static shapes).
+#include <algorithm>
+
+#include "frontend/onnx/converter.h"
+
+namespace kiln::frontend::onnx_import {
+
+namespace {
+
+using Outputs = std::vector<ir::Expr>;
+
+// Largest constant that ConstantOfShape writes directly; larger ones stay a `full` call.
+constexpr int64_t kMaxDirectFill = int64_t{1} << 24;
+
+Outputs convert_identity(const NodeContext& ctx) { return {ctx.input(0)}; }
+
+Outputs convert_reshape(const NodeContext& ctx) {
+  std::vector<int64_t> shape = ctx.opset() < 5 ? ctx.attr_ints("shape")
+                                               : ctx.require_constant_ints(1, "shape");
+  return {ctx.call("reshape", {ctx.input(0)},
+                   {{"newshape", shape}, {"allowzero", ctx.attr_int("allowzero", 0)}})};
+}
+
+Outputs convert_flatten(const NodeContext& ctx) {
+  int64_t rank = ctx.input_type(0).rank();
+  int64_t axis = ctx.attr_int("axis", 1);
+  // Flatten's axis may equal the rank (everything in the outer dim).
+  if (axis < -rank || axis > rank) {
+    ctx.fail("attribute 'axis' " + std::to_string(axis) + " is out of range for rank " +
+             std::to_string(rank));
+  }
+  if (axis < 0) axis += rank;
+  return {flatten_to_2d(ctx, ctx.input(0), axis)};
+}
+
+Outputs convert_transpose(const NodeContext& ctx) {
+  return {ctx.call("transpose", {ctx.input(0)}, {{"axes", ctx.attr_ints("perm", {})}})};
+}
+
+Outputs convert_concat(const NodeContext& ctx) {
+  std::vector<ir::Expr> args;
+  for (size_t i = 0; i < ctx.num_inputs(); ++i) args.push_back(ctx.input(i));
+  return {ctx.call("concat", std::move(args), {{"axis", ctx.attr_int("axis")}})};
+}
+
+// Slice: starts/ends/axes are attributes before opset 10, inputs (with steps) since.
+Outputs convert_slice(const NodeContext& ctx) {
+  std::vector<int64_t> starts, ends, axes, steps;
+  if (ctx.opset() < 10) {
+    starts = ctx.attr_ints("starts");
+    ends = ctx.attr_ints("ends");
+    axes = ctx.attr_ints("axes", {});
+  } else {
+    starts = ctx.require_constant_ints(1, "starts");
+    ends = ctx.require_constant_ints(2, "ends");
+    if (ctx.has_input(3)) axes = ctx.require_constant_ints(3, "axes");
+    if (ctx.has_input(4)) steps = ctx.require_constant_ints(4, "steps");
+  }
+  if (axes.empty()) {
+    for (size_t i = 0; i < starts.size(); ++i) axes.push_back(static_cast<int64_t>(i));
+  }
+  if (steps.empty()) steps.assign(starts.size(), 1);
+  if (ends.size() != starts.size() || axes.size() != starts.size() ||
+      steps.size() != starts.size()) {
+    ctx.fail("starts, ends, axes and steps must have the same length, got " +
+             std::to_string(starts.size()) + ", " + std::to_string(ends.size()) + ", " +
+             std::to_string(axes.size()) + ", " + std::to_string(steps.size()));
+  }
+  return {ctx.call("strided_slice", {ctx.input(0)},
+                   {{"begin", starts}, {"end", ends}, {"axes", axes}, {"strides", steps}})};
+}
+
+// Section sizes for Split: given (attribute before 13, input since), num_outputs (18), or an
+// even split into the node's outputs.
+std::vector<int64_t> split_sections(const NodeContext& ctx, const ir::Dim& dim) {
+  if (ctx.opset() < 13 && ctx.has_attr("split")) return ctx.attr_ints("split");
+  if (ctx.opset() >= 13 && ctx.has_input(1)) return ctx.require_constant_ints(1, "split");
+  bool by_attr = ctx.opset() >= 18 && ctx.has_attr("num_outputs");
+  int64_t parts = by_attr ? ctx.attr_int("num_outputs") : static_cast<int64_t>(ctx.num_outputs());
+  if (parts <= 0) ctx.fail("cannot split into " + std::to_string(parts) + " parts");
+  if (!dim.is_static()) {
+    ctx.fail("the split axis has unknown size " + dim.to_string() +
+             "; fix the input shapes with shape_dict");
+  }
+  int64_t size = dim.value();
+  if (!by_attr && size % parts != 0) {
+    ctx.fail("cannot split a dim of " + std::to_string(size) + " into " + std::to_string(parts) +
+             " equal parts");
+  }
+  // opset 18: chunks of ceil(size / parts), the last one smaller.
+  int64_t chunk = (size + parts - 1) / parts;
+  if (chunk * (parts - 1) > size) {
+    ctx.fail("cannot split a dim of " + std::to_string(size) + " into " + std::to_string(parts) +
+             " parts");
+  }
+  std::vector<int64_t> sections(static_cast<size_t>(parts), chunk);
+  sections.back() = size - chunk * (parts - 1);
+  return sections;
+}
+
+Outputs convert_split(const NodeContext& ctx) {
+  const ir::TensorType& type = ctx.input_type(0);
+  int64_t axis = normalize_axis(ctx, ctx.attr_int("axis", 0), type.rank(), "axis");
+  std::vector<int64_t> sections = split_sections(ctx, type.shape[static_cast<size_t>(axis)]);
+  if (sections.size() != ctx.num_outputs()) {
+    ctx.fail("splits into " + std::to_string(sections.size()) + " parts but the node has " +
+             std::to_string(ctx.num_outputs()) + " outputs");
+  }
+  ir::Expr parts = ctx.call("split", {ctx.input(0)}, {{"axis", axis}, {"sections", sections}});
+  Outputs outputs;
+  for (size_t i = 0; i < sections.size(); ++i) {
+    outputs.push_back(ctx.tuple_item(parts, static_cast<int64_t>(i)));
+  }
+  return outputs;
+}
+
+// Squeeze/Unsqueeze axes: an attribute before opset 13, an input since.
+std::vector<int64_t> squeeze_axes(const NodeContext& ctx, bool required) {
+  if (ctx.opset() < 13) return required ? ctx.attr_ints("axes") : ctx.attr_ints("axes", {});
+  if (!required && !ctx.has_input(1)) return {};
+  return ctx.require_constant_ints(1, "axes");
+}
+
+Outputs convert_squeeze(const NodeContext& ctx) {
+  return {ctx.call("squeeze", {ctx.input(0)}, {{"axes", squeeze_axes(ctx, false)}})};
+}
+
+Outputs convert_unsqueeze(const NodeContext& ctx) {
+  return {ctx.call("unsqueeze", {ctx.input(0)}, {{"axes", squeeze_axes(ctx, true)}})};
+}
+
+Outputs convert_expand(const NodeContext& ctx) {
+  return {ctx.call("expand", {ctx.input(0)}, {{"shape", ctx.require_constant_ints(1, "shape")}})};
+}
+
+Outputs convert_tile(const NodeContext& ctx) {
+  return {
+      ctx.call("tile", {ctx.input(0)}, {{"repeats", ctx.require_constant_ints(1, "repeats")}})};
+}
+
+Outputs convert_gather(const NodeContext& ctx) {
+  return {ctx.call("gather", {ctx.input(0), ctx.input(1)}, {{"axis", ctx.attr_int("axis", 0)}})};
+}
+
+Outputs convert_gather_elements(const NodeContext& ctx) {
+  return {ctx.call("gather_elements", {ctx.input(0), ctx.input(1)},
+                   {{"axis", ctx.attr_int("axis", 0)}})};
+}
+
+Outputs convert_gather_nd(const NodeContext& ctx) {
+  return {ctx.call("gather_nd", {ctx.input(0), ctx.input(1)},
+                   {{"batch_dims", ctx.attr_int("batch_dims", 0)}})};
+}
+
+Outputs convert_scatter_elements(const NodeContext& ctx) {
+  return {ctx.call("scatter_elements", {ctx.input(0), ctx.input(1), ctx.input(2)},
+                   {{"axis", ctx.attr_int("axis", 0)},
+                    {"reduction", ctx.attr_string("reduction", "none")}})};
+}
+
+// ONNX Shape's start/end (opset 15): negative counts from the back, then clamp to [0, rank].
+int64_t clamp_shape_bound(int64_t bound, int64_t rank) {
+  if (bound < 0) bound += rank;
+  return std::clamp<int64_t>(bound, 0, rank);
+}
+
+// Shape folds from the static type (only the dims in [start, end) need to be static); otherwise
+// it becomes shape_of, sliced when start/end select part of it.
+Outputs convert_shape(const NodeContext& ctx) {
+  const ir::TensorType& type = ctx.input_type(0);
+  int64_t rank = type.rank();
+  int64_t start = clamp_shape_bound(ctx.attr_int("start", 0), rank);
+  int64_t end = std::max(start, clamp_shape_bound(ctx.attr_int("end", rank), rank));
+  std::vector<int64_t> dims;
+  bool all_static = true;
+  for (int64_t i = start; i < end; ++i) {
+    const ir::Dim& dim = type.shape[static_cast<size_t>(i)];
+    all_static = all_static && dim.is_static();
+    if (dim.is_static()) dims.push_back(dim.value());
+  }
+  if (all_static) return {ctx.constant(Tensor::from_int64s(dims))};
+  ir::Expr shape = ctx.call("shape_of", {ctx.input(0)});
+  if (start == 0 && end == rank) return {shape};
+  return {ctx.call("strided_slice", {shape},
+                   {{"begin", std::vector<int64_t>{start}},
+                    {"end", std::vector<int64_t>{end}},
+                    {"axes", std::vector<int64_t>{0}},
+                    {"strides", std::vector<int64_t>{1}}})};
+}
+
+Outputs convert_size(const NodeContext& ctx) {
+  int64_t numel = ctx.input_type(0).numel();
+  if (numel >= 0) return {ctx.constant(Tensor::from_int64s({numel}, /*scalar=*/true))};
+  return {ctx.call("size_of", {ctx.input(0)})};
+}
+
+Tensor scalar_tensor(DType dtype, double value) {
+  Tensor tensor(dtype, {});
+  tensor.set_element_from_double(0, value);
+  return tensor;
+}
+
+Outputs convert_constant(const NodeContext& ctx) {
+  if (ctx.has_attr("value")) return {ctx.constant(ctx.attr_tensor("value"))};
+  if (ctx.has_attr("value_float")) {
+    return {ctx.constant(scalar_tensor(DType::kFloat32, ctx.attr_float("value_float", 0)))};
+  }
+  if (ctx.has_attr("value_int")) {
+    return {ctx.constant(Tensor::from_int64s({ctx.attr_int("value_int")}, /*scalar=*/true))};
+  }
+  if (ctx.has_attr("value_ints")) return {ctx.constant(Tensor::from_int64s(ctx.attr_ints("value_ints")))};
+  if (ctx.has_attr("value_floats")) {
+    std::vector<double> values = ctx.attr_floats("value_floats", {});
+    std::vector<float> narrowed(values.begin(), values.end());
+    return {ctx.constant(
+        Tensor::from_float32s(narrowed, {static_cast<int64_t>(narrowed.size())}))};
+  }
+  for (const char* name : {"value_string", "value_strings", "sparse_value"}) {
+    if (ctx.has_attr(name)) ctx.fail("attribute '" + std::string(name) + "' is not supported");
+  }
+  ctx.fail("has no value attribute");
+}
+
+// ConstantOfShape: a tensor of `shape` filled with the one element of `value` (float32 0 when
+// absent). Written directly when small, exactly for integers; a `full` call otherwise.
+Outputs convert_constant_of_shape(const NodeContext& ctx) {
+  std::vector<int64_t> shape = ctx.require_constant_ints(0, "shape");
+  Tensor fill = ctx.has_attr("value") ? ctx.attr_tensor("value") : scalar_tensor(DType::kFloat32, 0);
+  if (fill.numel() != 1) ctx.fail("attribute 'value' must hold one element");
+  int64_t numel = 1;  // saturates just above kMaxDirectFill so that it cannot overflow
+  for (int64_t dim : shape) {
+    if (dim < 0) ctx.fail("input 0 (shape) holds the negative dim " + std::to_string(dim));
+    if (dim == 0) numel = 0;
+    else numel = numel > kMaxDirectFill / dim ? kMaxDirectFill + 1 : numel * dim;
+  }
+  if (numel > kMaxDirectFill) {
+    return {ctx.call("full", {},
+                     {{"shape", shape},
+                      {"fill_value", fill.element_as_double(0)},
+                      {"dtype", std::string(dtype_name(fill.dtype()))}})};
+  }
+  Tensor result(fill.dtype(), shape);
+  bool integral = !dtype_is_float(fill.dtype());
+  for (int64_t i = 0; i < result.numel(); ++i) {
+    if (integral) {
+      result.set_element_from_int64(i, fill.element_as_int64(0));
+    } else {
+      result.set_element_from_double(i, fill.element_as_double(0));
+    }
+  }
+  return {ctx.constant(std::move(result))};
+}
+
+Outputs convert_range(const NodeContext& ctx) {
+  return {ctx.call("range", {ctx.input(0), ctx.input(1), ctx.input(2)})};
+}
+
+ir::Expr cast_to(const NodeContext& ctx, const ir::Expr& data, DType dtype) {
+  if (data->type().as_tensor().dtype == dtype) return data;
+  return ctx.call("cast", {data}, {{"dtype", std::string(dtype_name(dtype))}});
+}
+
+Outputs convert_cast(const NodeContext& ctx) {
+  int64_t to = ctx.attr_int("to");
+  std::optional<DType> dtype = dtype_from_onnx(to);
+  if (!dtype) ctx.fail("cannot cast to " + onnx_type_name(to) + ", which Kiln does not support");
+  return {cast_to(ctx, ctx.input(0), *dtype)};
+}
+
+Outputs convert_cast_like(const NodeContext& ctx) {
+  return {cast_to(ctx, ctx.input(0), ctx.input_type(1).dtype)};
+}
+
+// Pad: pads/value are attributes before opset 11, inputs since; opset 18 adds `axes`.
+Outputs convert_pad(const NodeContext& ctx) {
+  int64_t rank = ctx.input_type(0).rank();
+  std::string mode = ctx.attr_string("mode", "constant");
+  if (mode != "constant" && mode != "reflect" && mode != "edge") {
+    ctx.fail("mode \"" + mode + "\" is not supported yet (constant, reflect, edge are)");
+  }
+  std::vector<int64_t> pads;
+  double value = 0.0;
+  std::vector<int64_t> axes;
+  if (ctx.opset() < 11) {
+    pads = ctx.attr_ints("pads");
+    value = ctx.attr_float("value", 0.0);
+  } else {
+    pads = ctx.require_constant_ints(1, "pads");
+    if (ctx.has_input(2)) value = ctx.require_constant_scalar(2, "constant_value");
+    if (ctx.has_input(3)) axes = ctx.require_constant_ints(3, "axes");
+  }
+  if (!axes.empty()) {  // spread the per-axis pads over all dims
+    if (pads.size() != 2 * axes.size()) ctx.fail("pads must hold 2 values per axis");
+    std::vector<int64_t> full(static_cast<size_t>(2 * rank), 0);
+    for (size_t i = 0; i < axes.size(); ++i) {
+      auto axis = static_cast<size_t>(normalize_axis(ctx, axes[i], rank, "axis"));
+      full[axis] = pads[i];
+      full[axis + static_cast<size_t>(rank)] = pads[i + axes.size()];
+    }
+    pads = std::move(full);
+  }
+  if (static_cast<int64_t>(pads.size()) != 2 * rank) {
+    ctx.fail("pads must hold " + std::to_string(2 * rank) + " values for rank " +
+             std::to_string(rank) + ", got " + std::to_string(pads.size()));
+  }
+  return {ctx.call("pad", {ctx.input(0)}, {{"pads", pads}, {"mode", mode}, {"value", value}})};
+}
+
+Outputs convert_depth_to_space(const NodeContext& ctx) {
+  return {ctx.call("depth_to_space", {ctx.input(0)},
+                   {{"block_size", ctx.attr_int("blocksize")},
+                    {"mode", ctx.attr_string("mode", "DCR")}})};
+}
+
+Outputs convert_space_to_depth(const NodeContext& ctx) {
+  return {ctx.call("space_to_depth", {ctx.input(0)}, {{"block_size", ctx.attr_int("blocksize")}})};
+}
+
+// OneHot: depth and values [off, on] must be constants; the result takes values' dtype.
+Outputs convert_one_hot(const NodeContext& ctx) {
+  double depth = ctx.require_constant_scalar(1, "depth");
+  if (!(depth >= 1 && depth <= double(int64_t{1} << 40))) {
+    ctx.fail("input 1 (depth) must be a positive count, got " + std::to_string(depth));
+  }
+  Tensor values = ctx.require_constant(2, "values");
+  if (values.numel() != 2) ctx.fail("input 2 (values) must hold [off_value, on_value]");
+  return {ctx.call("one_hot", {ctx.input(0)},
+                   {{"depth", static_cast<int64_t>(depth)},
+                    {"axis", ctx.attr_int("axis", -1)},
+                    {"on_value", values.element_as_double(1)},
+                    {"off_value", values.element_as_double(0)},
+                    {"dtype", std::string(dtype_name(values.dtype()))}})};
+}
+
+Outputs convert_non_zero(const NodeContext& ctx) { return {ctx.call("non_zero", {ctx.input(0)})}; }
+
+Outputs convert_where(const NodeContext& ctx) {
+  return {ctx.call("where", {ctx.input(0), ctx.input(1), ctx.input(2)})};
+}
+
+}  // namespace
+
+void add_tensor_converters(ConverterTable& table) {
+  table["Identity"] = convert_identity;
+  table["Reshape"] = convert_reshape;
+  table["Flatten"] = convert_flatten;
+  table["Transpose"] = convert_transpose;
+  table["Concat"] = convert_concat;
+  table["Slice"] = convert_slice;
+  table["Split"] = convert_split;
+  table["Squeeze"] = convert_squeeze;
+  table["Unsqueeze"] = convert_unsqueeze;
+  table["Expand"] = convert_expand;
+  table["Tile"] = convert_tile;
+  table["Gather"] = convert_gather;
+  table["GatherElements"] = convert_gather_elements;
+  table["GatherND"] = convert_gather_nd;
+  table["ScatterElements"] = convert_scatter_elements;
+  table["Scatter"] = convert_scatter_elements;  // opset 9-10 name of the same operator
+  table["Shape"] = convert_shape;
+  table["Size"] = convert_size;
+  table["Constant"] = convert_constant;
+  table["ConstantOfShape"] = convert_constant_of_shape;
+  table["Range"] = convert_range;
+  table["Cast"] = convert_cast;
+  table["CastLike"] = convert_cast_like;
+  table["Pad"] = convert_pad;
+  table["DepthToSpace"] = convert_depth_to_space;
+  table["SpaceToDepth"] = convert_space_to_depth;
+  table["OneHot"] = convert_one_hot;
+  table["NonZero"] = convert_non_zero;
+  table["Where"] = convert_where;
+}
+
+}  // namespace kiln::frontend::onnx_import

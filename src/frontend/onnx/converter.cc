@@ -1,0 +1,254 @@
+#include "frontend/onnx/converter.h"
+
+#include <algorithm>
+#include <limits>
+
+#include "ir/op.h"
+#include "kiln/error.h"
+
+namespace kiln::frontend::onnx_import {
+
+namespace {
+
+// Folding a constant larger than this would trade a cheap operator for a large weight (e.g. a
+// ConstantOfShape filling a big buffer); such calls stay in the graph.
+constexpr int64_t kMaxFoldedElements = int64_t{1} << 24;
+
+const char* attr_kind_text(const OnnxAttr& value) {
+  switch (value.index()) {
+    case 0: return "an int";
+    case 1: return "a float";
+    case 2: return "a string";
+    case 3: return "a list of ints";
+    case 4: return "a list of floats";
+    case 5: return "a list of strings";
+    case 6: return "a tensor";
+    default: return std::get<UnreadableAttr>(value).kind.c_str();
+  }
+}
+
+}  // namespace
+
+NodeContext::NodeContext(const OnnxNode& node, std::string display_name, int64_t opset,
+                         std::vector<ir::Expr> inputs,
+                         const std::unordered_set<std::string>& used_values)
+    : node_(node),
+      name_(std::move(display_name)),
+      opset_(opset),
+      inputs_(std::move(inputs)),
+      used_values_(used_values) {}
+
+std::string NodeContext::describe_input(size_t i) const {
+  std::string text = "input " + std::to_string(i);
+  if (i < node_.inputs.size() && !node_.inputs[i].empty()) text += " '" + node_.inputs[i] + "'";
+  return text;
+}
+
+const ir::Expr& NodeContext::input(size_t i) const {
+  if (!has_input(i)) fail("required " + describe_input(i) + " is missing");
+  return inputs_[i];
+}
+
+const ir::TensorType& NodeContext::input_type(size_t i) const {
+  const ir::Type& type = input(i)->type();
+  if (!type.is_tensor()) fail(describe_input(i) + " is a tuple, expected a tensor");
+  return type.as_tensor();
+}
+
+std::optional<Tensor> NodeContext::constant_input(size_t i) const {
+  if (!has_input(i)) return std::nullopt;
+  if (const auto* constant = ir::as<ir::ConstantNode>(inputs_[i])) return constant->value;
+  return std::nullopt;
+}
+
+Tensor NodeContext::require_constant(size_t i, std::string_view what) const {
+  std::optional<Tensor> value = constant_input(i);
+  if (!value) {
+    fail(describe_input(i) + " (" + std::string(what) +
+         ") must be known when the model is imported, but it is computed from the model's inputs "
+         "(" + input(i)->type().to_string() +
+         "); when it depends on input shapes, fix them with shape_dict "
+         "(e.g. {\"input\": [1, 3, 224, 224]})");
+  }
+  return *value;
+}
+
+std::vector<int64_t> NodeContext::require_constant_ints(size_t i, std::string_view what) const {
+  Tensor value = require_constant(i, what);
+  if (dtype_is_float(value.dtype())) {
+    fail(describe_input(i) + " (" + std::string(what) + ") must hold integers, got " +
+         std::string(dtype_name(value.dtype())));
+  }
+  return value.to_int64s();
+}
+
+double NodeContext::require_constant_scalar(size_t i, std::string_view what) const {
+  Tensor value = require_constant(i, what);
+  if (value.numel() != 1) {
+    fail(describe_input(i) + " (" + std::string(what) + ") must hold one value, it has " +
+         std::to_string(value.numel()));
+  }
+  return value.element_as_double(0);
+}
+
+bool NodeContext::output_used(size_t i) const {
+  return i < node_.outputs.size() && !node_.outputs[i].empty() &&
+         used_values_.count(node_.outputs[i]) != 0;
+}
+
+const OnnxAttr* NodeContext::find_attr(const std::string& name) const {
+  auto it = node_.attrs.find(name);
+  return it == node_.attrs.end() ? nullptr : &it->second;
+}
+
+template <typename T>
+const T& NodeContext::attr_as(const std::string& name, const char* kind_name) const {
+  const OnnxAttr* value = find_attr(name);
+  if (value == nullptr) fail("required attribute '" + name + "' is missing");
+  if (const T* typed = std::get_if<T>(value)) return *typed;
+  fail("attribute '" + name + "' must be " + kind_name + ", got " + attr_kind_text(*value));
+}
+
+int64_t NodeContext::attr_int(const std::string& name, int64_t default_value) const {
+  return has_attr(name) ? attr_int(name) : default_value;
+}
+
+int64_t NodeContext::attr_int(const std::string& name) const {
+  return attr_as<int64_t>(name, "an int");
+}
+
+double NodeContext::attr_float(const std::string& name, double default_value) const {
+  const OnnxAttr* value = find_attr(name);
+  if (value == nullptr) return default_value;
+  // Some exporters write whole-number floats as ints.
+  if (const auto* as_int = std::get_if<int64_t>(value)) return static_cast<double>(*as_int);
+  return attr_as<double>(name, "a float");
+}
+
+std::string NodeContext::attr_string(const std::string& name,
+                                     const std::string& default_value) const {
+  return has_attr(name) ? attr_as<std::string>(name, "a string") : default_value;
+}
+
+std::vector<int64_t> NodeContext::attr_ints(const std::string& name,
+                                            const std::vector<int64_t>& default_value) const {
+  return has_attr(name) ? attr_ints(name) : default_value;
+}
+
+std::vector<int64_t> NodeContext::attr_ints(const std::string& name) const {
+  return attr_as<std::vector<int64_t>>(name, "a list of ints");
+}
+
+std::vector<double> NodeContext::attr_floats(const std::string& name,
+                                             const std::vector<double>& default_value) const {
+  return has_attr(name) ? attr_as<std::vector<double>>(name, "a list of floats") : default_value;
+}
+
+Tensor NodeContext::attr_tensor(const std::string& name) const {
+  return attr_as<Tensor>(name, "a tensor");
+}
+
+ir::Expr NodeContext::call(std::string_view op_name, std::vector<ir::Expr> args,
+                           ir::Attrs attrs) const {
+  ir::Call made = ir::call(op_name, std::move(args), std::move(attrs), name_);
+  if (!made->op.evaluate || !made->type().is_tensor()) return made;
+  std::vector<Tensor> values;
+  for (const ir::Expr& arg : made->args) {
+    const auto* constant = ir::as<ir::ConstantNode>(arg);
+    if (constant == nullptr) return made;
+    values.push_back(constant->value);
+  }
+  int64_t numel = made->type().as_tensor().numel();
+  if (numel > kMaxFoldedElements) return made;
+  Tensor value = made->op.evaluate(values, made->attrs, made->type().as_tensor());
+  std::string folded_name = node_.outputs.empty() ? name_ : node_.outputs[0];
+  return ir::ConstantNode::make(std::move(value), std::move(folded_name));
+}
+
+ir::Expr NodeContext::constant(Tensor value) const {
+  std::string folded_name = node_.outputs.empty() ? name_ : node_.outputs[0];
+  return ir::ConstantNode::make(std::move(value), std::move(folded_name));
+}
+
+ir::Expr NodeContext::scalar(double value, DType dtype) const {
+  Tensor tensor(dtype, {});
+  tensor.set_element_from_double(0, value);
+  return ir::ConstantNode::make(std::move(tensor));
+}
+
+ir::Expr NodeContext::tuple_item(const ir::Expr& tuple, int64_t index) const {
+  return ir::TupleGetItemNode::make(tuple, index);
+}
+
+void NodeContext::fail(const std::string& message) const { throw Error(message); }
+
+const ConverterTable& converter_table() {
+  static const ConverterTable table = [] {
+    ConverterTable built;
+    add_math_converters(built);
+    add_nn_converters(built);
+    add_tensor_converters(built);
+    add_rnn_converters(built);
+    return built;
+  }();
+  return table;
+}
+
+int64_t normalize_axis(const NodeContext& ctx, int64_t axis, int64_t rank, std::string_view what) {
+  if (axis < -rank || axis >= rank) {
+    ctx.fail(std::string(what) + " " + std::to_string(axis) + " is out of range for rank " +
+             std::to_string(rank));
+  }
+  return axis < 0 ? axis + rank : axis;
+}
+
+std::optional<int64_t> static_product(const NodeContext& ctx, const ir::Shape& shape,
+                                      size_t begin, size_t end) {
+  int64_t product = 1;
+  for (size_t i = begin; i < end && i < shape.size(); ++i) {
+    if (!shape[i].is_static()) return std::nullopt;
+    int64_t dim = shape[i].value();
+    if (dim != 0 && product > std::numeric_limits<int64_t>::max() / dim) {
+      ctx.fail("the shape " + ir::shape_to_string(shape) + " has too many elements");
+    }
+    product *= dim;
+  }
+  return product;
+}
+
+ir::Expr reshape_to(const NodeContext& ctx, const ir::Expr& data, const ir::Shape& shape) {
+  std::vector<int64_t> newshape;
+  bool inferred = false;
+  for (const ir::Dim& dim : shape) {
+    if (dim.is_static()) {
+      newshape.push_back(dim.value());
+    } else if (!inferred) {
+      newshape.push_back(-1);
+      inferred = true;
+    } else {
+      ctx.fail("cannot reshape to " + ir::shape_to_string(shape) +
+               ": more than one dim is unknown; fix the input shapes with shape_dict");
+    }
+  }
+  // Without an inferred dim, allowzero makes a static 0 mean an empty dim rather than "copy";
+  // ONNX forbids combining allowzero with -1, and an empty tensor never needs the -1.
+  bool has_zero = std::find(newshape.begin(), newshape.end(), 0) != newshape.end();
+  if (inferred && has_zero) {
+    ctx.fail("cannot reshape to " + ir::shape_to_string(shape) +
+             ": an empty dim next to an unknown one; fix the input shapes with shape_dict");
+  }
+  return ctx.call("reshape", {data},
+                  {{"newshape", newshape}, {"allowzero", int64_t{inferred ? 0 : 1}}});
+}
+
+ir::Expr flatten_to_2d(const NodeContext& ctx, const ir::Expr& data, int64_t axis) {
+  const ir::Shape& shape = data->type().as_tensor().shape;
+  size_t split = static_cast<size_t>(axis);
+  ir::Dim outer = ir::Dim::unknown();
+  ir::Dim inner = ir::Dim::unknown();
+  if (auto product = static_product(ctx, shape, 0, split)) outer = *product;
+  if (auto product = static_product(ctx, shape, split, shape.size())) inner = *product;
+  return reshape_to(ctx, data, {outer, inner});
+}
+
+}  // namespace kiln::frontend::onnx_import

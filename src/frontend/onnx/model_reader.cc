@@ -1,0 +1,385 @@
+// The ONNX model reader: the one translation unit that includes the protobuf classes. It parses
+// the file, loads every tensor (inline or external data) into a kiln::Tensor and copies nodes and
+// attributes into the plain structs of onnx_model.h.
+#include <onnx/onnx_pb.h>
+
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl.h>
+
+#include <climits>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+
+#include "frontend/onnx/onnx_model.h"
+#include "kiln/error.h"
+
+namespace kiln::frontend::onnx_import {
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct OnnxTypeEntry {
+  int64_t onnx_type;
+  const char* onnx_name;
+  std::optional<DType> dtype;
+};
+
+// ONNX TensorProto.DataType values (onnx.proto), with Kiln's dtype where there is one.
+const OnnxTypeEntry kOnnxTypes[] = {
+    {1, "FLOAT", DType::kFloat32},    {2, "UINT8", DType::kUInt8},
+    {3, "INT8", DType::kInt8},        {4, "UINT16", DType::kUInt16},
+    {5, "INT16", DType::kInt16},      {6, "INT32", DType::kInt32},
+    {7, "INT64", DType::kInt64},      {8, "STRING", std::nullopt},
+    {9, "BOOL", DType::kBool},        {10, "FLOAT16", DType::kFloat16},
+    {11, "DOUBLE", DType::kFloat64},  {12, "UINT32", DType::kUInt32},
+    {13, "UINT64", DType::kUInt64},   {14, "COMPLEX64", std::nullopt},
+    {15, "COMPLEX128", std::nullopt}, {16, "BFLOAT16", DType::kBFloat16},
+    {17, "FLOAT8E4M3FN", std::nullopt}, {18, "FLOAT8E4M3FNUZ", std::nullopt},
+    {19, "FLOAT8E5M2", std::nullopt}, {20, "FLOAT8E5M2FNUZ", std::nullopt},
+    {21, "UINT4", std::nullopt},      {22, "INT4", std::nullopt},
+    {23, "FLOAT4E2M1", std::nullopt},
+};
+
+// Error context for one tensor: "model.onnx: initializer 'conv1.weight'".
+struct TensorSite {
+  const std::string& path;
+  std::string what;
+  [[noreturn]] void fail(const std::string& message) const {
+    throw Error(path + ": " + what + ": " + message);
+  }
+};
+
+std::string dims_text(const std::vector<int64_t>& dims) {
+  std::string text = "[";
+  for (size_t i = 0; i < dims.size(); ++i) text += (i ? ", " : "") + std::to_string(dims[i]);
+  return text + "]";
+}
+
+// Element count of `dims`, rejecting negative dims and counts that overflow.
+int64_t checked_count(const std::vector<int64_t>& dims, const TensorSite& site) {
+  int64_t count = 1;
+  for (int64_t dim : dims) {
+    if (dim < 0) site.fail("dims " + dims_text(dims) + " hold a negative size");
+    if (dim != 0 && count > (int64_t{1} << 40) / dim) {
+      site.fail("dims " + dims_text(dims) + " describe more than 2^40 elements");
+    }
+    count *= dim;
+  }
+  return count;
+}
+
+// True when `location` stays inside the model's directory: relative, without "..".
+bool location_is_contained(const std::string& location) {
+  fs::path relative(location);
+  if (location.empty() || relative.is_absolute() || relative.has_root_name() ||
+      relative.has_root_directory()) {
+    return false;
+  }
+  for (const fs::path& part : relative) {
+    if (part == "..") return false;
+  }
+  return true;
+}
+
+int64_t parse_external_number(const std::string& key, const std::string& text,
+                              const TensorSite& site) {
+  size_t used = 0;
+  int64_t value = -1;
+  try {
+    value = std::stoll(text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != text.size() || value < 0) {
+    site.fail("external data " + key + " '" + text + "' is not a non-negative integer");
+  }
+  return value;
+}
+
+// Reads the bytes of an external-data tensor from a file next to the model.
+std::string read_external_bytes(const onnx::TensorProto& proto, size_t expected_bytes,
+                                const fs::path& model_dir, const TensorSite& site) {
+  std::string location;
+  int64_t offset = 0;
+  int64_t length = -1;
+  for (const auto& entry : proto.external_data()) {
+    if (entry.key() == "location") location = entry.value();
+    if (entry.key() == "offset") offset = parse_external_number("offset", entry.value(), site);
+    if (entry.key() == "length") length = parse_external_number("length", entry.value(), site);
+  }
+  if (location.empty()) site.fail("external data has no 'location'");
+  if (!location_is_contained(location)) {
+    site.fail("external data location '" + location +
+              "' leaves the model's directory (it must be a relative path without '..')");
+  }
+  if (length >= 0 && static_cast<size_t>(length) != expected_bytes) {
+    site.fail("external data length " + std::to_string(length) + " does not match the " +
+              std::to_string(expected_bytes) + " bytes its dims and type need");
+  }
+  fs::path file = model_dir / location;
+  std::error_code ec;
+  if (!fs::is_regular_file(file, ec)) {
+    site.fail("external data file '" + file.string() + "' does not exist");
+  }
+  uintmax_t file_size = fs::file_size(file, ec);
+  if (ec || static_cast<uintmax_t>(offset) > file_size ||
+      file_size - static_cast<uintmax_t>(offset) < expected_bytes) {
+    site.fail("external data file '" + file.string() + "' is too short: it needs " +
+              std::to_string(expected_bytes) + " bytes at offset " + std::to_string(offset) +
+              (ec ? std::string() : ", the file has " + std::to_string(file_size) + " bytes"));
+  }
+  std::ifstream stream(file, std::ios::binary);
+  std::string bytes(expected_bytes, '\0');
+  stream.seekg(static_cast<std::streamoff>(offset));
+  stream.read(bytes.data(), static_cast<std::streamsize>(expected_bytes));
+  if (!stream && expected_bytes > 0) {
+    site.fail("external data file '" + file.string() + "' could not be read");
+  }
+  return bytes;
+}
+
+// Copies a typed repeated field into the tensor, converting each element.
+template <typename Field, typename Store>
+void fill_from_field(Tensor& tensor, const Field& field, const char* field_name, Store store,
+                     const TensorSite& site) {
+  if (static_cast<int64_t>(field.size()) != tensor.numel()) {
+    site.fail(std::string(field_name) + " holds " + std::to_string(field.size()) +
+              " values, dims " + dims_text(tensor.shape()) + " need " +
+              std::to_string(tensor.numel()));
+  }
+  for (int64_t i = 0; i < tensor.numel(); ++i) store(tensor, i, field[static_cast<int>(i)]);
+}
+
+void fill_from_typed_fields(Tensor& tensor, const onnx::TensorProto& proto,
+                            const TensorSite& site) {
+  auto store_double = [](Tensor& t, int64_t i, double v) { t.set_element_from_double(i, v); };
+  auto store_int = [](Tensor& t, int64_t i, int64_t v) { t.set_element_from_int64(i, v); };
+  // float16/bfloat16 travel as their bit patterns in int32_data.
+  auto store_bits16 = [](Tensor& t, int64_t i, int32_t v) {
+    t.mutable_data_as<uint16_t>()[i] = static_cast<uint16_t>(v);
+  };
+  switch (tensor.dtype()) {
+    case DType::kFloat32:
+      return fill_from_field(tensor, proto.float_data(), "float_data", store_double, site);
+    case DType::kFloat64:
+      return fill_from_field(tensor, proto.double_data(), "double_data", store_double, site);
+    case DType::kFloat16:
+    case DType::kBFloat16:
+      return fill_from_field(tensor, proto.int32_data(), "int32_data", store_bits16, site);
+    case DType::kInt64:
+      return fill_from_field(tensor, proto.int64_data(), "int64_data", store_int, site);
+    case DType::kUInt32:
+    case DType::kUInt64:
+      return fill_from_field(
+          tensor, proto.uint64_data(), "uint64_data",
+          [](Tensor& t, int64_t i, uint64_t v) { t.set_element_from_int64(i, static_cast<int64_t>(v)); },
+          site);
+    default:  // int8/16/32, uint8/16, bool
+      return fill_from_field(tensor, proto.int32_data(), "int32_data", store_int, site);
+  }
+}
+
+// Converts a TensorProto. Element types Kiln lacks give an OnnxInitializer error, not a throw,
+// so that a model only fails when such a tensor is actually used.
+OnnxInitializer convert_tensor(const onnx::TensorProto& proto, const fs::path& model_dir,
+                               const TensorSite& site) {
+  OnnxInitializer out;
+  out.name = proto.name();
+  std::optional<DType> dtype = dtype_from_onnx(proto.data_type());
+  if (!dtype) {
+    out.error = "has element type " + onnx_type_name(proto.data_type()) +
+                ", which Kiln does not support";
+    return out;
+  }
+  std::vector<int64_t> dims(proto.dims().begin(), proto.dims().end());
+  int64_t count = checked_count(dims, site);
+  size_t expected_bytes = static_cast<size_t>(count) * dtype_size(*dtype);
+  Tensor tensor(*dtype, dims);
+  if (proto.data_location() == onnx::TensorProto::EXTERNAL) {
+    std::string bytes = read_external_bytes(proto, expected_bytes, model_dir, site);
+    if (expected_bytes > 0) std::memcpy(tensor.mutable_data(), bytes.data(), expected_bytes);
+  } else if (proto.has_raw_data()) {
+    if (proto.raw_data().size() != expected_bytes) {
+      site.fail("raw_data has " + std::to_string(proto.raw_data().size()) + " bytes, dims " +
+                dims_text(dims) + " of " + std::string(dtype_name(*dtype)) + " need " +
+                std::to_string(expected_bytes));
+    }
+    if (expected_bytes > 0) std::memcpy(tensor.mutable_data(), proto.raw_data().data(), expected_bytes);
+  } else {
+    fill_from_typed_fields(tensor, proto, site);
+  }
+  out.value = std::move(tensor);
+  return out;
+}
+
+Tensor convert_attr_tensor(const onnx::TensorProto& proto, const fs::path& model_dir,
+                           const TensorSite& site) {
+  OnnxInitializer converted = convert_tensor(proto, model_dir, site);
+  if (!converted.error.empty()) site.fail(converted.error);
+  return converted.value;
+}
+
+// Old models leave AttributeProto.type unset; infer it from the field that holds a value.
+int effective_attr_type(const onnx::AttributeProto& attr) {
+  if (attr.type() != onnx::AttributeProto::UNDEFINED) return attr.type();
+  if (attr.has_f()) return onnx::AttributeProto::FLOAT;
+  if (attr.has_i()) return onnx::AttributeProto::INT;
+  if (attr.has_s()) return onnx::AttributeProto::STRING;
+  if (attr.has_t()) return onnx::AttributeProto::TENSOR;
+  if (attr.has_g()) return onnx::AttributeProto::GRAPH;
+  if (attr.floats_size() > 0) return onnx::AttributeProto::FLOATS;
+  if (attr.ints_size() > 0) return onnx::AttributeProto::INTS;
+  if (attr.strings_size() > 0) return onnx::AttributeProto::STRINGS;
+  return onnx::AttributeProto::UNDEFINED;
+}
+
+OnnxAttr convert_attr(const onnx::AttributeProto& attr, const fs::path& model_dir,
+                      const TensorSite& site) {
+  switch (effective_attr_type(attr)) {
+    case onnx::AttributeProto::FLOAT: return static_cast<double>(attr.f());
+    case onnx::AttributeProto::INT: return static_cast<int64_t>(attr.i());
+    case onnx::AttributeProto::STRING: return attr.s();
+    case onnx::AttributeProto::FLOATS:
+      return std::vector<double>(attr.floats().begin(), attr.floats().end());
+    case onnx::AttributeProto::INTS:
+      return std::vector<int64_t>(attr.ints().begin(), attr.ints().end());
+    case onnx::AttributeProto::STRINGS:
+      return std::vector<std::string>(attr.strings().begin(), attr.strings().end());
+    case onnx::AttributeProto::TENSOR: {
+      TensorSite tensor_site{site.path, site.what + ": attribute '" + attr.name() + "'"};
+      return convert_attr_tensor(attr.t(), model_dir, tensor_site);
+    }
+    case onnx::AttributeProto::GRAPH:
+    case onnx::AttributeProto::GRAPHS: return UnreadableAttr{"graph"};
+    case onnx::AttributeProto::SPARSE_TENSOR:
+    case onnx::AttributeProto::SPARSE_TENSORS: return UnreadableAttr{"sparse tensor"};
+    case onnx::AttributeProto::TENSORS: return UnreadableAttr{"list of tensors"};
+    case onnx::AttributeProto::TYPE_PROTO:
+    case onnx::AttributeProto::TYPE_PROTOS: return UnreadableAttr{"type"};
+    default: return UnreadableAttr{"undefined"};
+  }
+}
+
+OnnxNode convert_node(const onnx::NodeProto& proto, const fs::path& model_dir,
+                      const std::string& path) {
+  OnnxNode node;
+  node.op_type = proto.op_type();
+  node.name = proto.name();
+  node.domain = proto.domain() == "ai.onnx" ? "" : proto.domain();
+  node.inputs.assign(proto.input().begin(), proto.input().end());
+  node.outputs.assign(proto.output().begin(), proto.output().end());
+  TensorSite site{path, "node '" + node.name + "' (" + node.op_type + ")"};
+  for (const auto& attr : proto.attribute()) {
+    node.attrs[attr.name()] = convert_attr(attr, model_dir, site);
+  }
+  return node;
+}
+
+OnnxValueInfo convert_value_info(const onnx::ValueInfoProto& proto) {
+  OnnxValueInfo info;
+  info.name = proto.name();
+  if (!proto.type().has_tensor_type()) {
+    info.type_text = proto.type().has_sequence_type() ? "sequence"
+                     : proto.type().has_map_type()    ? "map"
+                     : proto.type().has_optional_type() ? "optional"
+                                                        : "untyped";
+    return info;
+  }
+  const auto& tensor_type = proto.type().tensor_type();
+  info.dtype = dtype_from_onnx(tensor_type.elem_type());
+  info.type_text = info.dtype ? std::string(dtype_name(*info.dtype))
+                              : onnx_type_name(tensor_type.elem_type());
+  info.has_shape = tensor_type.has_shape();
+  for (const auto& dim : tensor_type.shape().dim()) {
+    if (dim.has_dim_value() && dim.dim_value() >= 0) {
+      info.shape.emplace_back(static_cast<int64_t>(dim.dim_value()));
+    } else if (dim.has_dim_param() && !dim.dim_param().empty()) {
+      info.shape.push_back(ir::Dim::symbol(dim.dim_param()));
+    } else {
+      info.shape.push_back(ir::Dim::unknown());
+    }
+  }
+  return info;
+}
+
+// Parses the protobuf. CodedInputStream's default 64 MiB limit is raised to INT_MAX (the most
+// protobuf allows) so that large models with inline weights load.
+onnx::ModelProto parse_model(const std::string& path) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) throw Error(path + ": no such file");
+  if (fs::is_directory(path, ec)) throw Error(path + ": is a directory, not an ONNX model file");
+  std::ifstream stream(path, std::ios::binary);
+  if (!stream) throw Error(path + ": the file cannot be read (permissions?)");
+  google::protobuf::io::IstreamInputStream raw_input(&stream);
+  google::protobuf::io::CodedInputStream coded(&raw_input);
+  coded.SetTotalBytesLimit(INT_MAX);
+  onnx::ModelProto model;
+  if (!model.ParseFromCodedStream(&coded) || !coded.ConsumedEntireMessage()) {
+    throw Error(path +
+                " is not a valid ONNX model: the protobuf could not be parsed (truncated or not "
+                "an ONNX file?)");
+  }
+  if (stream.bad()) throw Error(path + ": the file cannot be read");
+  return model;
+}
+
+void check_looks_like_onnx(const onnx::ModelProto& model, const std::string& path) {
+  std::string missing;
+  if (model.ir_version() <= 0) missing = "no ir_version";
+  else if (!model.has_graph()) missing = "no graph";
+  else if (model.opset_import_size() == 0) missing = "no opset_import";
+  if (!missing.empty()) {
+    throw Error(path + " does not look like an ONNX model (" + missing +
+                "); is it the right file?");
+  }
+}
+
+}  // namespace
+
+std::optional<DType> dtype_from_onnx(int64_t onnx_type) {
+  for (const auto& entry : kOnnxTypes) {
+    if (entry.onnx_type == onnx_type) return entry.dtype;
+  }
+  return std::nullopt;
+}
+
+std::string onnx_type_name(int64_t onnx_type) {
+  for (const auto& entry : kOnnxTypes) {
+    if (entry.onnx_type == onnx_type) return entry.onnx_name;
+  }
+  return "unknown type " + std::to_string(onnx_type);
+}
+
+OnnxModel read_onnx_model(const std::string& path) {
+  onnx::ModelProto proto = parse_model(path);
+  check_looks_like_onnx(proto, path);
+  fs::path model_dir = fs::path(path).parent_path();
+
+  OnnxModel model;
+  model.ir_version = proto.ir_version();
+  model.producer = proto.producer_name();
+  for (const auto& opset : proto.opset_import()) {
+    if (opset.domain().empty() || opset.domain() == "ai.onnx") model.opset = opset.version();
+  }
+  const onnx::GraphProto& graph = proto.graph();
+  for (const auto& input : graph.input()) model.inputs.push_back(convert_value_info(input));
+  for (const auto& initializer : graph.initializer()) {
+    TensorSite site{path, "initializer '" + initializer.name() + "'"};
+    model.initializers.push_back(convert_tensor(initializer, model_dir, site));
+  }
+  for (const auto& sparse : graph.sparse_initializer()) {
+    OnnxInitializer unreadable;
+    unreadable.name = sparse.values().name();
+    unreadable.error = "is a sparse tensor, which Kiln does not support";
+    model.initializers.push_back(std::move(unreadable));
+  }
+  model.nodes.reserve(static_cast<size_t>(graph.node_size()));
+  for (const auto& node : graph.node()) model.nodes.push_back(convert_node(node, model_dir, path));
+  for (const auto& output : graph.output()) model.outputs.push_back(output.name());
+  return model;
+}
+
+}  // namespace kiln::frontend::onnx_import

@@ -1,0 +1,94 @@
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "ir/expr.h"
+#include "ir/op.h"
+#include "kiln/error.h"
+
+namespace kiln::ir {
+namespace {
+
+using Ints = std::vector<int64_t>;
+
+Var input(const std::string& name, DType dtype, Shape shape) {
+  return VarNode::make(name, TensorType{dtype, std::move(shape)});
+}
+Var f32(const std::string& name, const Ints& shape) {
+  return VarNode::make(name, tensor_type(DType::kFloat32, shape));
+}
+Type f32_type(const Ints& shape) { return tensor_type(DType::kFloat32, shape); }
+
+template <typename F>
+void expect_error(F&& make, const std::string& fragment) {
+  try {
+    make();
+    ADD_FAILURE() << "expected kiln::Error containing: " << fragment;
+  } catch (const Error& error) {
+    EXPECT_NE(std::string(error.what()).find(fragment), std::string::npos) << error.what();
+  }
+}
+
+TEST(ResizeTest, OutputTakesSize) {
+  Call up = call("resize2d", {f32("x", {1, 3, 32, 32})}, Attrs{{"size", Ints{64, 48}}});
+  EXPECT_EQ(up->type(), f32_type({1, 3, 64, 48}));
+  EXPECT_EQ(up->attrs.get_string("method"), "nearest");
+  EXPECT_EQ(up->attrs.get_string("coordinate_transformation_mode"), "half_pixel");
+  EXPECT_EQ(up->attrs.get_string("nearest_mode"), "round_prefer_floor");
+  EXPECT_DOUBLE_EQ(up->attrs.get_float("cubic_coeff_a"), -0.75);
+  Call linear =
+      call("resize2d", {input("x", DType::kFloat32, {Dim::symbol("N"), 3, Dim::symbol("H"), 32})},
+           Attrs{{"size", Ints{16, 16}},
+                 {"method", std::string("linear")},
+                 {"coordinate_transformation_mode", std::string("align_corners")}});
+  EXPECT_EQ(linear->type().as_tensor().shape, (Shape{Dim::symbol("N"), 3, 16, 16}));
+  Call cubic = call("resize2d", {input("x", DType::kUInt8, {1, 3, 8, 8})},
+                    Attrs{{"size", Ints{16, 16}}, {"method", std::string("cubic")}});
+  EXPECT_EQ(cubic->type(), Type(tensor_type(DType::kUInt8, {1, 3, 16, 16})));
+}
+
+TEST(ResizeTest, Errors) {
+  expect_error(
+      [] {
+        call("resize2d", {f32("x", {1, 3, 32, 32})});
+      },
+      "resize2d: required attribute 'size' is missing");
+  expect_error(
+      [] {
+        call("resize2d", {f32("x", {1, 3, 32, 32})}, Attrs{{"size", Ints{64}}});
+      },
+      "resize2d: size must have 2 values, got [64]");
+  expect_error(
+      [] {
+        call("resize2d", {f32("x", {1, 3, 32, 32})}, Attrs{{"size", Ints{0, 4}}});
+      },
+      "resize2d: size must be positive");
+  expect_error(
+      [] {
+        call("resize2d", {f32("x", {3, 32, 32})}, Attrs{{"size", Ints{4, 4}}});
+      },
+      "resize2d: data must have rank 4");
+  expect_error(
+      [] {
+        call("resize2d", {f32("x", {1, 3, 32, 32})},
+             Attrs{{"size", Ints{4, 4}}, {"method", std::string("bilinear")}});
+      },
+      "resize2d: method must be one of \"nearest\", \"linear\", \"cubic\", got \"bilinear\"");
+  expect_error(
+      [] {
+        call("resize2d", {f32("x", {1, 3, 32, 32})},
+             Attrs{{"size", Ints{4, 4}},
+                   {"coordinate_transformation_mode", std::string("tf_crop_and_resize")}});
+      },
+      "resize2d: coordinate_transformation_mode must be one of");
+  expect_error(
+      [] {
+        call("resize2d", {f32("x", {1, 3, 32, 32})},
+             Attrs{{"size", Ints{4, 4}}, {"nearest_mode", std::string("round")}});
+      },
+      "resize2d: nearest_mode must be one of");
+}
+
+}  // namespace
+}  // namespace kiln::ir
