@@ -30,26 +30,40 @@ enum class Accepts : uint8_t { kAny, kNumeric, kSignedNumeric, kFloat, kInteger,
 
 bool dtype_accepted(Accepts accepts, DType dtype) {
   switch (accepts) {
-    case Accepts::kAny: return true;
-    case Accepts::kNumeric: return dtype != DType::kBool;
-    case Accepts::kSignedNumeric: return dtype_is_signed(dtype);
-    case Accepts::kFloat: return dtype_is_float(dtype);
-    case Accepts::kInteger: return dtype_is_integer(dtype);
-    case Accepts::kUnsigned: return dtype_is_integer(dtype) && !dtype_is_signed(dtype);
-    case Accepts::kBool: return dtype == DType::kBool;
+    case Accepts::kAny:
+      return true;
+    case Accepts::kNumeric:
+      return dtype != DType::kBool;
+    case Accepts::kSignedNumeric:
+      return dtype_is_signed(dtype);
+    case Accepts::kFloat:
+      return dtype_is_float(dtype);
+    case Accepts::kInteger:
+      return dtype_is_integer(dtype);
+    case Accepts::kUnsigned:
+      return dtype_is_integer(dtype) && !dtype_is_signed(dtype);
+    case Accepts::kBool:
+      return dtype == DType::kBool;
   }
   return false;
 }
 
 std::string accepts_description(Accepts accepts) {
   switch (accepts) {
-    case Accepts::kAny: return "a tensor";
-    case Accepts::kNumeric: return "a numeric tensor";
-    case Accepts::kSignedNumeric: return "a signed numeric tensor";
-    case Accepts::kFloat: return "a floating-point tensor";
-    case Accepts::kInteger: return "an integer tensor";
-    case Accepts::kUnsigned: return "an unsigned integer tensor";
-    case Accepts::kBool: return "a bool tensor";
+    case Accepts::kAny:
+      return "a tensor";
+    case Accepts::kNumeric:
+      return "a numeric tensor";
+    case Accepts::kSignedNumeric:
+      return "a signed numeric tensor";
+    case Accepts::kFloat:
+      return "a floating-point tensor";
+    case Accepts::kInteger:
+      return "an integer tensor";
+    case Accepts::kUnsigned:
+      return "an unsigned integer tensor";
+    case Accepts::kBool:
+      return "a bool tensor";
   }
   return "?";
 }
@@ -57,26 +71,13 @@ std::string accepts_description(Accepts accepts) {
 void check_accepted(const TensorType& type, Accepts accepts, std::string_view op_name,
                     std::string_view what) {
   if (!dtype_accepted(accepts, type.dtype)) {
-    type_error(op_name, std::string(what) + " must be " + accepts_description(accepts) +
-                            ", got " + type.to_string());
+    type_error(op_name, std::string(what) + " must be " + accepts_description(accepts) + ", got " +
+                            type.to_string());
   }
 }
 
 // ---------------------------------------------------------------------------------------------
-// Integer helpers: signed overflow is undefined in C++, so wrapping arithmetic goes via uint64.
-
-template <typename T>
-T wrapping_add(T a, T b) {
-  return static_cast<T>(static_cast<uint64_t>(a) + static_cast<uint64_t>(b));
-}
-template <typename T>
-T wrapping_sub(T a, T b) {
-  return static_cast<T>(static_cast<uint64_t>(a) - static_cast<uint64_t>(b));
-}
-template <typename T>
-T wrapping_mul(T a, T b) {
-  return static_cast<T>(static_cast<uint64_t>(a) * static_cast<uint64_t>(b));
-}
+// Integer helpers
 
 // A double bound converted to the nearest integer inside it (ceil for a lower bound, floor for an
 // upper one), saturated to T's range so that infinite bounds mean "no bound".
@@ -149,8 +150,12 @@ double float_mod(double a, double b, bool fmod) {
 }
 
 // NaN-propagating maximum and minimum, as numpy's.
-double float_max(double a, double b) { return std::isnan(a) || std::isnan(b) ? NAN : std::max(a, b); }
-double float_min(double a, double b) { return std::isnan(a) || std::isnan(b) ? NAN : std::min(a, b); }
+double float_max(double a, double b) {
+  return std::isnan(a) || std::isnan(b) ? NAN : std::max(a, b);
+}
+double float_min(double a, double b) {
+  return std::isnan(a) || std::isnan(b) ? NAN : std::min(a, b);
+}
 
 // ---------------------------------------------------------------------------------------------
 // Unary operators
@@ -185,8 +190,9 @@ UnaryFns any_fn(F fn) {
 
 // Spec builder for float-only operators without attributes.
 UnarySpec float_unary(std::string name, std::string summary, double (*fn)(double)) {
-  return {std::move(name), std::move(summary), Accepts::kFloat, {},
-          [fn](const Attrs&) { return float_fn(fn); }};
+  return {std::move(name), std::move(summary), Accepts::kFloat, {}, [fn](const Attrs&) {
+            return float_fn(fn);
+          }};
 }
 
 Tensor evaluate_unary(const UnaryFns& fns, const Tensor& input, const TensorType& result) {
@@ -326,7 +332,11 @@ std::vector<UnarySpec> unary_specs() {
   constexpr double kInf = std::numeric_limits<double>::infinity();
   std::vector<UnarySpec> specs = {
       {"abs", "absolute value", Accepts::kNumeric, {}, abs_fns},
-      {"neg", "negation", Accepts::kSignedNumeric, {}, [](const Attrs&) {
+      {"neg",
+       "negation",
+       Accepts::kSignedNumeric,
+       {},
+       [](const Attrs&) {
          return UnaryFns{[](double x) { return -x; },
                          [](int64_t x) { return wrapping_sub(int64_t{0}, x); }, nullptr};
        }},
@@ -419,10 +429,18 @@ std::vector<UnarySpec> unary_specs() {
        Accepts::kNumeric,
        {attr_float("min", -kInf), attr_float("max", kInf)},
        clip_fns},
-      {"logical_not", "boolean not", Accepts::kBool, {}, [](const Attrs&) {
+      {"logical_not",
+       "boolean not",
+       Accepts::kBool,
+       {},
+       [](const Attrs&) {
          return UnaryFns{nullptr, nullptr, [](uint64_t x) -> uint64_t { return x == 0; }};
        }},
-      {"bitwise_not", "bitwise complement", Accepts::kInteger, {}, [](const Attrs&) {
+      {"bitwise_not",
+       "bitwise complement",
+       Accepts::kInteger,
+       {},
+       [](const Attrs&) {
          return UnaryFns{nullptr, [](int64_t x) { return ~x; }, [](uint64_t x) { return ~x; }};
        }},
       {"isnan",
@@ -576,27 +594,51 @@ BinaryFns prelu_fns(const Attrs&) {
 
 std::vector<BinarySpec> arithmetic_specs() {
   return {
-      {"add", "a + b", Accepts::kNumeric, {}, [](const Attrs&) {
+      {"add",
+       "a + b",
+       Accepts::kNumeric,
+       {},
+       [](const Attrs&) {
          return split_binary([](double a, double b) { return a + b; },
                              [](auto a, auto b) { return wrapping_add(a, b); });
        }},
-      {"subtract", "a - b", Accepts::kNumeric, {}, [](const Attrs&) {
+      {"subtract",
+       "a - b",
+       Accepts::kNumeric,
+       {},
+       [](const Attrs&) {
          return split_binary([](double a, double b) { return a - b; },
                              [](auto a, auto b) { return wrapping_sub(a, b); });
        }},
-      {"multiply", "a * b", Accepts::kNumeric, {}, [](const Attrs&) {
+      {"multiply",
+       "a * b",
+       Accepts::kNumeric,
+       {},
+       [](const Attrs&) {
          return split_binary([](double a, double b) { return a * b; },
                              [](auto a, auto b) { return wrapping_mul(a, b); });
        }},
       {"divide", "a / b (integers truncate toward zero)", Accepts::kNumeric, {}, divide_fns},
-      {"power", "a ^ b", Accepts::kNumeric, {}, [](const Attrs&) {
+      {"power",
+       "a ^ b",
+       Accepts::kNumeric,
+       {},
+       [](const Attrs&) {
          return split_binary([](double a, double b) { return std::pow(a, b); },
                              [](auto a, auto b) { return integer_power(a, b); });
        }},
-      {"maximum", "max(a, b) (NaN propagates)", Accepts::kNumeric, {}, [](const Attrs&) {
+      {"maximum",
+       "max(a, b) (NaN propagates)",
+       Accepts::kNumeric,
+       {},
+       [](const Attrs&) {
          return split_binary(float_max, [](auto a, auto b) { return std::max(a, b); });
        }},
-      {"minimum", "min(a, b) (NaN propagates)", Accepts::kNumeric, {}, [](const Attrs&) {
+      {"minimum",
+       "min(a, b) (NaN propagates)",
+       Accepts::kNumeric,
+       {},
+       [](const Attrs&) {
          return split_binary(float_min, [](auto a, auto b) { return std::min(a, b); });
        }},
       {"mod",
@@ -604,11 +646,20 @@ std::vector<BinarySpec> arithmetic_specs() {
        Accepts::kNumeric,
        {attr_int("fmod", 0)},
        mod_fns},
-      {"bitwise_and", "a & b", Accepts::kInteger, {},
+      {"bitwise_and",
+       "a & b",
+       Accepts::kInteger,
+       {},
        [](const Attrs&) { return integer_binary([](auto a, auto b) { return a & b; }); }},
-      {"bitwise_or", "a | b", Accepts::kInteger, {},
+      {"bitwise_or",
+       "a | b",
+       Accepts::kInteger,
+       {},
        [](const Attrs&) { return integer_binary([](auto a, auto b) { return a | b; }); }},
-      {"bitwise_xor", "a ^ b", Accepts::kInteger, {},
+      {"bitwise_xor",
+       "a ^ b",
+       Accepts::kInteger,
+       {},
        [](const Attrs&) { return integer_binary([](auto a, auto b) { return a ^ b; }); }},
       {"bit_shift",
        "a << b or a >> b (unsigned integers)",
@@ -621,7 +672,10 @@ std::vector<BinarySpec> arithmetic_specs() {
 // Comparisons return 1 / 0, stored into a bool result.
 template <typename Compare>
 BinarySpec comparison(std::string name, std::string summary, Compare compare) {
-  return {std::move(name), std::move(summary), Accepts::kAny, {},
+  return {std::move(name),
+          std::move(summary),
+          Accepts::kAny,
+          {},
           [compare](const Attrs&) {
             return any_binary([compare](auto a, auto b) { return decltype(a)(compare(a, b)); });
           },
@@ -629,7 +683,10 @@ BinarySpec comparison(std::string name, std::string summary, Compare compare) {
 }
 
 BinarySpec logic(std::string name, std::string summary, bool (*combine)(bool, bool)) {
-  return {std::move(name), std::move(summary), Accepts::kBool, {},
+  return {std::move(name),
+          std::move(summary),
+          Accepts::kBool,
+          {},
           [combine](const Attrs&) {
             return BinaryFns{nullptr, nullptr, [combine](uint64_t a, uint64_t b) -> uint64_t {
                                return combine(a != 0, b != 0);
@@ -654,8 +711,11 @@ std::vector<BinarySpec> predicate_specs() {
 
 // prelu: slope broadcasts to data (one direction only), so the result has data's type.
 OpDef make_prelu_op() {
-  BinarySpec spec{"prelu", "x for x >= 0, slope * x otherwise (slope broadcasts to x)",
-                  Accepts::kNumeric, {}, prelu_fns};
+  BinarySpec spec{"prelu",
+                  "x for x >= 0, slope * x otherwise (slope broadcasts to x)",
+                  Accepts::kNumeric,
+                  {},
+                  prelu_fns};
   OpDef def = make_binary_op(spec);
   def.infer_type = [](const std::vector<Type>& args, const Attrs&) -> Type {
     const TensorType& data = tensor_arg(args, 0, "prelu");
@@ -668,8 +728,8 @@ OpDef make_prelu_op() {
       widens = data.shape[d].is_static() && broadcast[d] != data.shape[d];
     }
     if (widens) {
-      type_error("prelu", "slope " + slope.to_string() + " does not broadcast to data " +
-                              data.to_string());
+      type_error("prelu",
+                 "slope " + slope.to_string() + " does not broadcast to data " + data.to_string());
     }
     return data;
   };
@@ -694,8 +754,8 @@ OpDef make_where_op() {
     require_same_dtype(x, y, "where");
     TensorType result;
     result.dtype = x.dtype;
-    result.shape = broadcast_shapes(broadcast_shapes(condition.shape, x.shape, "where"), y.shape,
-                                    "where");
+    result.shape =
+        broadcast_shapes(broadcast_shapes(condition.shape, x.shape, "where"), y.shape, "where");
     return result;
   };
   def.evaluate = [](const std::vector<Tensor>& args, const Attrs&, const TensorType& result) {
@@ -743,7 +803,8 @@ OpDef make_cast_op() {
   def.name = "cast";
   def.family = "elemwise";
   def.summary = "convert elements to another dtype";
-  def.attrs = {attr_string("dtype", std::nullopt, "target dtype name (\"float32\", \"int64\", ...)")};
+  def.attrs = {
+      attr_string("dtype", std::nullopt, "target dtype name (\"float32\", \"int64\", ...)")};
   def.pattern = OpPattern::kElemwise;
   def.infer_type = [](const std::vector<Type>& args, const Attrs& attrs) -> Type {
     TensorType result = tensor_arg(args, 0, "cast");

@@ -82,7 +82,8 @@ int compare_elements(const Tensor& tensor, int64_t i, int64_t j) {
       if (std::isnan(a) || std::isnan(b)) return std::isnan(a) - std::isnan(b);
       return three_way(a, b);
     }
-    case MathKind::kSigned: return three_way(tensor.element_as_int64(i), tensor.element_as_int64(j));
+    case MathKind::kSigned:
+      return three_way(tensor.element_as_int64(i), tensor.element_as_int64(j));
     case MathKind::kUnsigned:
       return three_way(static_cast<uint64_t>(tensor.element_as_int64(i)),
                        static_cast<uint64_t>(tensor.element_as_int64(j)));

@@ -25,9 +25,12 @@ MathKind math_kind(DType dtype);
 template <typename F>
 decltype(auto) with_math_type(DType dtype, F&& fn) {
   switch (math_kind(dtype)) {
-    case MathKind::kFloat: return fn(double{});
-    case MathKind::kSigned: return fn(int64_t{});
-    case MathKind::kUnsigned: break;
+    case MathKind::kFloat:
+      return fn(double{});
+    case MathKind::kSigned:
+      return fn(int64_t{});
+    case MathKind::kUnsigned:
+      break;
   }
   return fn(uint64_t{});
 }
@@ -49,6 +52,33 @@ void store_element(Tensor& tensor, int64_t i, T value) {
     tensor.set_element_from_double(i, value);
   } else {
     tensor.set_element_from_int64(i, static_cast<int64_t>(value));
+  }
+}
+
+// a + b, a - b, a * b in the arithmetic T. Integers wrap: signed overflow is undefined in C++,
+// so they compute in uint64.
+template <typename T>
+T wrapping_add(T a, T b) {
+  if constexpr (std::is_floating_point_v<T>) {
+    return a + b;
+  } else {
+    return static_cast<T>(static_cast<uint64_t>(a) + static_cast<uint64_t>(b));
+  }
+}
+template <typename T>
+T wrapping_sub(T a, T b) {
+  if constexpr (std::is_floating_point_v<T>) {
+    return a - b;
+  } else {
+    return static_cast<T>(static_cast<uint64_t>(a) - static_cast<uint64_t>(b));
+  }
+}
+template <typename T>
+T wrapping_mul(T a, T b) {
+  if constexpr (std::is_floating_point_v<T>) {
+    return a * b;
+  } else {
+    return static_cast<T>(static_cast<uint64_t>(a) * static_cast<uint64_t>(b));
   }
 }
 

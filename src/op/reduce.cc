@@ -40,8 +40,8 @@ std::vector<bool> reduced_axes(const TensorType& data, const std::vector<int64_t
   for (int64_t axis : axes) {
     int64_t normalized = normalize_axis(axis, data.rank(), op_name);
     if (reduced[normalized]) {
-      type_error(op_name, "axis " + std::to_string(axis) + " is repeated in axes for " +
-                              data.to_string());
+      type_error(op_name,
+                 "axis " + std::to_string(axis) + " is repeated in axes for " + data.to_string());
     }
     reduced[normalized] = true;
   }
@@ -98,8 +98,8 @@ T integer_highest(DType dtype) {
 }
 
 // Float reductions in double. NaN propagates through max and min, as numpy's.
-Tensor reduce_in_double(const Tensor& data, ReduceKind kind,
-                        const std::vector<int64_t>& positions, const TensorType& result) {
+Tensor reduce_in_double(const Tensor& data, ReduceKind kind, const std::vector<int64_t>& positions,
+                        const TensorType& result) {
   Tensor output = make_result(result);
   auto outputs = static_cast<size_t>(output.numel());
   double count = outputs == 0 ? 0.0 : static_cast<double>(data.numel()) / outputs;
@@ -128,39 +128,57 @@ Tensor reduce_in_double(const Tensor& data, ReduceKind kind,
     switch (kind) {
       case ReduceKind::kSum:
       case ReduceKind::kMean:
-      case ReduceKind::kLogSum: acc += x; break;
-      case ReduceKind::kMax: acc = std::isnan(acc) || std::isnan(x) ? NAN : std::max(acc, x); break;
-      case ReduceKind::kMin: acc = std::isnan(acc) || std::isnan(x) ? NAN : std::min(acc, x); break;
-      case ReduceKind::kProd: acc *= x; break;
-      case ReduceKind::kL1: acc += std::fabs(x); break;
+      case ReduceKind::kLogSum:
+        acc += x;
+        break;
+      case ReduceKind::kMax:
+        acc = std::isnan(acc) || std::isnan(x) ? NAN : std::max(acc, x);
+        break;
+      case ReduceKind::kMin:
+        acc = std::isnan(acc) || std::isnan(x) ? NAN : std::min(acc, x);
+        break;
+      case ReduceKind::kProd:
+        acc *= x;
+        break;
+      case ReduceKind::kL1:
+        acc += std::fabs(x);
+        break;
       case ReduceKind::kL2:
-      case ReduceKind::kSumSquare: acc += x * x; break;
-      case ReduceKind::kLogSumExp: acc += std::exp(x - shift[out]); break;
+      case ReduceKind::kSumSquare:
+        acc += x * x;
+        break;
+      case ReduceKind::kLogSumExp:
+        acc += std::exp(x - shift[out]);
+        break;
     }
   }
   for (size_t out = 0; out < outputs; ++out) {
     double value = accumulator[out];
     switch (kind) {
-      case ReduceKind::kMean: value /= count; break;
-      case ReduceKind::kL2: value = std::sqrt(value); break;
-      case ReduceKind::kLogSum: value = std::log(value); break;
-      case ReduceKind::kLogSumExp: value = shift[out] + std::log(value); break;
-      default: break;
+      case ReduceKind::kMean:
+        value /= count;
+        break;
+      case ReduceKind::kL2:
+        value = std::sqrt(value);
+        break;
+      case ReduceKind::kLogSum:
+        value = std::log(value);
+        break;
+      case ReduceKind::kLogSumExp:
+        value = shift[out] + std::log(value);
+        break;
+      default:
+        break;
     }
     output.set_element_from_double(static_cast<int64_t>(out), value);
   }
   return output;
 }
 
-template <typename T>
-T wrapping(uint64_t value) {
-  return static_cast<T>(value);
-}
-
 // Integer reductions in T (int64_t or uint64_t); sums and products wrap.
 template <typename T>
-Tensor reduce_in_integer(const Tensor& data, ReduceKind kind,
-                         const std::vector<int64_t>& positions, const TensorType& result) {
+Tensor reduce_in_integer(const Tensor& data, ReduceKind kind, const std::vector<int64_t>& positions,
+                         const TensorType& result) {
   Tensor output = make_result(result);
   auto outputs = static_cast<size_t>(output.numel());
   T initial = kind == ReduceKind::kProd  ? T{1}
@@ -171,23 +189,33 @@ Tensor reduce_in_integer(const Tensor& data, ReduceKind kind,
   for (int64_t i = 0; i < data.numel(); ++i) {
     T x = load_element<T>(data, i);
     T& acc = accumulator[static_cast<size_t>(positions[static_cast<size_t>(i)])];
-    auto wide = [](T v) { return static_cast<uint64_t>(v); };
     switch (kind) {
       case ReduceKind::kSum:
-      case ReduceKind::kMean: acc = wrapping<T>(wide(acc) + wide(x)); break;
-      case ReduceKind::kMax: acc = std::max(acc, x); break;
-      case ReduceKind::kMin: acc = std::min(acc, x); break;
-      case ReduceKind::kProd: acc = wrapping<T>(wide(acc) * wide(x)); break;
+      case ReduceKind::kMean:
+        acc = wrapping_add(acc, x);
+        break;
+      case ReduceKind::kMax:
+        acc = std::max(acc, x);
+        break;
+      case ReduceKind::kMin:
+        acc = std::min(acc, x);
+        break;
+      case ReduceKind::kProd:
+        acc = wrapping_mul(acc, x);
+        break;
       case ReduceKind::kL1: {
         T magnitude = x;
         if constexpr (std::is_signed_v<T>) {
-          if (x < 0) magnitude = wrapping<T>(0 - wide(x));
+          if (x < 0) magnitude = wrapping_sub(T{0}, x);
         }
-        acc = wrapping<T>(wide(acc) + wide(magnitude));
+        acc = wrapping_add(acc, magnitude);
         break;
       }
-      case ReduceKind::kSumSquare: acc = wrapping<T>(wide(acc) + wide(x) * wide(x)); break;
-      default: KILN_CHECK(false) << "reduction computed in double";
+      case ReduceKind::kSumSquare:
+        acc = wrapping_add(acc, wrapping_mul(x, x));
+        break;
+      default:
+        KILN_CHECK(false) << "reduction computed in double";
     }
   }
   // Integer mean truncates toward zero; an empty reduction has mean 0.
@@ -295,15 +323,6 @@ OpDef make_arg_op(std::string name, bool is_max) {
 // cumsum and topk
 
 template <typename T>
-T add_wrapping(T a, T b) {
-  if constexpr (std::is_floating_point_v<T>) {
-    return a + b;
-  } else {
-    return static_cast<T>(static_cast<uint64_t>(a) + static_cast<uint64_t>(b));
-  }
-}
-
-template <typename T>
 Tensor cumsum_in(const Tensor& data, const AxisView& view, bool exclusive, bool reverse) {
   Tensor output(data.dtype(), data.shape());
   for (int64_t o = 0; o < view.outer; ++o) {
@@ -313,9 +332,9 @@ Tensor cumsum_in(const Tensor& data, const AxisView& view, bool exclusive, bool 
         int64_t a = reverse ? view.dim - 1 - step : step;
         int64_t flat = view.flat(o, a, i);
         T x = load_element<T>(data, flat);
-        if (!exclusive) running = add_wrapping(running, x);
+        if (!exclusive) running = wrapping_add(running, x);
         store_element(output, flat, running);
-        if (exclusive) running = add_wrapping(running, x);
+        if (exclusive) running = wrapping_add(running, x);
       }
     }
   }
@@ -391,8 +410,7 @@ void register_reduce_ops(ir::OpRegistry& registry) {
   registry.add(make_reduce_op("reduce_log_sum", "log of the sum over axes", ReduceKind::kLogSum));
   registry.add(make_reduce_op("reduce_log_sum_exp", "log of the sum of e^x over axes",
                               ReduceKind::kLogSumExp));
-  registry.add(
-      make_reduce_op("reduce_sum_square", "sum of x^2 over axes", ReduceKind::kSumSquare));
+  registry.add(make_reduce_op("reduce_sum_square", "sum of x^2 over axes", ReduceKind::kSumSquare));
   registry.add(make_arg_op("argmax", true));
   registry.add(make_arg_op("argmin", false));
   registry.add(make_cumsum_op());

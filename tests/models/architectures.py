@@ -606,13 +606,17 @@ MODELS = {
     "gru_bi": (gru_bi, sequence(), ["x"], ["y", "h_n"]),
 }
 
+# Short names that other scripts use (`make demo` exports "resnet50").
+ALIASES = {"resnet50": "resnet50_v1", "resnet50_v1_5": "resnet50_v1", "bert": "bert_base",
+           "gpt2": "gpt2_block", "mobilenet_v3": "mobilenet_v3_small"}
+
 # Exports that take long on 2 cores (or are large on disk): the fast suite skips them.
 SLOW_MODELS = {"bert_base", "densenet121"}
 
 
 def build(name):
     """Returns (model in eval mode with seeded random weights, example inputs tuple)."""
-    builder, make_inputs, _, _ = MODELS[name]
+    builder, make_inputs, _, _ = MODELS[ALIASES.get(name, name)]
     torch.manual_seed(SEED)
     model = randomize_bn(builder()).eval()
     torch.manual_seed(SEED)

@@ -73,7 +73,8 @@ def export_model(name: str, out_dir: str, verify: bool = False) -> str:
     returns its path. verify=True also runs the new file in onnxruntime against torch."""
     import torch
 
-    if name not in architectures.MODELS:
+    canonical = architectures.ALIASES.get(name, name)  # the file keeps the name asked for
+    if canonical not in architectures.MODELS:
         raise KeyError(f"unknown model {name!r}; known: {', '.join(architectures.MODELS)}")
     os.makedirs(out_dir, exist_ok=True)
     path = os.path.join(out_dir, f"{name}.onnx")
@@ -81,12 +82,12 @@ def export_model(name: str, out_dir: str, verify: bool = False) -> str:
         return path
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     model, inputs = architectures.build(name)
-    _, _, input_names, output_names = architectures.MODELS[name]
+    _, _, input_names, output_names = architectures.MODELS[canonical]
     # Write to a temporary name first, so that an interrupted export never leaves a broken cache.
     fd, tmp = tempfile.mkstemp(suffix=".onnx", dir=out_dir, prefix=f".{name}.")
     os.close(fd)
     try:
-        preferred = EXPORTER[name]
+        preferred = EXPORTER[canonical]
         try:
             _export(model, inputs, tmp, input_names, output_names, dynamo=preferred)
         except Exception as e:  # noqa: BLE001 - fall back to the other exporter, say so
@@ -113,7 +114,8 @@ def main(argv=None):
     parser.add_argument("--out", required=True, help="output directory")
     parser.add_argument("--verify", action="store_true",
                         help="run each new export in onnxruntime and compare with torch")
-    parser.add_argument("names", nargs="*", help=f"models (default all): {' '.join(architectures.MODELS)}")
+    parser.add_argument("names", nargs="*", help=f"models (default all): {' '.join(architectures.MODELS)}; "
+                        f"aliases: {' '.join(architectures.ALIASES)}")
     args = parser.parse_args(argv)
     for name in args.names or list(architectures.MODELS):
         print(export_model(name, args.out, verify=args.verify))

@@ -176,3 +176,22 @@ def ort_inputs(path):
     """[(name, shape, numpy dtype name)] of the inputs that onnxruntime wants fed."""
     session = ort_session(path)
     return [(i.name, list(i.shape), np.dtype(_ORT_DTYPES[i.type]).name) for i in session.get_inputs()]
+
+
+# ---------------------------------------------------------------------------------------------
+# message checks: tolerant (lower-case substrings), but every key fact must be there
+# ---------------------------------------------------------------------------------------------
+def assert_mentions(message, *facts, any_of=()):
+    """Every fact in `facts` appears in `message` (case-insensitive), and, when `any_of` is
+    given, at least one of those words does too (different phrasings of the problem)."""
+    low = str(message).lower()
+    missing = [f for f in facts if str(f).lower() not in low]
+    assert not missing, f"message lacks {missing}: {message!r}"
+    if any_of:
+        assert any(str(w).lower() in low for w in any_of), \
+            f"message names none of {list(any_of)}: {message!r}"
+
+
+def shapes_of(values):
+    """[v["shape"] for v in model.inputs/outputs], with every dim as a plain int or str."""
+    return [[d if isinstance(d, str) else int(d) for d in v["shape"]] for v in values]

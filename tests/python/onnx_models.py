@@ -19,7 +19,7 @@ def _rng():
 
 
 def _tensor(name, array):
-    return numpy_helper.from_array(np.ascontiguousarray(array), name)
+    return numpy_helper.from_array(np.array(array, order="C"), name)  # keeps 0-d arrays 0-d
 
 
 def _model(graph, opset=OPSET, domains=()):
@@ -214,6 +214,17 @@ def conv_wrong_rank():
         [helper.make_tensor_value_info("seq", TensorProto.FLOAT, [1, 3, 32])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8, 30])],
         [_tensor("w", w)])
+    return _model(graph)
+
+
+def static_reshape():
+    """volume [1,3,8,8] -> Reshape 'flatten_static' to the constant [1,192] -> flat [1,192]."""
+    nodes = [helper.make_node("Reshape", ["volume", "target"], ["flat"], name="flatten_static")]
+    graph = helper.make_graph(
+        nodes, "static_reshape",
+        [helper.make_tensor_value_info("volume", TensorProto.FLOAT, [1, 3, 8, 8])],
+        [helper.make_tensor_value_info("flat", TensorProto.FLOAT, [1, 192])],
+        [_tensor("target", np.array([1, 192], dtype=np.int64))])
     return _model(graph)
 
 

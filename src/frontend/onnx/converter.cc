@@ -144,6 +144,12 @@ std::vector<double> NodeContext::attr_floats(const std::string& name,
   return has_attr(name) ? attr_as<std::vector<double>>(name, "a list of floats") : default_value;
 }
 
+std::vector<std::string> NodeContext::attr_strings(
+    const std::string& name, const std::vector<std::string>& default_value) const {
+  return has_attr(name) ? attr_as<std::vector<std::string>>(name, "a list of strings")
+                        : default_value;
+}
+
 Tensor NodeContext::attr_tensor(const std::string& name) const {
   return attr_as<Tensor>(name, "a tensor");
 }

@@ -61,6 +61,8 @@ class NodeContext {
   std::vector<int64_t> attr_ints(const std::string& name) const;  // required
   std::vector<double> attr_floats(const std::string& name,
                                   const std::vector<double>& default_value) const;
+  std::vector<std::string> attr_strings(const std::string& name,
+                                        const std::vector<std::string>& default_value) const;
   Tensor attr_tensor(const std::string& name) const;  // required
 
   // --- building IR. call() runs the operator's type relation (ir::call) and, when every argument

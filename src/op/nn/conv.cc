@@ -47,7 +47,7 @@ std::vector<ir::AttrDef> conv_attrs() {
           attr_int("groups", 1, "number of channel groups")};
 }
 
-// Checks the data / weight ranks and dtypes common to both convolutions.
+// Checks the data / weight ranks, dtypes and kernel sizes common to both convolutions.
 void check_conv_operands(const TensorType& data, const TensorType& weight,
                          std::string_view op_name) {
   require_rank(data, 4, op_name, "data");
@@ -55,6 +55,12 @@ void check_conv_operands(const TensorType& data, const TensorType& weight,
   if (data.dtype != weight.dtype) {
     type_error(op_name, "data " + data.to_string() + " and weight " + weight.to_string() +
                             " have different dtypes");
+  }
+  for (size_t axis = 2; axis < 4; ++axis) {
+    const Dim& kernel = weight.shape[axis];
+    if (kernel.is_static() && kernel.value() <= 0) {
+      type_error(op_name, "weight " + weight.to_string() + " has an empty kernel");
+    }
   }
 }
 

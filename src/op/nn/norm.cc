@@ -15,9 +15,11 @@ const TensorType& norm_data(const std::vector<Type>& args, int64_t min_rank,
                             std::string_view layout, std::string_view op_name) {
   const TensorType& data = tensor_arg(args, 0, op_name);
   if (data.rank() < min_rank) {
-    std::string expected = "rank >= " + std::to_string(min_rank);
-    if (!layout.empty()) expected += " " + std::string(layout);
-    type_error(op_name, "data must have " + expected + ", got " + data.to_string());
+    // Appended piecewise: GCC 12 gives a false -Wrestrict for "literal" + std::string&&.
+    std::string message = "data must have rank >= ";
+    message += std::to_string(min_rank);
+    if (!layout.empty()) message.append(" ").append(layout);
+    type_error(op_name, message + ", got " + data.to_string());
   }
   require_float(data, op_name, "data");
   return data;

@@ -172,6 +172,11 @@ TEST(ConvTest, Conv2dOperandErrors) {
         call("conv2d", {f32("data", {1, 3, 4, 4}), weight({8, 3, 5, 5})});
       },
       "conv2d: window of 5 (dilation 1) is larger than the padded input height 4");
+  expect_error(
+      [] {
+        call("conv2d", {f32("data", {1, 3, 4, 4}), weight({8, 3, 0, 3})});
+      },
+      "conv2d: weight float32[8, 3, 0, 3] has an empty kernel");
   // Padding makes the same window fit.
   Call padded = call("conv2d", {f32("data", {1, 3, 4, 4}), weight({8, 3, 5, 5})},
                      Attrs{{"padding", Ints{1, 1, 1, 1}}});
