@@ -80,9 +80,11 @@ void check_accepted(const TensorType& type, Accepts accepts, std::string_view op
 // Integer helpers
 
 // A double bound converted to the nearest integer inside it (ceil for a lower bound, floor for an
-// upper one), saturated to T's range so that infinite bounds mean "no bound".
+// upper one), saturated to T's range so that infinite (or NaN) bounds mean "no bound".
 template <typename T>
 T integer_bound(double bound, bool lower) {
+  if (std::isnan(bound))
+    return lower ? std::numeric_limits<T>::min() : std::numeric_limits<T>::max();
   double rounded = lower ? std::ceil(bound) : std::floor(bound);
   if (rounded <= static_cast<double>(std::numeric_limits<T>::min())) {
     return std::numeric_limits<T>::min();

@@ -313,8 +313,9 @@ OpDef make_concat_op() {
     const TensorType& first = tensor_arg(args, 0, "concat");
     int64_t axis = normalize_axis(attrs.get_int("axis"), first.rank(), "concat");
     TensorType result = first;
-    bool axis_static = true;
+    // The axis dim: the sum of the static parts, or the one symbolic part when the rest are 0.
     int64_t axis_size = 0;
+    std::vector<Dim> symbolic_parts;
     for (size_t i = 0; i < args.size(); ++i) {
       const TensorType& arg = tensor_arg(args, i, "concat");
       require_same_dtype(first, arg, "concat");
@@ -325,8 +326,11 @@ OpDef make_concat_op() {
       for (size_t d = 0; d < arg.shape.size(); ++d) {
         const Dim& dim = arg.shape[d];
         if (static_cast<int64_t>(d) == axis) {
-          axis_static = axis_static && dim.is_static();
-          if (dim.is_static()) axis_size += dim.value();
+          if (dim.is_static()) {
+            axis_size += dim.value();
+          } else {
+            symbolic_parts.push_back(dim);
+          }
         } else if (!dims_compatible(result.shape[d], dim)) {
           type_error("concat", "dim " + std::to_string(d) + " of argument " + std::to_string(i) +
                                    " " + arg.to_string() + " does not match " + first.to_string());
@@ -336,7 +340,13 @@ OpDef make_concat_op() {
         }
       }
     }
-    result.shape[axis] = axis_static ? Dim(axis_size) : Dim::unknown();
+    if (symbolic_parts.empty()) {
+      result.shape[axis] = axis_size;
+    } else if (symbolic_parts.size() == 1 && axis_size == 0) {
+      result.shape[axis] = symbolic_parts[0];
+    } else {
+      result.shape[axis] = Dim::unknown();
+    }
     return result;
   };
   def.evaluate = [](const std::vector<Tensor>& args, const Attrs& attrs, const TensorType& result) {

@@ -25,8 +25,12 @@ Converter unary(std::string ir_op, std::vector<CopiedAttr> copied = {}) {
     for (const CopiedAttr& attr : copied) {
       if (!ctx.has_attr(attr.onnx_name)) continue;
       switch (attr.kind) {
-        case CopiedAttr::kInt: attrs.set(attr.ir_name, ctx.attr_int(attr.onnx_name)); break;
-        case CopiedAttr::kFloat: attrs.set(attr.ir_name, ctx.attr_float(attr.onnx_name, 0)); break;
+        case CopiedAttr::kInt:
+          attrs.set(attr.ir_name, ctx.attr_int(attr.onnx_name));
+          break;
+        case CopiedAttr::kFloat:
+          attrs.set(attr.ir_name, ctx.attr_float(attr.onnx_name, 0));
+          break;
         case CopiedAttr::kString:
           attrs.set(attr.ir_name, ctx.attr_string(attr.onnx_name, ""));
           break;
@@ -98,8 +102,9 @@ Outputs convert_clip(const NodeContext& ctx) {
   double lowest = -std::numeric_limits<double>::infinity();
   double highest = std::numeric_limits<double>::infinity();
   if (ctx.opset() < 11) {
-    return {ctx.call("clip", {x}, {{"min", ctx.attr_float("min", lowest)},
-                                   {"max", ctx.attr_float("max", highest)}})};
+    return {ctx.call(
+        "clip", {x},
+        {{"min", ctx.attr_float("min", lowest)}, {"max", ctx.attr_float("max", highest)}})};
   }
   ir::Attrs attrs;
   for (size_t i : {size_t{1}, size_t{2}}) {
@@ -145,7 +150,10 @@ Outputs convert_gemm(const NodeContext& ctx) {
   if (!ctx.has_input(2) || beta == 0.0) return {y};
   ir::Expr c = ctx.input(2);
   if (beta != 1.0) c = ctx.call("multiply", {c, ctx.scalar(beta, dtype)});
-  if (c->type().as_tensor().rank() == 1) {
+  // A per-column bias [N] is bias_add; anything else (scalar, [M, N], [1]) broadcasts by add.
+  const ir::Shape& c_shape = c->type().as_tensor().shape;
+  const ir::Shape& y_shape = y->type().as_tensor().shape;
+  if (c_shape.size() == 1 && c_shape[0].is_static() && c_shape[0] == y_shape[1]) {
     return {ctx.call("bias_add", {y, c}, {{"axis", int64_t{1}}})};
   }
   return {ctx.call("add", {y, c})};
@@ -218,16 +226,21 @@ Outputs convert_topk(const NodeContext& ctx) {
 
 void add_math_converters(ConverterTable& table) {
   const std::pair<const char*, const char*> plain_unary[] = {
-      {"Abs", "abs"},        {"Neg", "neg"},           {"Exp", "exp"},
-      {"Log", "log"},        {"Sqrt", "sqrt"},         {"Reciprocal", "reciprocal"},
-      {"Erf", "erf"},        {"Tanh", "tanh"},         {"Sigmoid", "sigmoid"},
-      {"Relu", "relu"},      {"Floor", "floor"},       {"Ceil", "ceil"},
-      {"Round", "round"},    {"Sign", "sign"},         {"Sin", "sin"},
-      {"Cos", "cos"},        {"Tan", "tan"},           {"Asin", "asin"},
-      {"Acos", "acos"},      {"Atan", "atan"},         {"Sinh", "sinh"},
-      {"Cosh", "cosh"},      {"Asinh", "asinh"},       {"Acosh", "acosh"},
-      {"Atanh", "atanh"},    {"Softplus", "softplus"}, {"Softsign", "softsign"},
-      {"HardSwish", "hard_swish"}, {"Not", "logical_not"}, {"BitwiseNot", "bitwise_not"},
+      {"Abs", "abs"},           {"Neg", "neg"},
+      {"Exp", "exp"},           {"Log", "log"},
+      {"Sqrt", "sqrt"},         {"Reciprocal", "reciprocal"},
+      {"Erf", "erf"},           {"Tanh", "tanh"},
+      {"Sigmoid", "sigmoid"},   {"Relu", "relu"},
+      {"Floor", "floor"},       {"Ceil", "ceil"},
+      {"Round", "round"},       {"Sign", "sign"},
+      {"Sin", "sin"},           {"Cos", "cos"},
+      {"Tan", "tan"},           {"Asin", "asin"},
+      {"Acos", "acos"},         {"Atan", "atan"},
+      {"Sinh", "sinh"},         {"Cosh", "cosh"},
+      {"Asinh", "asinh"},       {"Acosh", "acosh"},
+      {"Atanh", "atanh"},       {"Softplus", "softplus"},
+      {"Softsign", "softsign"}, {"HardSwish", "hard_swish"},
+      {"Not", "logical_not"},   {"BitwiseNot", "bitwise_not"},
       {"IsNaN", "isnan"},
   };
   for (const auto& [onnx_op, ir_op] : plain_unary) table[onnx_op] = unary(ir_op);
@@ -247,11 +260,21 @@ void add_math_converters(ConverterTable& table) {
   table["Clip"] = convert_clip;
 
   const std::pair<const char*, const char*> plain_binary[] = {
-      {"Add", "add"},         {"Sub", "subtract"},          {"Mul", "multiply"},
-      {"Div", "divide"},      {"PRelu", "prelu"},           {"Equal", "equal"},
-      {"Less", "less"},       {"LessOrEqual", "less_equal"}, {"Greater", "greater"},
-      {"GreaterOrEqual", "greater_equal"}, {"And", "logical_and"}, {"Or", "logical_or"},
-      {"Xor", "logical_xor"}, {"BitwiseAnd", "bitwise_and"}, {"BitwiseOr", "bitwise_or"},
+      {"Add", "add"},
+      {"Sub", "subtract"},
+      {"Mul", "multiply"},
+      {"Div", "divide"},
+      {"PRelu", "prelu"},
+      {"Equal", "equal"},
+      {"Less", "less"},
+      {"LessOrEqual", "less_equal"},
+      {"Greater", "greater"},
+      {"GreaterOrEqual", "greater_equal"},
+      {"And", "logical_and"},
+      {"Or", "logical_or"},
+      {"Xor", "logical_xor"},
+      {"BitwiseAnd", "bitwise_and"},
+      {"BitwiseOr", "bitwise_or"},
       {"BitwiseXor", "bitwise_xor"},
   };
   for (const auto& [onnx_op, ir_op] : plain_binary) table[onnx_op] = binary(ir_op);
@@ -268,10 +291,14 @@ void add_math_converters(ConverterTable& table) {
 
   table["ReduceSum"] = reduction("reduce_sum", 13);
   const std::pair<const char*, const char*> reductions[] = {
-      {"ReduceMean", "reduce_mean"},     {"ReduceMax", "reduce_max"},
-      {"ReduceMin", "reduce_min"},       {"ReduceProd", "reduce_prod"},
-      {"ReduceL1", "reduce_l1"},         {"ReduceL2", "reduce_l2"},
-      {"ReduceLogSum", "reduce_log_sum"}, {"ReduceLogSumExp", "reduce_log_sum_exp"},
+      {"ReduceMean", "reduce_mean"},
+      {"ReduceMax", "reduce_max"},
+      {"ReduceMin", "reduce_min"},
+      {"ReduceProd", "reduce_prod"},
+      {"ReduceL1", "reduce_l1"},
+      {"ReduceL2", "reduce_l2"},
+      {"ReduceLogSum", "reduce_log_sum"},
+      {"ReduceLogSumExp", "reduce_log_sum_exp"},
       {"ReduceSumSquare", "reduce_sum_square"},
   };
   for (const auto& [onnx_op, ir_op] : reductions) table[onnx_op] = reduction(ir_op, 18);

@@ -37,13 +37,14 @@ std::vector<int64_t> auto_pads(const NodeContext& ctx, const std::string& auto_p
   std::vector<int64_t> pads(2 * n, 0);
   if (auto_pad == "VALID") return pads;
   if (auto_pad != "SAME_UPPER" && auto_pad != "SAME_LOWER") {
-    ctx.fail("attribute 'auto_pad' \"" + auto_pad + "\" is not one of NOTSET, SAME_UPPER, "
+    ctx.fail("attribute 'auto_pad' \"" + auto_pad +
+             "\" is not one of NOTSET, SAME_UPPER, "
              "SAME_LOWER, VALID");
   }
   for (size_t i = 0; i < n; ++i) {
     if (!spatial[i].is_static()) {
       ctx.fail("auto_pad " + auto_pad + " needs static spatial sizes, got " +
-               ir::shape_to_string(spatial) + "; fix the input shapes with shape_dict");
+               ir::shape_to_string(spatial) + ctx.shape_dict_hint());
     }
     int64_t in = spatial[i].value();
     int64_t stride = window.strides[i];
@@ -157,16 +158,17 @@ void pads_for_output_shape(const NodeContext& ctx, const ir::Shape& spatial,
                            Window& window, std::vector<int64_t>& output_padding) {
   size_t n = spatial.size();
   // output_shape may list N and C too; keep the spatial part.
-  if (output_shape.size() == n + 2) output_shape.erase(output_shape.begin(), output_shape.begin() + 2);
+  if (output_shape.size() == n + 2)
+    output_shape.erase(output_shape.begin(), output_shape.begin() + 2);
   require_length(ctx, output_shape, n, "output_shape");
   for (size_t i = 0; i < n; ++i) {
     if (!spatial[i].is_static()) {
       ctx.fail("output_shape / auto_pad need static spatial input sizes, got " +
-               ir::shape_to_string(spatial) + "; fix the input shapes with shape_dict");
+               ir::shape_to_string(spatial) + ctx.shape_dict_hint());
     }
     int64_t extent = (window.kernel[i] - 1) * window.dilations[i] + 1;
-    int64_t total = window.strides[i] * (spatial[i].value() - 1) + output_padding[i] + extent -
-                    output_shape[i];
+    int64_t total =
+        window.strides[i] * (spatial[i].value() - 1) + output_padding[i] + extent - output_shape[i];
     if (total < 0) {
       output_padding[i] -= total;
       total = 0;
@@ -185,8 +187,7 @@ Outputs convert_conv_transpose(const NodeContext& ctx) {
   std::string auto_pad = ctx.attr_string("auto_pad", "NOTSET");
   bool same = auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER";
   Window window = read_window(ctx, spatial, weight_kernel(ctx), /*resolve_auto_pad=*/false);
-  std::vector<int64_t> output_padding =
-      ctx.attr_ints("output_padding", std::vector<int64_t>(n, 0));
+  std::vector<int64_t> output_padding = ctx.attr_ints("output_padding", std::vector<int64_t>(n, 0));
   require_length(ctx, output_padding, n, "output_padding");
   std::vector<int64_t> output_shape = ctx.attr_ints("output_shape", {});
   if (output_shape.empty() && same) {
@@ -297,10 +298,10 @@ Outputs convert_group_norm(const NodeContext& ctx) {
     ctx.fail("input must have rank >= 2 and a static channel dim, got " + type.to_string());
   }
   int64_t channels = type.shape[1].value();
-  return {ctx.call("group_norm",
-                   {ctx.input(0), per_channel(ctx, 1, channels, groups),
-                    per_channel(ctx, 2, channels, groups)},
-                   {{"num_groups", groups}, {"epsilon", ctx.attr_float("epsilon", 1e-5)}})};
+  return {ctx.call(
+      "group_norm",
+      {ctx.input(0), per_channel(ctx, 1, channels, groups), per_channel(ctx, 2, channels, groups)},
+      {{"num_groups", groups}, {"epsilon", ctx.attr_float("epsilon", 1e-5)}})};
 }
 
 Outputs convert_layer_norm(const NodeContext& ctx) {
@@ -309,9 +310,9 @@ Outputs convert_layer_norm(const NodeContext& ctx) {
   }
   std::vector<ir::Expr> args = {ctx.input(0), ctx.input(1)};
   if (ctx.has_input(2)) args.push_back(ctx.input(2));
-  return {ctx.call("layer_norm", std::move(args),
-                   {{"axis", ctx.attr_int("axis", -1)},
-                    {"epsilon", ctx.attr_float("epsilon", 1e-5)}})};
+  return {
+      ctx.call("layer_norm", std::move(args),
+               {{"axis", ctx.attr_int("axis", -1)}, {"epsilon", ctx.attr_float("epsilon", 1e-5)}})};
 }
 
 Outputs convert_lp_norm(const NodeContext& ctx) {
@@ -336,8 +337,8 @@ Converter softmax_like(std::string ir_op) {
     if (ctx.opset() >= 13) {
       return Outputs{ctx.call(ir_op, {data}, {{"axis", ctx.attr_int("axis", -1)}})};
     }
-    int64_t axis = normalize_axis(ctx, ctx.attr_int("axis", 1), std::max<int64_t>(type.rank(), 1),
-                                  "axis");
+    int64_t axis =
+        normalize_axis(ctx, ctx.attr_int("axis", 1), std::max<int64_t>(type.rank(), 1), "axis");
     if (axis == type.rank() - 1 || type.rank() <= 1) {
       return Outputs{ctx.call(ir_op, {data}, {{"axis", int64_t{-1}}})};
     }
@@ -365,7 +366,8 @@ std::vector<int64_t> resize_target(const NodeContext& ctx, const ir::TensorType&
     if (given.size() != axes.size()) ctx.fail("sizes must hold one value per axis");
     for (size_t i = 0; i < axes.size(); ++i) sizes[static_cast<size_t>(axes[i])] = given[i];
     std::string policy = ctx.attr_string("keep_aspect_ratio_policy", "stretch");
-    if (policy != "stretch") ctx.fail("keep_aspect_ratio_policy \"" + policy + "\" is not supported yet");
+    if (policy != "stretch")
+      ctx.fail("keep_aspect_ratio_policy \"" + policy + "\" is not supported yet");
   } else if (scales) {
     if (scales->size() != axes.size()) ctx.fail("scales must hold one value per axis");
     for (size_t i = 0; i < axes.size(); ++i) factors[static_cast<size_t>(axes[i])] = (*scales)[i];
@@ -381,10 +383,11 @@ std::vector<int64_t> resize_target(const NodeContext& ctx, const ir::TensorType&
     if (factors[d] == 1.0 && d < 2) continue;
     if (!type.shape[d].is_static()) {
       ctx.fail("resizing by scales needs static sizes, got " + type.to_string() +
-               "; fix the input shapes with shape_dict");
+               ctx.shape_dict_hint());
     }
     double scaled = std::floor(static_cast<double>(type.shape[d].value()) * factors[d]);
-    if (!(scaled >= 0 && scaled < 1e12)) ctx.fail("scale " + std::to_string(factors[d]) + " is out of range");
+    if (!(scaled >= 0 && scaled < 1e12))
+      ctx.fail("scale " + std::to_string(factors[d]) + " is out of range");
     out[d] = static_cast<int64_t>(scaled);
   }
   for (size_t d = 0; d < 2; ++d) {
@@ -421,7 +424,8 @@ Outputs convert_resize(const NodeContext& ctx) {
   const ir::TensorType& type = require_4d(ctx);
   std::string method = ctx.attr_string("mode", "nearest");
   if (ctx.opset() < 11) {
-    std::vector<int64_t> size = resize_target(ctx, type, std::nullopt, constant_floats(ctx, 1, "scales"));
+    std::vector<int64_t> size =
+        resize_target(ctx, type, std::nullopt, constant_floats(ctx, 1, "scales"));
     return {make_resize(ctx, size, method,
                         {{"coordinate_transformation_mode", std::string("asymmetric")},
                          {"nearest_mode", std::string("floor")}})};

@@ -94,7 +94,7 @@ ir::Expr initial_state(const NodeContext& ctx, size_t i, const RnnSetup& setup) 
   }
   if (!setup.batch.is_static()) {
     ctx.fail("zero initial states need a static batch size, got " + setup.batch.to_string() +
-             "; fix the input shapes with shape_dict");
+             ctx.shape_dict_hint());
   }
   return zeros(setup.dtype, {setup.directions, setup.batch.value(), setup.hidden});
 }
@@ -106,7 +106,8 @@ Outputs map_outputs(const NodeContext& ctx, const ir::Expr& result, const RnnSet
   for (size_t i = 0; i < count; ++i) {
     ir::Expr item = ctx.tuple_item(result, static_cast<int64_t>(i));
     if (setup.batch_first) {
-      // Y [seq, dirs, batch, H] -> [batch, seq, dirs, H]; states [dirs, batch, H] -> [batch, dirs, H].
+      // Y [seq, dirs, batch, H] -> [batch, seq, dirs, H]; states [dirs, batch, H] -> [batch, dirs,
+      // H].
       item = i == 0 ? ctx.call("transpose", {item}, {{"axes", std::vector<int64_t>{2, 0, 1, 3}}})
                     : swap_first_two(ctx, item);
     }
@@ -148,14 +149,13 @@ Outputs convert_lstm(const NodeContext& ctx) {
 Outputs convert_gru(const NodeContext& ctx) {
   RnnSetup setup = read_setup(ctx, 3);
   check_activations(ctx, {"Sigmoid", "Tanh"}, setup.directions);
-  ir::Expr result = ctx.call(
-      "gru",
-      {sequence_first_x(ctx, setup), ctx.input(kW), ctx.input(kR), bias_or_zeros(ctx, setup, 3),
-       initial_state(ctx, kInitialH, setup)},
-      {{"hidden_size", setup.hidden},
-       {"direction", setup.direction},
-       {"linear_before_reset", ctx.attr_int("linear_before_reset", 0)},
-       {"clip", clip_threshold(ctx)}});
+  ir::Expr result = ctx.call("gru",
+                             {sequence_first_x(ctx, setup), ctx.input(kW), ctx.input(kR),
+                              bias_or_zeros(ctx, setup, 3), initial_state(ctx, kInitialH, setup)},
+                             {{"hidden_size", setup.hidden},
+                              {"direction", setup.direction},
+                              {"linear_before_reset", ctx.attr_int("linear_before_reset", 0)},
+                              {"clip", clip_threshold(ctx)}});
   return map_outputs(ctx, result, setup, 2);
 }
 

@@ -17,8 +17,8 @@ constexpr int64_t kMaxDirectFill = int64_t{1} << 24;
 Outputs convert_identity(const NodeContext& ctx) { return {ctx.input(0)}; }
 
 Outputs convert_reshape(const NodeContext& ctx) {
-  std::vector<int64_t> shape = ctx.opset() < 5 ? ctx.attr_ints("shape")
-                                               : ctx.require_constant_ints(1, "shape");
+  std::vector<int64_t> shape =
+      ctx.opset() < 5 ? ctx.attr_ints("shape") : ctx.require_constant_ints(1, "shape");
   return {ctx.call("reshape", {ctx.input(0)},
                    {{"newshape", shape}, {"allowzero", ctx.attr_int("allowzero", 0)}})};
 }
@@ -81,8 +81,7 @@ std::vector<int64_t> split_sections(const NodeContext& ctx, const ir::Dim& dim) 
   int64_t parts = by_attr ? ctx.attr_int("num_outputs") : static_cast<int64_t>(ctx.num_outputs());
   if (parts <= 0) ctx.fail("cannot split into " + std::to_string(parts) + " parts");
   if (!dim.is_static()) {
-    ctx.fail("the split axis has unknown size " + dim.to_string() +
-             "; fix the input shapes with shape_dict");
+    ctx.fail("the split axis has unknown size " + dim.to_string() + ctx.shape_dict_hint());
   }
   int64_t size = dim.value();
   if (!by_attr && size % parts != 0) {
@@ -136,8 +135,7 @@ Outputs convert_expand(const NodeContext& ctx) {
 }
 
 Outputs convert_tile(const NodeContext& ctx) {
-  return {
-      ctx.call("tile", {ctx.input(0)}, {{"repeats", ctx.require_constant_ints(1, "repeats")}})};
+  return {ctx.call("tile", {ctx.input(0)}, {{"repeats", ctx.require_constant_ints(1, "repeats")}})};
 }
 
 Outputs convert_gather(const NodeContext& ctx) {
@@ -155,9 +153,9 @@ Outputs convert_gather_nd(const NodeContext& ctx) {
 }
 
 Outputs convert_scatter_elements(const NodeContext& ctx) {
-  return {ctx.call("scatter_elements", {ctx.input(0), ctx.input(1), ctx.input(2)},
-                   {{"axis", ctx.attr_int("axis", 0)},
-                    {"reduction", ctx.attr_string("reduction", "none")}})};
+  return {ctx.call(
+      "scatter_elements", {ctx.input(0), ctx.input(1), ctx.input(2)},
+      {{"axis", ctx.attr_int("axis", 0)}, {"reduction", ctx.attr_string("reduction", "none")}})};
 }
 
 // ONNX Shape's start/end (opset 15): negative counts from the back, then clamp to [0, rank].
@@ -210,12 +208,12 @@ Outputs convert_constant(const NodeContext& ctx) {
   if (ctx.has_attr("value_int")) {
     return {ctx.constant(Tensor::from_int64s({ctx.attr_int("value_int")}, /*scalar=*/true))};
   }
-  if (ctx.has_attr("value_ints")) return {ctx.constant(Tensor::from_int64s(ctx.attr_ints("value_ints")))};
+  if (ctx.has_attr("value_ints"))
+    return {ctx.constant(Tensor::from_int64s(ctx.attr_ints("value_ints")))};
   if (ctx.has_attr("value_floats")) {
     std::vector<double> values = ctx.attr_floats("value_floats", {});
     std::vector<float> narrowed(values.begin(), values.end());
-    return {ctx.constant(
-        Tensor::from_float32s(narrowed, {static_cast<int64_t>(narrowed.size())}))};
+    return {ctx.constant(Tensor::from_float32s(narrowed, {static_cast<int64_t>(narrowed.size())}))};
   }
   for (const char* name : {"value_string", "value_strings", "sparse_value"}) {
     if (ctx.has_attr(name)) ctx.fail("attribute '" + std::string(name) + "' is not supported");
@@ -227,13 +225,16 @@ Outputs convert_constant(const NodeContext& ctx) {
 // absent). Written directly when small, exactly for integers; a `full` call otherwise.
 Outputs convert_constant_of_shape(const NodeContext& ctx) {
   std::vector<int64_t> shape = ctx.require_constant_ints(0, "shape");
-  Tensor fill = ctx.has_attr("value") ? ctx.attr_tensor("value") : scalar_tensor(DType::kFloat32, 0);
+  Tensor fill =
+      ctx.has_attr("value") ? ctx.attr_tensor("value") : scalar_tensor(DType::kFloat32, 0);
   if (fill.numel() != 1) ctx.fail("attribute 'value' must hold one element");
   int64_t numel = 1;  // saturates just above kMaxDirectFill so that it cannot overflow
   for (int64_t dim : shape) {
     if (dim < 0) ctx.fail("input 0 (shape) holds the negative dim " + std::to_string(dim));
-    if (dim == 0) numel = 0;
-    else numel = numel > kMaxDirectFill / dim ? kMaxDirectFill + 1 : numel * dim;
+    if (dim == 0)
+      numel = 0;
+    else
+      numel = numel > kMaxDirectFill / dim ? kMaxDirectFill + 1 : numel * dim;
   }
   if (numel > kMaxDirectFill) {
     return {ctx.call("full", {},
@@ -309,9 +310,9 @@ Outputs convert_pad(const NodeContext& ctx) {
 }
 
 Outputs convert_depth_to_space(const NodeContext& ctx) {
-  return {ctx.call("depth_to_space", {ctx.input(0)},
-                   {{"block_size", ctx.attr_int("blocksize")},
-                    {"mode", ctx.attr_string("mode", "DCR")}})};
+  return {ctx.call(
+      "depth_to_space", {ctx.input(0)},
+      {{"block_size", ctx.attr_int("blocksize")}, {"mode", ctx.attr_string("mode", "DCR")}})};
 }
 
 Outputs convert_space_to_depth(const NodeContext& ctx) {

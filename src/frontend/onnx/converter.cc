@@ -16,14 +16,22 @@ constexpr int64_t kMaxFoldedElements = int64_t{1} << 24;
 
 const char* attr_kind_text(const OnnxAttr& value) {
   switch (value.index()) {
-    case 0: return "an int";
-    case 1: return "a float";
-    case 2: return "a string";
-    case 3: return "a list of ints";
-    case 4: return "a list of floats";
-    case 5: return "a list of strings";
-    case 6: return "a tensor";
-    default: return std::get<UnreadableAttr>(value).kind.c_str();
+    case 0:
+      return "an int";
+    case 1:
+      return "a float";
+    case 2:
+      return "a string";
+    case 3:
+      return "a list of ints";
+    case 4:
+      return "a list of floats";
+    case 5:
+      return "a list of strings";
+    case 6:
+      return "a tensor";
+    default:
+      return std::get<UnreadableAttr>(value).kind.c_str();
   }
 }
 
@@ -31,12 +39,20 @@ const char* attr_kind_text(const OnnxAttr& value) {
 
 NodeContext::NodeContext(const OnnxNode& node, std::string display_name, int64_t opset,
                          std::vector<ir::Expr> inputs,
-                         const std::unordered_set<std::string>& used_values)
+                         const std::unordered_set<std::string>& used_values,
+                         const std::string& shape_hint)
     : node_(node),
       name_(std::move(display_name)),
       opset_(opset),
       inputs_(std::move(inputs)),
-      used_values_(used_values) {}
+      used_values_(used_values),
+      shape_hint_(shape_hint) {}
+
+std::string NodeContext::shape_dict_hint() const {
+  std::string hint = "; fix the input shapes with shape_dict";
+  if (!shape_hint_.empty()) hint += " (inputs with unknown dims: " + shape_hint_ + ")";
+  return hint;
+}
 
 std::string NodeContext::describe_input(size_t i) const {
   std::string text = "input " + std::to_string(i);
@@ -66,9 +82,8 @@ Tensor NodeContext::require_constant(size_t i, std::string_view what) const {
   if (!value) {
     fail(describe_input(i) + " (" + std::string(what) +
          ") must be known when the model is imported, but it is computed from the model's inputs "
-         "(" + input(i)->type().to_string() +
-         "); when it depends on input shapes, fix them with shape_dict "
-         "(e.g. {\"input\": [1, 3, 224, 224]})");
+         "(" +
+         input(i)->type().to_string() + ")" + shape_dict_hint());
   }
   return *value;
 }
@@ -208,8 +223,8 @@ int64_t normalize_axis(const NodeContext& ctx, int64_t axis, int64_t rank, std::
   return axis < 0 ? axis + rank : axis;
 }
 
-std::optional<int64_t> static_product(const NodeContext& ctx, const ir::Shape& shape,
-                                      size_t begin, size_t end) {
+std::optional<int64_t> static_product(const NodeContext& ctx, const ir::Shape& shape, size_t begin,
+                                      size_t end) {
   int64_t product = 1;
   for (size_t i = begin; i < end && i < shape.size(); ++i) {
     if (!shape[i].is_static()) return std::nullopt;
@@ -223,34 +238,35 @@ std::optional<int64_t> static_product(const NodeContext& ctx, const ir::Shape& s
 }
 
 ir::Expr reshape_to(const NodeContext& ctx, const ir::Expr& data, const ir::Shape& shape) {
+  const ir::Shape& input_shape = data->type().as_tensor().shape;
+  bool has_zero =
+      std::any_of(shape.begin(), shape.end(), [](const ir::Dim& dim) { return dim == ir::Dim(0); });
   std::vector<int64_t> newshape;
   bool inferred = false;
-  for (const ir::Dim& dim : shape) {
+  for (size_t i = 0; i < shape.size(); ++i) {
+    const ir::Dim& dim = shape[i];
     if (dim.is_static()) {
       newshape.push_back(dim.value());
-    } else if (!inferred) {
+    } else if (!has_zero && i < input_shape.size() && input_shape[i] == dim &&
+               dim != ir::Dim::unknown()) {
+      newshape.push_back(0);  // copy the input's dim, symbol included
+    } else if (!inferred && !has_zero) {
       newshape.push_back(-1);
       inferred = true;
     } else {
-      ctx.fail("cannot reshape to " + ir::shape_to_string(shape) +
-               ": more than one dim is unknown; fix the input shapes with shape_dict");
+      ctx.fail("cannot reshape " + data->type().to_string() + " to " + ir::shape_to_string(shape) +
+               ": too many unknown dims" + ctx.shape_dict_hint());
     }
   }
-  // Without an inferred dim, allowzero makes a static 0 mean an empty dim rather than "copy";
-  // ONNX forbids combining allowzero with -1, and an empty tensor never needs the -1.
-  bool has_zero = std::find(newshape.begin(), newshape.end(), 0) != newshape.end();
-  if (inferred && has_zero) {
-    ctx.fail("cannot reshape to " + ir::shape_to_string(shape) +
-             ": an empty dim next to an unknown one; fix the input shapes with shape_dict");
-  }
-  return ctx.call("reshape", {data},
-                  {{"newshape", newshape}, {"allowzero", int64_t{inferred ? 0 : 1}}});
+  // With a static 0 in the target, allowzero makes it an empty dim rather than "copy".
+  return ctx.call("reshape", {data}, {{"newshape", newshape}, {"allowzero", int64_t{has_zero}}});
 }
 
 ir::Expr flatten_to_2d(const NodeContext& ctx, const ir::Expr& data, int64_t axis) {
   const ir::Shape& shape = data->type().as_tensor().shape;
   size_t split = static_cast<size_t>(axis);
-  ir::Dim outer = ir::Dim::unknown();
+  // A single leading dim (the usual batch) keeps its symbol.
+  ir::Dim outer = split == 1 ? shape[0] : ir::Dim::unknown();
   ir::Dim inner = ir::Dim::unknown();
   if (auto product = static_product(ctx, shape, 0, split)) outer = *product;
   if (auto product = static_product(ctx, shape, split, shape.size())) inner = *product;

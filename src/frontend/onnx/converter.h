@@ -20,8 +20,11 @@ namespace kiln::frontend::onnx_import {
 // share (attribute defaults, "this input must be constant", calls that fold constants).
 class NodeContext {
  public:
+  // `shape_hint` lists the model inputs with non-static dims, for messages that suggest
+  // shape_dict.
   NodeContext(const OnnxNode& node, std::string display_name, int64_t opset,
-              std::vector<ir::Expr> inputs, const std::unordered_set<std::string>& used_values);
+              std::vector<ir::Expr> inputs, const std::unordered_set<std::string>& used_values,
+              const std::string& shape_hint);
 
   const std::string& op_type() const { return node_.op_type; }
   // The node name, or "<op_type>_<index>" when the file leaves it empty.
@@ -73,6 +76,9 @@ class NodeContext {
   ir::Expr scalar(double value, DType dtype) const;
   ir::Expr tuple_item(const ir::Expr& tuple, int64_t index) const;
 
+  // "; fix the input shapes with shape_dict (inputs with unknown dims: 'ids' [batch, seq])".
+  std::string shape_dict_hint() const;
+
   // Raises kiln::Error with `message`; the importer prefixes file, node and op.
   [[noreturn]] void fail(const std::string& message) const;
 
@@ -87,6 +93,7 @@ class NodeContext {
   int64_t opset_;
   std::vector<ir::Expr> inputs_;
   const std::unordered_set<std::string>& used_values_;
+  const std::string& shape_hint_;
 };
 
 // Returns one expression per ONNX output (a shorter vector, or nullptr entries, for outputs the
@@ -111,8 +118,8 @@ std::optional<int64_t> static_product(const NodeContext& ctx, const ir::Shape& s
                                       size_t end);
 // Reshapes `data` to two dims [prod(dims[:axis]), prod(dims[axis:])] (Flatten, pre-13 Softmax).
 ir::Expr flatten_to_2d(const NodeContext& ctx, const ir::Expr& data, int64_t axis);
-// Reshapes `data` to `shape`, letting one symbolic dim be inferred (-1); an error when more than
-// one dim is unknown.
+// Reshapes `data` to `shape`. A symbolic dim equal to the input's dim at the same position is
+// copied (0), keeping its name; one other symbolic dim may be inferred (-1); more is an error.
 ir::Expr reshape_to(const NodeContext& ctx, const ir::Expr& data, const ir::Shape& shape);
 
 }  // namespace kiln::frontend::onnx_import

@@ -31,9 +31,10 @@ std::string node_display_name(const OnnxNode& node, size_t index) {
 
 void check_opset(const OnnxModel& model, const std::string& path) {
   if (model.opset == 0) {
-    throw Error(path + " does not import the default ONNX operator set (ai.onnx); Kiln reads "
-                       "opsets " + std::to_string(kOldestOpset) + " to " +
-                std::to_string(kNewestOpset));
+    throw Error(path +
+                " does not import the default ONNX operator set (ai.onnx); Kiln reads "
+                "opsets " +
+                std::to_string(kOldestOpset) + " to " + std::to_string(kNewestOpset));
   }
   if (model.opset < kOldestOpset) {
     throw Error(path + " uses ONNX opset " + std::to_string(model.opset) +
@@ -161,6 +162,10 @@ class GraphBuilder {
       unavailable_.erase(input.name);
       env_[input.name] = var;
       params_.push_back(var);
+      if (!var->tensor_type().is_static()) {
+        shape_hint_ += (shape_hint_.empty() ? "'" : ", '") + input.name + "' " +
+                       ir::shape_to_string(var->tensor_type().shape);
+      }
     }
   }
 
@@ -180,7 +185,7 @@ class GraphBuilder {
     for (const std::string& input : node.inputs) {
       inputs.push_back(input.empty() ? nullptr : lookup(input, where));
     }
-    NodeContext ctx(node, name, model_.opset, std::move(inputs), used_);
+    NodeContext ctx(node, name, model_.opset, std::move(inputs), used_, shape_hint_);
     std::vector<ir::Expr> outputs;
     try {
       outputs = onnx_import::converter_table().find(node.op_type)->second(ctx);
@@ -228,6 +233,7 @@ class GraphBuilder {
   // Names that exist but cannot be used, with the reason (unsupported dtype, output not computed).
   std::unordered_map<std::string, std::string> unavailable_;
   std::vector<ir::Var> params_;
+  std::string shape_hint_;  // inputs with non-static dims, for NodeContext::shape_dict_hint
 };
 
 }  // namespace

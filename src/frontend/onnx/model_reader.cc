@@ -29,17 +29,17 @@ struct OnnxTypeEntry {
 
 // ONNX TensorProto.DataType values (onnx.proto), with Kiln's dtype where there is one.
 const OnnxTypeEntry kOnnxTypes[] = {
-    {1, "FLOAT", DType::kFloat32},    {2, "UINT8", DType::kUInt8},
-    {3, "INT8", DType::kInt8},        {4, "UINT16", DType::kUInt16},
-    {5, "INT16", DType::kInt16},      {6, "INT32", DType::kInt32},
-    {7, "INT64", DType::kInt64},      {8, "STRING", std::nullopt},
-    {9, "BOOL", DType::kBool},        {10, "FLOAT16", DType::kFloat16},
-    {11, "DOUBLE", DType::kFloat64},  {12, "UINT32", DType::kUInt32},
-    {13, "UINT64", DType::kUInt64},   {14, "COMPLEX64", std::nullopt},
-    {15, "COMPLEX128", std::nullopt}, {16, "BFLOAT16", DType::kBFloat16},
+    {1, "FLOAT", DType::kFloat32},      {2, "UINT8", DType::kUInt8},
+    {3, "INT8", DType::kInt8},          {4, "UINT16", DType::kUInt16},
+    {5, "INT16", DType::kInt16},        {6, "INT32", DType::kInt32},
+    {7, "INT64", DType::kInt64},        {8, "STRING", std::nullopt},
+    {9, "BOOL", DType::kBool},          {10, "FLOAT16", DType::kFloat16},
+    {11, "DOUBLE", DType::kFloat64},    {12, "UINT32", DType::kUInt32},
+    {13, "UINT64", DType::kUInt64},     {14, "COMPLEX64", std::nullopt},
+    {15, "COMPLEX128", std::nullopt},   {16, "BFLOAT16", DType::kBFloat16},
     {17, "FLOAT8E4M3FN", std::nullopt}, {18, "FLOAT8E4M3FNUZ", std::nullopt},
-    {19, "FLOAT8E5M2", std::nullopt}, {20, "FLOAT8E5M2FNUZ", std::nullopt},
-    {21, "UINT4", std::nullopt},      {22, "INT4", std::nullopt},
+    {19, "FLOAT8E5M2", std::nullopt},   {20, "FLOAT8E5M2FNUZ", std::nullopt},
+    {21, "UINT4", std::nullopt},        {22, "INT4", std::nullopt},
     {23, "FLOAT4E2M1", std::nullopt},
 };
 
@@ -175,7 +175,9 @@ void fill_from_typed_fields(Tensor& tensor, const onnx::TensorProto& proto,
     case DType::kUInt64:
       return fill_from_field(
           tensor, proto.uint64_data(), "uint64_data",
-          [](Tensor& t, int64_t i, uint64_t v) { t.set_element_from_int64(i, static_cast<int64_t>(v)); },
+          [](Tensor& t, int64_t i, uint64_t v) {
+            t.set_element_from_int64(i, static_cast<int64_t>(v));
+          },
           site);
     default:  // int8/16/32, uint8/16, bool
       return fill_from_field(tensor, proto.int32_data(), "int32_data", store_int, site);
@@ -190,8 +192,8 @@ OnnxInitializer convert_tensor(const onnx::TensorProto& proto, const fs::path& m
   out.name = proto.name();
   std::optional<DType> dtype = dtype_from_onnx(proto.data_type());
   if (!dtype) {
-    out.error = "has element type " + onnx_type_name(proto.data_type()) +
-                ", which Kiln does not support";
+    out.error =
+        "has element type " + onnx_type_name(proto.data_type()) + ", which Kiln does not support";
     return out;
   }
   std::vector<int64_t> dims(proto.dims().begin(), proto.dims().end());
@@ -207,7 +209,8 @@ OnnxInitializer convert_tensor(const onnx::TensorProto& proto, const fs::path& m
                 dims_text(dims) + " of " + std::string(dtype_name(*dtype)) + " need " +
                 std::to_string(expected_bytes));
     }
-    if (expected_bytes > 0) std::memcpy(tensor.mutable_data(), proto.raw_data().data(), expected_bytes);
+    if (expected_bytes > 0)
+      std::memcpy(tensor.mutable_data(), proto.raw_data().data(), expected_bytes);
   } else {
     fill_from_typed_fields(tensor, proto, site);
   }
@@ -239,9 +242,12 @@ int effective_attr_type(const onnx::AttributeProto& attr) {
 OnnxAttr convert_attr(const onnx::AttributeProto& attr, const fs::path& model_dir,
                       const TensorSite& site) {
   switch (effective_attr_type(attr)) {
-    case onnx::AttributeProto::FLOAT: return static_cast<double>(attr.f());
-    case onnx::AttributeProto::INT: return static_cast<int64_t>(attr.i());
-    case onnx::AttributeProto::STRING: return attr.s();
+    case onnx::AttributeProto::FLOAT:
+      return static_cast<double>(attr.f());
+    case onnx::AttributeProto::INT:
+      return static_cast<int64_t>(attr.i());
+    case onnx::AttributeProto::STRING:
+      return attr.s();
     case onnx::AttributeProto::FLOATS:
       return std::vector<double>(attr.floats().begin(), attr.floats().end());
     case onnx::AttributeProto::INTS:
@@ -253,13 +259,18 @@ OnnxAttr convert_attr(const onnx::AttributeProto& attr, const fs::path& model_di
       return convert_attr_tensor(attr.t(), model_dir, tensor_site);
     }
     case onnx::AttributeProto::GRAPH:
-    case onnx::AttributeProto::GRAPHS: return UnreadableAttr{"graph"};
+    case onnx::AttributeProto::GRAPHS:
+      return UnreadableAttr{"graph"};
     case onnx::AttributeProto::SPARSE_TENSOR:
-    case onnx::AttributeProto::SPARSE_TENSORS: return UnreadableAttr{"sparse tensor"};
-    case onnx::AttributeProto::TENSORS: return UnreadableAttr{"list of tensors"};
+    case onnx::AttributeProto::SPARSE_TENSORS:
+      return UnreadableAttr{"sparse tensor"};
+    case onnx::AttributeProto::TENSORS:
+      return UnreadableAttr{"list of tensors"};
     case onnx::AttributeProto::TYPE_PROTO:
-    case onnx::AttributeProto::TYPE_PROTOS: return UnreadableAttr{"type"};
-    default: return UnreadableAttr{"undefined"};
+    case onnx::AttributeProto::TYPE_PROTOS:
+      return UnreadableAttr{"type"};
+    default:
+      return UnreadableAttr{"undefined"};
   }
 }
 
@@ -282,16 +293,16 @@ OnnxValueInfo convert_value_info(const onnx::ValueInfoProto& proto) {
   OnnxValueInfo info;
   info.name = proto.name();
   if (!proto.type().has_tensor_type()) {
-    info.type_text = proto.type().has_sequence_type() ? "sequence"
-                     : proto.type().has_map_type()    ? "map"
+    info.type_text = proto.type().has_sequence_type()   ? "sequence"
+                     : proto.type().has_map_type()      ? "map"
                      : proto.type().has_optional_type() ? "optional"
                                                         : "untyped";
     return info;
   }
   const auto& tensor_type = proto.type().tensor_type();
   info.dtype = dtype_from_onnx(tensor_type.elem_type());
-  info.type_text = info.dtype ? std::string(dtype_name(*info.dtype))
-                              : onnx_type_name(tensor_type.elem_type());
+  info.type_text =
+      info.dtype ? std::string(dtype_name(*info.dtype)) : onnx_type_name(tensor_type.elem_type());
   info.has_shape = tensor_type.has_shape();
   for (const auto& dim : tensor_type.shape().dim()) {
     if (dim.has_dim_value() && dim.dim_value() >= 0) {
@@ -328,9 +339,12 @@ onnx::ModelProto parse_model(const std::string& path) {
 
 void check_looks_like_onnx(const onnx::ModelProto& model, const std::string& path) {
   std::string missing;
-  if (model.ir_version() <= 0) missing = "no ir_version";
-  else if (!model.has_graph()) missing = "no graph";
-  else if (model.opset_import_size() == 0) missing = "no opset_import";
+  if (model.ir_version() <= 0)
+    missing = "no ir_version";
+  else if (!model.has_graph())
+    missing = "no graph";
+  else if (model.opset_import_size() == 0)
+    missing = "no opset_import";
   if (!missing.empty()) {
     throw Error(path + " does not look like an ONNX model (" + missing +
                 "); is it the right file?");

@@ -21,14 +21,14 @@ struct UnreadableAttr {
 };
 
 // ONNX attribute values. FLOAT attributes are widened to double, like ir::AttrValue.
-using OnnxAttr = std::variant<int64_t, double, std::string, std::vector<int64_t>,
-                              std::vector<double>, std::vector<std::string>, Tensor,
-                              UnreadableAttr>;
+using OnnxAttr =
+    std::variant<int64_t, double, std::string, std::vector<int64_t>, std::vector<double>,
+                 std::vector<std::string>, Tensor, UnreadableAttr>;
 
 struct OnnxNode {
   std::string op_type;
-  std::string name;    // as in the file; may be empty
-  std::string domain;  // "" for the default domain ("ai.onnx" is normalized to "")
+  std::string name;                  // as in the file; may be empty
+  std::string domain;                // "" for the default domain ("ai.onnx" is normalized to "")
   std::vector<std::string> inputs;   // "" marks an omitted optional input
   std::vector<std::string> outputs;  // "" marks an omitted optional output
   std::map<std::string, OnnxAttr> attrs;

@@ -220,8 +220,8 @@ std::string shape_of_output(const ir::Module& module, size_t i = 0) {
   return ir::shape_to_string(output_type(module, i).shape);
 }
 
-#define EXPECT_CONTAINS(haystack, needle)                                   \
-  EXPECT_NE(std::string(haystack).find(needle), std::string::npos)          \
+#define EXPECT_CONTAINS(haystack, needle)                          \
+  EXPECT_NE(std::string(haystack).find(needle), std::string::npos) \
       << "expected to find: " << (needle) << "\n             in: " << (haystack)
 
 // A conv + relu + pool + flatten + gemm classifier.
@@ -326,7 +326,12 @@ TEST_F(OnnxImporterTest, SymbolicShapeFeedingReshapeSuggestsShapeDict) {
 TEST_F(OnnxImporterTest, SymbolicDimsAndUnknownDims) {
   ModelBuilder builder;
   builder.input("x", {std::string("batch"), int64_t{4}}).node("Relu", {"x"}, {"y"}).output("y");
-  builder.graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()->mutable_shape()->add_dim();
+  builder.graph()
+      ->mutable_input(0)
+      ->mutable_type()
+      ->mutable_tensor_type()
+      ->mutable_shape()
+      ->add_dim();
   ir::Module module = import(builder);
   EXPECT_EQ(module.inputs()[0]->tensor_type().to_string(), "float32[batch, 4, ?]");
 }
@@ -366,7 +371,8 @@ TEST_F(OnnxImporterTest, ConstantSubgraphsFold) {
 TEST_F(OnnxImporterTest, SeveralOutputsMakeATuple) {
   ModelBuilder builder(18);
   builder.input("x", {int64_t{2}, int64_t{6}})
-      .node("Split", {"x"}, {"a", "b", "c"}, "split", {attr_int("axis", 1), attr_int("num_outputs", 3)})
+      .node("Split", {"x"}, {"a", "b", "c"}, "split",
+            {attr_int("axis", 1), attr_int("num_outputs", 3)})
       .output("a")
       .output("c");
   ir::Module module = import(builder);
@@ -440,7 +446,9 @@ TEST_F(OnnxImporterTest, OldSoftmaxCoercesTo2D) {
   EXPECT_EQ(op_names(module), (std::vector<std::string>{"reshape", "softmax", "reshape"}));
   EXPECT_EQ(shape_of_output(module), "[2, 3, 4]");
   ModelBuilder v13(13);
-  v13.input("x", {int64_t{2}, int64_t{3}, int64_t{4}}).node("Softmax", {"x"}, {"y"}, "sm").output("y");
+  v13.input("x", {int64_t{2}, int64_t{3}, int64_t{4}})
+      .node("Softmax", {"x"}, {"y"}, "sm")
+      .output("y");
   EXPECT_EQ(op_names(import(v13)), std::vector<std::string>{"softmax"});
 }
 
@@ -583,8 +591,9 @@ TEST_F(OnnxImporterTest, GarbageIsNotAValidModel) {
   std::string path = (dir_ / "garbage.onnx").string();
   std::ofstream(path, std::ios::binary) << "\xff\xff\xff\xff not a protobuf at all";
   EXPECT_EQ(error_of([&] { import_onnx(path, {}); }),
-            path + " is not a valid ONNX model: the protobuf could not be parsed (truncated or "
-                   "not an ONNX file?)");
+            path +
+                " is not a valid ONNX model: the protobuf could not be parsed (truncated or "
+                "not an ONNX file?)");
 }
 
 TEST_F(OnnxImporterTest, TruncatedModelIsNotValid) {
@@ -681,7 +690,10 @@ TEST_F(OnnxImporterTest, MaliciousDimsAreErrors) {
     for (int64_t dim : dims) weight.add_dims(dim);
     weight.set_raw_data(std::string(4, '\0'));
     ModelBuilder builder;
-    builder.input("x", {int64_t{1}}).initializer(weight).node("Add", {"x", "huge"}, {"y"}).output("y");
+    builder.input("x", {int64_t{1}})
+        .initializer(weight)
+        .node("Add", {"x", "huge"}, {"y"})
+        .output("y");
     EXPECT_CONTAINS(import_error(builder), "initializer 'huge'");
   }
 }
@@ -704,8 +716,9 @@ TEST_F(OnnxImporterTest, TrainingModeBatchNormIsRejected) {
   ModelBuilder builder(15);
   builder.input("x", {int64_t{1}, int64_t{2}, int64_t{2}, int64_t{2}});
   for (const char* name : {"s", "b", "m", "v"}) builder.weight(name, {2});
-  builder.node("BatchNormalization", {"x", "s", "b", "m", "v"}, {"y"}, "bn",
-               {attr_int("training_mode", 1)})
+  builder
+      .node("BatchNormalization", {"x", "s", "b", "m", "v"}, {"y"}, "bn",
+            {attr_int("training_mode", 1)})
       .output("y");
   EXPECT_CONTAINS(import_error(builder), "node 'bn' (BatchNormalization): training_mode=1");
 }
@@ -754,8 +767,10 @@ TEST(OnnxRealModels, ImportListedModels) {
     try {
       ir::Module module = import_onnx(path, {});
       std::cout << "[ imported ] " << path << ": " << op_names(module).size() << " calls, "
-                << module.constants().size() << " constants, output "
-                << module.outputs()[0]->type().to_string() << "\n";
+                << module.constants().size() << " constants, outputs";
+      for (const ir::Expr& output : module.outputs())
+        std::cout << " " << output->type().to_string();
+      std::cout << "\n";
     } catch (const Error& error) {
       ADD_FAILURE() << error.what();
     }

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <numbers>
 #include <string>
 #include <vector>
 
@@ -98,19 +99,17 @@ void expect_error(F body, const std::string& op_name, const std::string& fragmen
 
 TEST(ElemwiseRegistryTest, EveryOperatorIsRegisteredWithFamilyAndSummary) {
   const char* names[] = {
-      "abs",         "neg",          "exp",         "log",          "sqrt",
-      "rsqrt",       "reciprocal",   "erf",         "tanh",         "sigmoid",
-      "relu",        "floor",        "ceil",        "round",        "sign",
-      "sin",         "cos",          "tan",         "asin",         "acos",
-      "atan",        "sinh",         "cosh",        "asinh",        "acosh",
-      "atanh",       "softplus",     "softsign",    "gelu",         "hard_swish",
-      "leaky_relu",  "elu",          "celu",        "selu",         "hard_sigmoid",
-      "thresholded_relu", "clip",    "logical_not", "bitwise_not",  "isnan",
-      "isinf",       "add",          "subtract",    "multiply",     "divide",
-      "power",       "maximum",      "minimum",     "mod",          "prelu",
-      "bitwise_and", "bitwise_or",   "bitwise_xor", "bit_shift",    "equal",
-      "not_equal",   "less",         "less_equal",  "greater",      "greater_equal",
-      "logical_and", "logical_or",   "logical_xor", "where",        "cast"};
+      "abs",         "neg",         "exp",         "log",        "sqrt",         "rsqrt",
+      "reciprocal",  "erf",         "tanh",        "sigmoid",    "relu",         "floor",
+      "ceil",        "round",       "sign",        "sin",        "cos",          "tan",
+      "asin",        "acos",        "atan",        "sinh",       "cosh",         "asinh",
+      "acosh",       "atanh",       "softplus",    "softsign",   "gelu",         "hard_swish",
+      "leaky_relu",  "elu",         "celu",        "selu",       "hard_sigmoid", "thresholded_relu",
+      "clip",        "logical_not", "bitwise_not", "isnan",      "isinf",        "add",
+      "subtract",    "multiply",    "divide",      "power",      "maximum",      "minimum",
+      "mod",         "prelu",       "bitwise_and", "bitwise_or", "bitwise_xor",  "bit_shift",
+      "equal",       "not_equal",   "less",        "less_equal", "greater",      "greater_equal",
+      "logical_and", "logical_or",  "logical_xor", "where",      "cast"};
   for (const char* name : names) {
     const OpDef& def = op(name);
     EXPECT_EQ(def.family, "elemwise") << name;
@@ -146,15 +145,17 @@ TEST(ElemwiseTypeTest, UnaryRejectsWrongDtypes) {
   expect_error([] { call("neg", {var(DType::kUInt8, {2})}); }, "neg", "signed");
   expect_error([] { call("abs", {var(DType::kBool, {2})}); }, "abs", "numeric");
   expect_error([] { call("logical_not", {var(DType::kFloat32, {2})}); }, "logical_not", "bool");
-  expect_error([] { call("bitwise_not", {var(DType::kFloat32, {2})}); }, "bitwise_not",
-               "integer");
+  expect_error([] { call("bitwise_not", {var(DType::kFloat32, {2})}); }, "bitwise_not", "integer");
   expect_error([] { call("isnan", {var(DType::kInt64, {2})}); }, "isnan", "floating-point");
 }
 
 TEST(ElemwiseTypeTest, UnaryRejectsInvalidAttributes) {
   Var x = var(DType::kFloat32, {2});
-  expect_error([&] { call("gelu", {x}, {{"approximate", std::string("fast")}}); }, "gelu",
-               "\"fast\"");
+  expect_error(
+      [&] {
+        call("gelu", {x}, {{"approximate", std::string("fast")}});
+      },
+      "gelu", "\"fast\"");
   expect_error([&] { call("celu", {x}, {{"alpha", 0.0}}); }, "celu", "alpha");
 }
 
@@ -176,17 +177,31 @@ TEST(ElemwiseTypeTest, BinaryBroadcastsNumpyStyle) {
 }
 
 TEST(ElemwiseTypeTest, BinaryRejectsMismatchedShapesAndDtypes) {
-  expect_error([] { call("add", {var(DType::kFloat32, {2, 3}), var(DType::kFloat32, {4, 3})}); },
-               "add", "[2, 3] and [4, 3]");
-  expect_error([] { call("add", {var(DType::kFloat32, {2}), var(DType::kInt32, {2})}); }, "add",
-               "different dtypes");
-  expect_error([] { call("add", {var(DType::kBool, {2}), var(DType::kBool, {2})}); }, "add",
-               "numeric");
   expect_error(
-      [] { call("bitwise_and", {var(DType::kFloat32, {2}), var(DType::kFloat32, {2})}); },
+      [] {
+        call("add", {var(DType::kFloat32, {2, 3}), var(DType::kFloat32, {4, 3})});
+      },
+      "add", "[2, 3] and [4, 3]");
+  expect_error(
+      [] {
+        call("add", {var(DType::kFloat32, {2}), var(DType::kInt32, {2})});
+      },
+      "add", "different dtypes");
+  expect_error(
+      [] {
+        call("add", {var(DType::kBool, {2}), var(DType::kBool, {2})});
+      },
+      "add", "numeric");
+  expect_error(
+      [] {
+        call("bitwise_and", {var(DType::kFloat32, {2}), var(DType::kFloat32, {2})});
+      },
       "bitwise_and", "integer");
-  expect_error([] { call("bit_shift", {var(DType::kInt32, {2}), var(DType::kInt32, {2})}); },
-               "bit_shift", "unsigned");
+  expect_error(
+      [] {
+        call("bit_shift", {var(DType::kInt32, {2}), var(DType::kInt32, {2})});
+      },
+      "bit_shift", "unsigned");
   expect_error([] { call("add", {var(DType::kFloat32, {2})}); }, "add", "takes 2 arguments");
   expect_error(
       [] {
@@ -201,25 +216,30 @@ TEST(ElemwiseTypeTest, ComparisonAndLogicReturnBool) {
   EXPECT_EQ(type_of("logical_xor", {var(DType::kBool, {Dim::symbol("n")}), var(DType::kBool, {})}),
             "bool[n]");
   expect_error(
-      [] { call("logical_and", {var(DType::kInt32, {2}), var(DType::kInt32, {2})}); },
+      [] {
+        call("logical_and", {var(DType::kInt32, {2}), var(DType::kInt32, {2})});
+      },
       "logical_and", "bool");
 }
 
 TEST(ElemwiseTypeTest, PreluSlopeBroadcastsToData) {
   Var data = var(DType::kFloat32, {Dim::symbol("n"), 3, 4, 4});
   EXPECT_EQ(type_of("prelu", {data, var(DType::kFloat32, {3, 1, 1})}), "float32[n, 3, 4, 4]");
-  expect_error([] { call("prelu", {var(DType::kFloat32, {3}), var(DType::kFloat32, {2, 3})}); },
-               "prelu", "does not broadcast");
+  expect_error(
+      [] {
+        call("prelu", {var(DType::kFloat32, {3}), var(DType::kFloat32, {2, 3})});
+      },
+      "prelu", "does not broadcast");
 }
 
 TEST(ElemwiseTypeTest, WhereBroadcastsAllThree) {
-  EXPECT_EQ(type_of("where", {var(DType::kBool, {3, 1}), var(DType::kInt64, {4}),
-                              var(DType::kInt64, {})}),
+  EXPECT_EQ(type_of("where",
+                    {var(DType::kBool, {3, 1}), var(DType::kInt64, {4}), var(DType::kInt64, {})}),
             "int64[3, 4]");
   expect_error(
       [] {
-        call("where", {var(DType::kFloat32, {2}), var(DType::kFloat32, {2}),
-                       var(DType::kFloat32, {2})});
+        call("where",
+             {var(DType::kFloat32, {2}), var(DType::kFloat32, {2}), var(DType::kFloat32, {2})});
       },
       "where", "condition must be a bool tensor");
   expect_error(
@@ -233,8 +253,7 @@ TEST(ElemwiseTypeTest, WhereBroadcastsAllThree) {
 TEST(ElemwiseTypeTest, CastChangesDtypeOnly) {
   Var x = var(DType::kFloat32, {Dim::symbol("batch"), 2});
   EXPECT_EQ(type_of("cast", {x}, {{"dtype", std::string("float16")}}), "float16[batch, 2]");
-  expect_error([&] { call("cast", {x}, {{"dtype", std::string("float33")}}); }, "cast",
-               "float33");
+  expect_error([&] { call("cast", {x}, {{"dtype", std::string("float33")}}); }, "cast", "float33");
   expect_error([&] { call("cast", {x}); }, "cast", "dtype");
 }
 
@@ -297,19 +316,19 @@ TEST(ElemwiseEvalTest, ActivationsWithAttributes) {
   expect_near(doubles(eval("thresholded_relu", {x})), {0.0, 0.0, 2.0});
   expect_near(doubles(eval("hard_swish", {tensor(DType::kFloat32, {3}, {-4.0, 1.0, 4.0})})),
               {0.0, 1.0 * (1.0 / 6 + 0.5), 4.0});
-  expect_near(doubles(eval("gelu", {x})),
-              {-0.5 * (1 + std::erf(-1 / std::sqrt(2.0))), 0.0, 1.0 * (1 + std::erf(std::sqrt(2.0)))});
-  double inner = std::sqrt(2.0 / M_PI) * (2.0 + 0.044715 * 8.0);
-  expect_near(doubles(eval("gelu", {x}, {{"approximate", std::string("tanh")}}))[2] * 1.0,
-              {1.0 * (1 + std::tanh(inner))}, 1e-6);
+  expect_near(doubles(eval("gelu", {x})), {-0.5 * (1 + std::erf(-1 / std::sqrt(2.0))), 0.0,
+                                           1.0 * (1 + std::erf(std::sqrt(2.0)))});
+  double inner = std::sqrt(2.0 / std::numbers::pi) * (2.0 + 0.044715 * 8.0);
+  EXPECT_NEAR(doubles(eval("gelu", {x}, {{"approximate", std::string("tanh")}}))[2],
+              1.0 + std::tanh(inner), 1e-6);
   expect_near(doubles(eval("clip", {x}, {{"min", -0.5}, {"max", 1.0}})), {-0.5, 0.0, 1.0});
   expect_near(doubles(eval("clip", {x})), {-1.0, 0.0, 2.0});
 }
 
 TEST(ElemwiseEvalTest, UnaryIntegersComputeExactly) {
   Tensor x = int64s({4}, {std::numeric_limits<int64_t>::min(), -3, 0, (int64_t{1} << 53) + 1});
-  EXPECT_EQ(ints(eval("neg", {x})), (std::vector<int64_t>{std::numeric_limits<int64_t>::min(), 3,
-                                                           0, -((int64_t{1} << 53) + 1)}));
+  EXPECT_EQ(ints(eval("neg", {x})), (std::vector<int64_t>{std::numeric_limits<int64_t>::min(), 3, 0,
+                                                          -((int64_t{1} << 53) + 1)}));
   EXPECT_EQ(ints(eval("abs", {x}))[3], (int64_t{1} << 53) + 1);
   EXPECT_EQ(ints(eval("sign", {x})), (std::vector<int64_t>{-1, -1, 0, 1}));
   EXPECT_EQ(ints(eval("relu", {x})), (std::vector<int64_t>{0, 0, 0, (int64_t{1} << 53) + 1}));
@@ -383,9 +402,9 @@ TEST(ElemwiseEvalTest, IntegerDivisionTruncatesTowardZero) {
   EXPECT_EQ(quotient.dtype(), DType::kInt32);
   EXPECT_EQ(ints(quotient), (std::vector<int64_t>{3, -3}));
   expect_error([&] { eval("divide", {a, int64s({}, {0})}); }, "divide", "division by zero");
-  EXPECT_EQ(ints(eval("divide", {int64s({}, {std::numeric_limits<int64_t>::min()}),
-                                 int64s({}, {-1})})),
-            (std::vector<int64_t>{std::numeric_limits<int64_t>::min()}));
+  EXPECT_EQ(
+      ints(eval("divide", {int64s({}, {std::numeric_limits<int64_t>::min()}), int64s({}, {-1})})),
+      (std::vector<int64_t>{std::numeric_limits<int64_t>::min()}));
 }
 
 TEST(ElemwiseEvalTest, ModSignFollowsDivisorOrDividend) {
@@ -442,8 +461,10 @@ TEST(ElemwiseEvalTest, BitwiseOperators) {
   EXPECT_EQ(ints(eval("bit_shift", {value, amount}, {{"direction", std::string("right")}})),
             (std::vector<int64_t>{100, 4, 0}));
   expect_error(
-      [&] { call("bit_shift", {ConstantNode::make(value), ConstantNode::make(amount)},
-                 {{"direction", std::string("up")}}); },
+      [&] {
+        call("bit_shift", {ConstantNode::make(value), ConstantNode::make(amount)},
+             {{"direction", std::string("up")}});
+      },
       "bit_shift", "direction");
 }
 
