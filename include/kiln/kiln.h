@@ -48,7 +48,10 @@ struct ModelStats {
 // An imported model: the graph IR with its weights. Copies share the same immutable module.
 class Model {
  public:
-  explicit Model(std::shared_ptr<const ir::Module> module);
+  // `source_format` and `source_path` say where this model was loaded from ("onnx", "kiln", ...);
+  // they are not part of the module, so saving a loaded model reproduces the file exactly.
+  Model(std::shared_ptr<const ir::Module> module, std::string source_format,
+        std::string source_path);
 
   std::vector<TensorInfo> inputs() const;
   std::vector<TensorInfo> outputs() const;
@@ -67,6 +70,8 @@ class Model {
 
  private:
   std::shared_ptr<const ir::Module> module_;
+  std::string source_format_;
+  std::string source_path_;
 };
 
 // Model formats Kiln knows by name; those whose frontend is not written yet raise a clear

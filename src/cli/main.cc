@@ -110,7 +110,7 @@ int run_inspect(const std::string& path, const std::string& format, const std::s
 int main(int argc, char** argv) {
   CLI::App app{"Kiln: compile trained models into fast machine code and run them", "kiln"};
   app.set_version_flag("--version", "kiln " + kiln::version());
-  app.require_subcommand(1);
+  app.require_subcommand(0, 1);
 
   std::string path;
   std::string format;
@@ -141,6 +141,10 @@ int main(int argc, char** argv) {
     return kExitUsage;
   }
 
+  if (app.get_subcommands().empty()) {
+    std::cerr << "kiln: error: a command is required: inspect, compile, run or tune (see kiln --help)\n";
+    return kExitUsage;
+  }
   try {
     if (inspect->parsed()) return run_inspect(path, format, shapes, as_json);
     for (const char* name : {"compile", "run", "tune"}) {

@@ -135,7 +135,11 @@ std::string TensorInfo::shape_string() const {
   return text + "]";
 }
 
-Model::Model(std::shared_ptr<const ir::Module> module) : module_(std::move(module)) {}
+Model::Model(std::shared_ptr<const ir::Module> module, std::string source_format,
+             std::string source_path)
+    : module_(std::move(module)),
+      source_format_(std::move(source_format)),
+      source_path_(std::move(source_path)) {}
 
 std::vector<TensorInfo> Model::inputs() const {
   std::vector<TensorInfo> infos;
@@ -197,15 +201,9 @@ ModelStats Model::stats() const {
   return stats;
 }
 
-std::string Model::source_format() const {
-  auto it = module_->metadata().find("source_format");
-  return it == module_->metadata().end() ? "" : it->second;
-}
+std::string Model::source_format() const { return source_format_; }
 
-std::string Model::source_path() const {
-  auto it = module_->metadata().find("source_path");
-  return it == module_->metadata().end() ? "" : it->second;
-}
+std::string Model::source_path() const { return source_path_; }
 
 std::vector<std::string> known_model_formats() {
   std::vector<std::string> names;
@@ -236,14 +234,10 @@ Model load(const std::string& path, const ShapeDict& shape_dict, const std::stri
     module = frontend::import_onnx(path, shape_dict);
   } else {
     module = ir::load_module(path);
-    std::map<std::string, std::string> metadata = module.metadata();
-    metadata["source_format"] = "kiln";
-    metadata["source_path"] = path;
-    module = ir::Module(module.main(), module.output_names(), metadata);
     if (!shape_dict.empty()) module = apply_shape_dict(module, shape_dict, path);
   }
   ir::verify_or_throw(module);
-  return Model(std::make_shared<const ir::Module>(std::move(module)));
+  return Model(std::make_shared<const ir::Module>(std::move(module)), format, path);
 }
 
 std::string version() { return KILN_VERSION; }

@@ -206,9 +206,9 @@ def dangling_input():
 
 
 def conv_wrong_rank():
-    """Conv 'conv_3d_input' gets a 3-D input [1,3,32] with a 4-D weight [8,3,3,3]."""
+    """Conv 'conv_on_sequence' gets a 3-D input [1,3,32] with a 4-D weight [8,3,3,3]."""
     w = np.ones((8, 3, 3, 3), dtype=np.float32)
-    nodes = [helper.make_node("Conv", ["seq", "w"], ["y"], name="conv_3d_input")]
+    nodes = [helper.make_node("Conv", ["seq", "w"], ["y"], name="conv_on_sequence")]
     graph = helper.make_graph(
         nodes, "wrong_rank",
         [helper.make_tensor_value_info("seq", TensorProto.FLOAT, [1, 3, 32])],

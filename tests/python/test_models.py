@@ -5,8 +5,10 @@ import numpy as np
 import pytest
 
 import architectures
-from conftest import LIGHT_MODEL_NAMES, light_model_path, ort_inputs, ort_output_shapes, shapes_of
+from conftest import (LIGHT_MODEL_NAMES, light_model_path, onnx_weight_count, ort_inputs,
+                      ort_output_shapes, shapes_of)
 
+TRANSFORMERS = {"bert_base", "bert_tiny", "gpt2_block"}
 TORCH_MODELS = [pytest.param(name, marks=pytest.mark.slow) if name in architectures.SLOW_MODELS
                 else name for name in architectures.MODELS]
 
@@ -33,19 +35,23 @@ def test_torch_model(kiln, exported, capfd, name):
     path = exported(name)
     model = check_against_onnxruntime(kiln, path, capfd)
     torch_model, _ = architectures.build(name)
-    # The exporter may fold BatchNorm into conv (scale/shift -> conv bias) but never adds or drops
-    # more than ~1% of the weights.
+    # The exporter may fold BatchNorm into conv (scale/shift -> conv bias): ~1% of the weights.
+    # In the transformers Kiln folds the embedding lookups with constant indices (positions,
+    # token types) into constants of the looked-up shape, which moves the count by ~3%.
     want = architectures.count_params(torch_model)
-    assert abs(model.num_params - want) <= 0.01 * want, (model.num_params, want)
+    tolerance = 0.05 if name in TRANSFORMERS else 0.01
+    assert abs(model.num_params - want) <= tolerance * want, (model.num_params, want)
 
 
 @pytest.mark.parametrize("name", LIGHT_MODEL_NAMES)
 def test_light_model(kiln, capfd, name):
     path = light_model_path(name)
     model = check_against_onnxruntime(kiln, path, capfd)
-    # The light models make their weights with ConstantOfShape: Kiln folds those into constants.
-    assert not any("constantofshape" in k.lower() or k.lower() == "full"
-                   for k in model.op_histogram), model.op_histogram
+    # The light models make their weights with ConstantOfShape(shape initializer): they are
+    # parameters all the same, and the count says how big the model is.
+    want = onnx_weight_count(path)
+    assert abs(model.num_params - want) <= 0.01 * want, (model.num_params, want,
+                                                         model.op_histogram)
 
 
 def test_resnet50_v1_facts(kiln, exported):
