@@ -6,6 +6,8 @@
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
 
+#include "frontend/frontend.h"
+#include "ir/op.h"
 #include "kiln/kiln.h"
 
 namespace nb = nanobind;
@@ -83,4 +85,33 @@ NB_MODULE(_kiln, m) {
   m.def("parse_shape_dict", &kiln::parse_shape_dict);
   m.def("version", &kiln::version);
   m.def("known_model_formats", &kiln::known_model_formats);
+  m.def("onnx_supported_operators", &kiln::frontend::onnx_supported_operators);
+  // The operator registry, for docs/ops.md (scripts/gen-ops-doc).
+  m.def("operators", [] {
+    nb::list items;
+    for (const kiln::ir::OpDef* def : kiln::ir::OpRegistry::global().all()) {
+      nb::dict item;
+      item["name"] = def->name;
+      item["family"] = def->family;
+      item["summary"] = def->summary;
+      item["min_args"] = def->min_args;
+      item["max_args"] = def->max_args;
+      item["pattern"] = std::string(kiln::ir::op_pattern_name(def->pattern));
+      item["has_evaluator"] = static_cast<bool>(def->evaluate);
+      item["has_macs"] = static_cast<bool>(def->macs);
+      nb::list attrs;
+      for (const kiln::ir::AttrDef& attr : def->attrs) {
+        nb::dict entry;
+        entry["name"] = attr.name;
+        entry["kind"] = std::string(kiln::ir::attr_kind_name(attr.kind));
+        entry["default"] = attr.default_value ? kiln::ir::attr_value_to_string(*attr.default_value)
+                                              : std::string();
+        entry["required"] = !attr.default_value.has_value();
+        attrs.append(entry);
+      }
+      item["attrs"] = attrs;
+      items.append(item);
+    }
+    return items;
+  });
 }

@@ -18,4 +18,7 @@ using ShapeDict = std::map<std::string, std::vector<int64_t>>;
 // operator when there is one).
 ir::Module import_onnx(const std::string& path, const ShapeDict& shape_dict);
 
+// ONNX operator types (default domain) the importer converts, sorted.
+std::vector<std::string> onnx_supported_operators();
+
 }  // namespace kiln::frontend

@@ -274,3 +274,13 @@ ir::Expr flatten_to_2d(const NodeContext& ctx, const ir::Expr& data, int64_t axi
 }
 
 }  // namespace kiln::frontend::onnx_import
+
+namespace kiln::frontend {
+
+std::vector<std::string> onnx_supported_operators() {
+  std::vector<std::string> names;
+  for (const auto& [name, converter] : onnx_import::converter_table()) names.push_back(name);
+  return names;
+}
+
+}  // namespace kiln::frontend
