@@ -39,7 +39,7 @@ struct TensorInfo {
 // Summary statistics of a model, as `kiln inspect` shows them.
 struct ModelStats {
   std::map<std::string, int64_t> op_histogram;  // operator name -> number of calls
-  int64_t num_params = 0;     // elements of floating-point constants (the weights)
+  int64_t num_params = 0;     // elements of floating-point constants (the weights), folded or not
   int64_t num_constants = 0;  // constant tensors of any dtype
   int64_t macs = 0;           // multiply-accumulates of conv/dense/matmul/rnn (static shapes)
   int64_t flops = 0;          // estimate: 2 * macs + one per element of every other operator

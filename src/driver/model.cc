@@ -184,6 +184,13 @@ ModelStats Model::stats() const {
     const auto* call_node = ir::as<ir::CallNode>(node);
     if (call_node == nullptr) continue;
     ++stats.op_histogram[call_node->op.name];
+    // A call without arguments materialises a constant (full: the large ConstantOfShape weights
+    // that the importer leaves unfolded); its elements are parameters like any weight's.
+    if (call_node->args.empty() && call_node->type().is_tensor() &&
+        dtype_is_float(call_node->type().as_tensor().dtype) &&
+        call_node->type().as_tensor().numel() > 0) {
+      stats.num_params += call_node->type().as_tensor().numel();
+    }
     int64_t macs = 0;
     if (call_node->op.macs) {
       std::vector<ir::Type> arg_types;

@@ -5,6 +5,44 @@
 
 namespace kiln::ir {
 
+namespace {
+
+// The work list of the outermost destructor running on this thread; nested destructors append
+// to it instead of recursing.
+thread_local std::vector<Expr>* pending_releases = nullptr;
+
+// Releases `inputs` without recursion. Const members may be modified here: const semantics end
+// when an object's destructor starts.
+void release_inputs(std::vector<Expr>& inputs) {
+  if (pending_releases != nullptr) {
+    for (Expr& input : inputs) pending_releases->push_back(std::move(input));
+    inputs.clear();
+    return;
+  }
+  std::vector<Expr> work = std::move(inputs);
+  inputs.clear();
+  pending_releases = &work;
+  while (!work.empty()) {
+    Expr last = std::move(work.back());
+    work.pop_back();
+    last.reset();  // may append this node's own inputs to `work`
+  }
+  pending_releases = nullptr;
+}
+
+void release_input(Expr& input) {
+  std::vector<Expr> single;
+  single.push_back(std::move(input));
+  release_inputs(single);
+}
+
+}  // namespace
+
+CallNode::~CallNode() { release_inputs(const_cast<std::vector<Expr>&>(args)); }
+TupleNode::~TupleNode() { release_inputs(const_cast<std::vector<Expr>&>(fields)); }
+TupleGetItemNode::~TupleGetItemNode() { release_input(const_cast<Expr&>(tuple)); }
+FunctionNode::~FunctionNode() { release_input(const_cast<Expr&>(body)); }
+
 VarNode::VarNode(std::string name, TensorType type)
     : ExprNode(kKind, Type(std::move(type))), name(std::move(name)) {}
 

@@ -18,6 +18,9 @@ struct OpDef;
 
 enum class ExprKind : uint8_t { kVar, kConstant, kCall, kTuple, kTupleGetItem, kFunction };
 
+// Destroying a long chain of nodes would recurse once per node through shared_ptr destructors
+// and overflow the stack; the destructors of nodes with inputs hand those inputs to an explicit
+// work list instead (see expr.cc).
 class ExprNode {
  public:
   virtual ~ExprNode() = default;
@@ -73,6 +76,7 @@ class ConstantNode final : public ExprNode {
 // error messages and profiles; it does not take part in equality.
 class CallNode final : public ExprNode {
  public:
+  ~CallNode() override;
   static constexpr ExprKind kKind = ExprKind::kCall;
   // Checks the arity and attributes against the operator's declaration (filling defaults) and
   // infers the type; raises kiln::Error naming the operator when the call is ill-formed.
@@ -90,6 +94,7 @@ class CallNode final : public ExprNode {
 
 class TupleNode final : public ExprNode {
  public:
+  ~TupleNode() override;
   static constexpr ExprKind kKind = ExprKind::kTuple;
   static std::shared_ptr<const TupleNode> make(std::vector<Expr> fields);
   const std::vector<Expr> fields;
@@ -100,6 +105,7 @@ class TupleNode final : public ExprNode {
 
 class TupleGetItemNode final : public ExprNode {
  public:
+  ~TupleGetItemNode() override;
   static constexpr ExprKind kKind = ExprKind::kTupleGetItem;
   static std::shared_ptr<const TupleGetItemNode> make(Expr tuple, int64_t index);
   const Expr tuple;
@@ -112,6 +118,7 @@ class TupleGetItemNode final : public ExprNode {
 // A function of parameters; its type is the type of its body.
 class FunctionNode final : public ExprNode {
  public:
+  ~FunctionNode() override;
   static constexpr ExprKind kKind = ExprKind::kFunction;
   static std::shared_ptr<const FunctionNode> make(
       std::vector<std::shared_ptr<const VarNode>> params, Expr body);

@@ -136,6 +136,13 @@ std::vector<int64_t> weight_kernel(const NodeContext& ctx) {
 
 Outputs convert_conv(const NodeContext& ctx) {
   const ir::TensorType& data_type = ctx.input_type(0);
+  const ir::TensorType& weight_type = ctx.input_type(1);
+  if (data_type.rank() != weight_type.rank()) {
+    ctx.fail("data " + data_type.to_string() + " has rank " + std::to_string(data_type.rank()) +
+             " but weight " + weight_type.to_string() + " has rank " +
+             std::to_string(weight_type.rank()) +
+             "; Conv needs both of the same rank ([N, C, spatial...] and [O, C/group, kernel...])");
+  }
   size_t n = require_1d_or_2d(ctx, data_type);
   Window window = lift_to_2d(read_window(ctx, spatial_dims(data_type), weight_kernel(ctx)));
   ir::Expr data = ctx.input(0);

@@ -13,6 +13,10 @@ namespace {
 // Folding a constant larger than this would trade a cheap operator for a large weight (e.g. a
 // ConstantOfShape filling a big buffer); such calls stay in the graph.
 constexpr int64_t kMaxFoldedElements = int64_t{1} << 24;
+// Folding never grows the weights by more than this many elements: a broadcast or a gather that
+// expands a small constant (a token-type embedding looked up at 128 positions, a mask expanded
+// to every head) stays a call, so the model does not carry the expanded copy as a weight.
+constexpr int64_t kMaxFoldedGrowth = int64_t{1} << 12;
 
 const char* attr_kind_text(const OnnxAttr& value) {
   switch (value.index()) {
@@ -174,13 +178,16 @@ ir::Expr NodeContext::call(std::string_view op_name, std::vector<ir::Expr> args,
   ir::Call made = ir::call(op_name, std::move(args), std::move(attrs), name_);
   if (!made->op.evaluate || !made->type().is_tensor()) return made;
   std::vector<Tensor> values;
+  int64_t input_numel = 0;
   for (const ir::Expr& arg : made->args) {
     const auto* constant = ir::as<ir::ConstantNode>(arg);
     if (constant == nullptr) return made;
     values.push_back(constant->value);
+    input_numel += constant->value.numel();
   }
   int64_t numel = made->type().as_tensor().numel();
   if (numel > kMaxFoldedElements) return made;
+  if (!values.empty() && numel > input_numel + kMaxFoldedGrowth) return made;
   Tensor value = made->op.evaluate(values, made->attrs, made->type().as_tensor());
   std::string folded_name = node_.outputs.empty() ? name_ : node_.outputs[0];
   return ir::ConstantNode::make(std::move(value), std::move(folded_name));
