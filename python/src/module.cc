@@ -41,8 +41,8 @@ nb::list params_as_tuples(const kiln::Model& model) {
   nb::list items;
   for (const auto& [name, tensor] : model.params()) {
     nb::bytes data(static_cast<const char*>(tensor.data()), tensor.nbytes());
-    items.append(nb::make_tuple(name, std::string(kiln::dtype_name(tensor.dtype())),
-                                tensor.shape(), data));
+    items.append(
+        nb::make_tuple(name, std::string(kiln::dtype_name(tensor.dtype())), tensor.shape(), data));
   }
   return items;
 }

@@ -46,7 +46,8 @@ nlohmann::json tensor_infos_json(const std::vector<kiln::TensorInfo>& infos) {
         shape.push_back(info.dim_names[i]);
       }
     }
-    items.push_back({{"name", info.name}, {"shape", shape}, {"dtype", kiln::dtype_name(info.dtype)}});
+    items.push_back(
+        {{"name", info.name}, {"shape", shape}, {"dtype", kiln::dtype_name(info.dtype)}});
   }
   return items;
 }
@@ -98,8 +99,8 @@ int run_inspect(const std::string& path, const std::string& format, const std::s
     std::cout << "  " << name << std::string(width - name.size() + 2, ' ') << count << "\n";
   }
   std::cout << "Parameters: " << group_thousands(stats.num_params) << " ("
-            << scaled(static_cast<double>(stats.num_params), "") << ") in "
-            << stats.num_constants << " constants\n";
+            << scaled(static_cast<double>(stats.num_params), "") << ") in " << stats.num_constants
+            << " constants\n";
   std::cout << "Compute: " << scaled(static_cast<double>(stats.macs), "MAC") << " ("
             << scaled(static_cast<double>(stats.flops), "FLOP") << ", estimated)\n";
   return 0;
@@ -116,14 +117,18 @@ int main(int argc, char** argv) {
   std::string format;
   std::string shapes;
   bool as_json = false;
-  CLI::App* inspect = app.add_subcommand("inspect", "show a model's inputs, outputs, operators and cost");
+  CLI::App* inspect =
+      app.add_subcommand("inspect", "show a model's inputs, outputs, operators and cost");
   inspect->add_option("FILE", path, "model file (.onnx, .kiln)")->required();
-  inspect->add_option("--model-format", format, "model format: " + [] {
-    std::string names;
-    for (const auto& name : kiln::known_model_formats()) names += (names.empty() ? "" : ", ") + name;
-    return names;
-  }());
-  inspect->add_option("--input-shapes", shapes, "override input shapes: \"name:[1,3,224,224] ...\"");
+  inspect->add_option(
+      "--model-format", format, "model format: " + [] {
+        std::string names;
+        for (const auto& name : kiln::known_model_formats())
+          names += (names.empty() ? "" : ", ") + name;
+        return names;
+      }());
+  inspect->add_option("--input-shapes", shapes,
+                      "override input shapes: \"name:[1,3,224,224] ...\"");
   inspect->add_flag("--json", as_json, "print one JSON object");
 
   for (const char* name : {"compile", "run", "tune"}) {
@@ -142,7 +147,8 @@ int main(int argc, char** argv) {
   }
 
   if (app.get_subcommands().empty()) {
-    std::cerr << "kiln: error: a command is required: inspect, compile, run or tune (see kiln --help)\n";
+    std::cerr
+        << "kiln: error: a command is required: inspect, compile, run or tune (see kiln --help)\n";
     return kExitUsage;
   }
   try {

@@ -32,12 +32,9 @@ struct FormatInfo {
 
 const std::vector<FormatInfo>& formats() {
   static const std::vector<FormatInfo> kFormats = {
-      {"onnx", {".onnx"}, true},
-      {"kiln", {".kiln"}, true},
-      {"tflite", {".tflite"}, false},
-      {"pytorch", {".pt", ".pth", ".pt2", ".zip"}, false},
-      {"keras", {".h5", ".keras"}, false},
-      {"tensorflow", {".pb"}, false},
+      {"onnx", {".onnx"}, true},           {"kiln", {".kiln"}, true},
+      {"tflite", {".tflite"}, false},      {"pytorch", {".pt", ".pth", ".pt2", ".zip"}, false},
+      {"keras", {".h5", ".keras"}, false}, {"tensorflow", {".pb"}, false},
   };
   return kFormats;
 }
@@ -82,8 +79,8 @@ ir::Module apply_shape_dict(const ir::Module& module, const ShapeDict& shape_dic
     if (!found) {
       std::string existing;
       for (const ir::Var& input : module.inputs()) {
-        existing += (existing.empty() ? "'" : ", '") + input->name + "' " +
-                    input->type().to_string();
+        existing +=
+            (existing.empty() ? "'" : ", '") + input->name + "' " + input->type().to_string();
       }
       throw Error("shape_dict names input '" + name + "', which " + path +
                   " does not have; its inputs are: " + existing);
@@ -166,8 +163,8 @@ std::vector<std::pair<std::string, Tensor>> Model::params() const {
   std::vector<std::pair<std::string, Tensor>> result;
   std::map<std::string, int> seen;
   for (const ir::Constant& constant : module_->constants()) {
-    std::string name = constant->name.empty() ? "const_" + std::to_string(result.size())
-                                              : constant->name;
+    std::string name =
+        constant->name.empty() ? "const_" + std::to_string(result.size()) : constant->name;
     if (seen[name]++ > 0) name += "." + std::to_string(seen[name] - 1);
     result.emplace_back(name, constant->value);
   }

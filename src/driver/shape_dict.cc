@@ -27,8 +27,8 @@ std::vector<int64_t> parse_dims(const std::string& text, const std::string& whol
   size_t start = 0;
   while (start <= body.size()) {
     size_t comma = body.find(',', start);
-    std::string item = trim(body.substr(start, comma == std::string::npos ? std::string::npos
-                                                                          : comma - start));
+    std::string item =
+        trim(body.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
     if (item.empty()) bad_shapes(whole, "empty dimension");
     for (char c : item) {
       if (!std::isdigit(static_cast<unsigned char>(c))) {

@@ -11,12 +11,18 @@ AttrKind attr_kind(const AttrValue& value) { return static_cast<AttrKind>(value.
 
 std::string_view attr_kind_name(AttrKind kind) {
   switch (kind) {
-    case AttrKind::kInt: return "int";
-    case AttrKind::kFloat: return "float";
-    case AttrKind::kString: return "string";
-    case AttrKind::kInts: return "ints";
-    case AttrKind::kFloats: return "floats";
-    case AttrKind::kStrings: return "strings";
+    case AttrKind::kInt:
+      return "int";
+    case AttrKind::kFloat:
+      return "float";
+    case AttrKind::kString:
+      return "string";
+    case AttrKind::kInts:
+      return "ints";
+    case AttrKind::kFloats:
+      return "floats";
+    case AttrKind::kStrings:
+      return "strings";
   }
   return "?";
 }
@@ -60,9 +66,12 @@ std::string list_to_string(const std::vector<T>& items, F format) {
 
 std::string attr_value_to_string(const AttrValue& value) {
   switch (attr_kind(value)) {
-    case AttrKind::kInt: return std::to_string(std::get<int64_t>(value));
-    case AttrKind::kFloat: return float_to_string(std::get<double>(value));
-    case AttrKind::kString: return quote(std::get<std::string>(value));
+    case AttrKind::kInt:
+      return std::to_string(std::get<int64_t>(value));
+    case AttrKind::kFloat:
+      return float_to_string(std::get<double>(value));
+    case AttrKind::kString:
+      return quote(std::get<std::string>(value));
     case AttrKind::kInts:
       return list_to_string(std::get<std::vector<int64_t>>(value),
                             [](int64_t v) { return std::to_string(v); });

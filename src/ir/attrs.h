@@ -24,8 +24,7 @@ std::string attr_value_to_string(const AttrValue& value);
 class Attrs {
  public:
   Attrs() = default;
-  Attrs(std::initializer_list<std::pair<const std::string, AttrValue>> values)
-      : values_(values) {}
+  Attrs(std::initializer_list<std::pair<const std::string, AttrValue>> values) : values_(values) {}
 
   bool has(const std::string& name) const { return values_.count(name) != 0; }
   void set(const std::string& name, AttrValue value) { values_[name] = std::move(value); }

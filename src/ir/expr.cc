@@ -51,13 +51,13 @@ Var VarNode::make(std::string name, TensorType type) {
 }
 
 namespace {
-TensorType type_of_tensor(const Tensor& value) {
-  return tensor_type(value.dtype(), value.shape());
-}
+TensorType type_of_tensor(const Tensor& value) { return tensor_type(value.dtype(), value.shape()); }
 }  // namespace
 
 ConstantNode::ConstantNode(Tensor value, std::string name)
-    : ExprNode(kKind, Type(type_of_tensor(value))), value(std::move(value)), name(std::move(name)) {}
+    : ExprNode(kKind, Type(type_of_tensor(value))),
+      value(std::move(value)),
+      name(std::move(name)) {}
 
 Constant ConstantNode::make(Tensor value, std::string name) {
   KILN_CHECK(value.defined()) << "constant '" << name << "' has no value";
@@ -86,7 +86,8 @@ Attrs normalize_attrs(const OpDef& op, Attrs attrs) {
   }
   for (const AttrDef& def : op.attrs) {
     if (attrs.has(def.name)) continue;
-    if (!def.default_value) throw Error(op.name + ": required attribute '" + def.name + "' is missing");
+    if (!def.default_value)
+      throw Error(op.name + ": required attribute '" + def.name + "' is missing");
     attrs.set(def.name, *def.default_value);
   }
   return attrs;
@@ -98,9 +99,9 @@ Call CallNode::make(const OpDef& op, std::vector<Expr> args, Attrs attrs, std::s
   int count = static_cast<int>(args.size());
   if (count < op.min_args || (op.max_args >= 0 && count > op.max_args)) {
     std::string expected = op.max_args == op.min_args ? std::to_string(op.min_args)
-                           : op.max_args < 0 ? "at least " + std::to_string(op.min_args)
-                                             : std::to_string(op.min_args) + " to " +
-                                                   std::to_string(op.max_args);
+                           : op.max_args < 0
+                               ? "at least " + std::to_string(op.min_args)
+                               : std::to_string(op.min_args) + " to " + std::to_string(op.max_args);
     throw Error(op.name + ": takes " + expected + " arguments, got " + std::to_string(count));
   }
   std::vector<Type> arg_types;

@@ -11,11 +11,16 @@ namespace kiln::ir {
 std::vector<Expr> children(const Expr& expr) {
   switch (expr->kind()) {
     case ExprKind::kVar:
-    case ExprKind::kConstant: return {};
-    case ExprKind::kCall: return as<CallNode>(expr)->args;
-    case ExprKind::kTuple: return as<TupleNode>(expr)->fields;
-    case ExprKind::kTupleGetItem: return {as<TupleGetItemNode>(expr)->tuple};
-    case ExprKind::kFunction: return {as<FunctionNode>(expr)->body};
+    case ExprKind::kConstant:
+      return {};
+    case ExprKind::kCall:
+      return as<CallNode>(expr)->args;
+    case ExprKind::kTuple:
+      return as<TupleNode>(expr)->fields;
+    case ExprKind::kTupleGetItem:
+      return {as<TupleGetItemNode>(expr)->tuple};
+    case ExprKind::kFunction:
+      return {as<FunctionNode>(expr)->body};
   }
   return {};
 }
@@ -69,12 +74,14 @@ Expr ExprMutator::rebuild(const Expr& node, const std::vector<Expr>& new_childre
       const auto* call_node = as<CallNode>(node);
       return CallNode::make(call_node->op, new_children, call_node->attrs, call_node->source_name);
     }
-    case ExprKind::kTuple: return TupleNode::make(new_children);
+    case ExprKind::kTuple:
+      return TupleNode::make(new_children);
     case ExprKind::kTupleGetItem:
       return TupleGetItemNode::make(new_children[0], as<TupleGetItemNode>(node)->index);
     case ExprKind::kFunction:
       return FunctionNode::make(as<FunctionNode>(node)->params, new_children[0]);
-    default: KILN_CHECK(false) << "leaf node with children";
+    default:
+      KILN_CHECK(false) << "leaf node with children";
   }
   return node;
 }

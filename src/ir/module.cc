@@ -9,7 +9,9 @@ namespace kiln::ir {
 
 Module::Module(Function main, std::vector<std::string> output_names,
                std::map<std::string, std::string> metadata)
-    : main_(std::move(main)), output_names_(std::move(output_names)), metadata_(std::move(metadata)) {
+    : main_(std::move(main)),
+      output_names_(std::move(output_names)),
+      metadata_(std::move(metadata)) {
   KILN_CHECK(main_ != nullptr);
   KILN_CHECK(output_names_.size() == outputs().size())
       << output_names_.size() << " output names for " << outputs().size() << " outputs";
@@ -28,6 +30,8 @@ std::vector<Constant> Module::constants() const {
   return found;
 }
 
-Module Module::with_main(Function main) const { return Module(std::move(main), output_names_, metadata_); }
+Module Module::with_main(Function main) const {
+  return Module(std::move(main), output_names_, metadata_);
+}
 
 }  // namespace kiln::ir

@@ -9,12 +9,18 @@ namespace kiln::ir {
 
 std::string_view op_pattern_name(OpPattern pattern) {
   switch (pattern) {
-    case OpPattern::kElemwise: return "elemwise";
-    case OpPattern::kBroadcast: return "broadcast";
-    case OpPattern::kInjective: return "injective";
-    case OpPattern::kReduction: return "reduction";
-    case OpPattern::kOutEWiseFusable: return "out_elemwise_fusable";
-    case OpPattern::kOpaque: return "opaque";
+    case OpPattern::kElemwise:
+      return "elemwise";
+    case OpPattern::kBroadcast:
+      return "broadcast";
+    case OpPattern::kInjective:
+      return "injective";
+    case OpPattern::kReduction:
+      return "reduction";
+    case OpPattern::kOutEWiseFusable:
+      return "out_elemwise_fusable";
+    case OpPattern::kOpaque:
+      return "opaque";
   }
   return "?";
 }
@@ -37,7 +43,8 @@ OpRegistry& OpRegistry::global() {
 
 void OpRegistry::add(OpDef def) {
   KILN_CHECK(find(def.name) == nullptr) << "operator '" << def.name << "' registered twice";
-  KILN_CHECK(static_cast<bool>(def.infer_type)) << "operator '" << def.name << "' has no type relation";
+  KILN_CHECK(static_cast<bool>(def.infer_type))
+      << "operator '" << def.name << "' has no type relation";
   std::string name = def.name;
   ops_.emplace(std::move(name), std::make_unique<OpDef>(std::move(def)));
 }

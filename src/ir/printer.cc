@@ -96,11 +96,18 @@ class Printer {
     for (const Expr& node : post_order(body)) {
       switch (node->kind()) {
         case ExprKind::kVar:
-          if (!names_.count(node.get())) names_[node.get()] = prefixed('%', as<VarNode>(node)->name).append("?");
+          if (!names_.count(node.get()))
+            names_[node.get()] = prefixed('%', as<VarNode>(node)->name).append("?");
           break;
-        case ExprKind::kConstant: name_constant(node); break;
-        case ExprKind::kFunction: KILN_CHECK(false) << "nested functions are not printed"; break;
-        default: print_value_line(node, out); break;
+        case ExprKind::kConstant:
+          name_constant(node);
+          break;
+        case ExprKind::kFunction:
+          KILN_CHECK(false) << "nested functions are not printed";
+          break;
+        default:
+          print_value_line(node, out);
+          break;
       }
     }
     out << "  return " << names_.at(body.get()) << "\n";
@@ -109,8 +116,8 @@ class Printer {
  private:
   void name_constant(const Expr& node) {
     const auto* constant = as<ConstantNode>(node);
-    std::string base = constant->name.empty() ? "const_" + std::to_string(constants_.size())
-                                              : constant->name;
+    std::string base =
+        constant->name.empty() ? "const_" + std::to_string(constants_.size()) : constant->name;
     std::string name = base;
     for (int suffix = 1; used_constant_names_.count(name); ++suffix) {
       name = base + "." + std::to_string(suffix);
@@ -184,8 +191,10 @@ std::string print_expr(const Expr& expr) {
     if (as<VarNode>(node)) free_vars.push_back(std::static_pointer_cast<const VarNode>(node));
   }
   std::vector<std::string> no_names;
-  if (const auto* tuple = as<TupleNode>(expr)) no_names.resize(tuple->fields.size());
-  else no_names.resize(1);
+  if (const auto* tuple = as<TupleNode>(expr))
+    no_names.resize(tuple->fields.size());
+  else
+    no_names.resize(1);
   Module module(FunctionNode::make(free_vars, expr), no_names);
   PrintOptions options;
   return Printer(options).print(module);

@@ -2,7 +2,8 @@
 // type; constants are referenced by name ($conv1.weight) and listed with their types at the end.
 //
 //   def @main(%data: float32[1, 3, 224, 224]) -> float32[1, 1000] {
-//     %0 = conv2d(%data, $conv1.weight, dilation=[1, 1], groups=1, ...) : float32[1, 64, 112, 112]  # conv1
+//     %0 = conv2d(%data, $conv1.weight, dilation=[1, 1], groups=1, ...) : float32[1, 64, 112, 112]
+//     # conv1
 //     ...
 //     return %42
 //   }
@@ -18,8 +19,8 @@
 namespace kiln::ir {
 
 struct PrintOptions {
-  bool show_constants = true;    // the constant table at the end
-  bool show_source_names = true; // "# conv1" comments with the source model's node names
+  bool show_constants = true;       // the constant table at the end
+  bool show_source_names = true;    // "# conv1" comments with the source model's node names
   int64_t inline_values_up_to = 8;  // constants this small show their values in the table
 };
 

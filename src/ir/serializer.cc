@@ -21,7 +21,9 @@ constexpr size_t kDataAlignment = 64;
 // magic(8) version(4) flags(4) header_size(8) data_size(8) sha256(32)
 constexpr size_t kPreambleSize = 8 + 4 + 4 + 8 + 8 + 32;
 
-size_t align_up(size_t value) { return (value + kDataAlignment - 1) / kDataAlignment * kDataAlignment; }
+size_t align_up(size_t value) {
+  return (value + kDataAlignment - 1) / kDataAlignment * kDataAlignment;
+}
 
 // ---- writing ---------------------------------------------------------------------------------
 
@@ -33,16 +35,21 @@ json float_to_json(double value) {
 
 json attr_to_json(const AttrValue& value) {
   switch (attr_kind(value)) {
-    case AttrKind::kInt: return {{"int", std::get<int64_t>(value)}};
-    case AttrKind::kFloat: return {{"float", float_to_json(std::get<double>(value))}};
-    case AttrKind::kString: return {{"string", std::get<std::string>(value)}};
-    case AttrKind::kInts: return {{"ints", std::get<std::vector<int64_t>>(value)}};
+    case AttrKind::kInt:
+      return {{"int", std::get<int64_t>(value)}};
+    case AttrKind::kFloat:
+      return {{"float", float_to_json(std::get<double>(value))}};
+    case AttrKind::kString:
+      return {{"string", std::get<std::string>(value)}};
+    case AttrKind::kInts:
+      return {{"ints", std::get<std::vector<int64_t>>(value)}};
     case AttrKind::kFloats: {
       json items = json::array();
       for (double item : std::get<std::vector<double>>(value)) items.push_back(float_to_json(item));
       return {{"floats", items}};
     }
-    case AttrKind::kStrings: return {{"strings", std::get<std::vector<std::string>>(value)}};
+    case AttrKind::kStrings:
+      return {{"strings", std::get<std::vector<std::string>>(value)}};
   }
   return nullptr;
 }
@@ -106,8 +113,12 @@ std::string serialize_module(const Module& module) {
         json args = json::array();
         for (const Expr& arg : call_node->args) args.push_back(ids.at(arg.get()));
         json attrs = json::object();
-        for (const auto& [name, value] : call_node->attrs.values()) attrs[name] = attr_to_json(value);
-        entry = {{"kind", "call"}, {"op", call_node->op.name}, {"args", args}, {"attrs", attrs},
+        for (const auto& [name, value] : call_node->attrs.values())
+          attrs[name] = attr_to_json(value);
+        entry = {{"kind", "call"},
+                 {"op", call_node->op.name},
+                 {"args", args},
+                 {"attrs", attrs},
                  {"source_name", call_node->source_name}};
         break;
       }
@@ -119,10 +130,12 @@ std::string serialize_module(const Module& module) {
       }
       case ExprKind::kTupleGetItem: {
         const auto* item = as<TupleGetItemNode>(node);
-        entry = {{"kind", "get_item"}, {"tuple", ids.at(item->tuple.get())}, {"index", item->index}};
+        entry = {
+            {"kind", "get_item"}, {"tuple", ids.at(item->tuple.get())}, {"index", item->index}};
         break;
       }
-      case ExprKind::kFunction: throw Error("cannot save the model: nested functions");
+      case ExprKind::kFunction:
+        throw Error("cannot save the model: nested functions");
     }
     ids[node.get()] = static_cast<int64_t>(ids.size());
     nodes.push_back(std::move(entry));
@@ -193,8 +206,9 @@ class Reader {
     data_ = std::string_view(bytes).substr(data_start);
     json header;
     try {
-      header = json::parse(bytes.begin() + kPreambleSize,
-                           bytes.begin() + static_cast<std::ptrdiff_t>(kPreambleSize + header_size));
+      header =
+          json::parse(bytes.begin() + kPreambleSize,
+                      bytes.begin() + static_cast<std::ptrdiff_t>(kPreambleSize + header_size));
       return build(header);
     } catch (const json::exception& error) {
       corrupt(std::string("malformed header (") + error.what() + ")");
@@ -264,7 +278,8 @@ class Reader {
 
   const Expr& node_at(const std::vector<Expr>& nodes, const json& id) const {
     int64_t index = id.get<int64_t>();
-    if (index < 0 || index >= static_cast<int64_t>(nodes.size())) corrupt("dangling node reference");
+    if (index < 0 || index >= static_cast<int64_t>(nodes.size()))
+      corrupt("dangling node reference");
     return nodes[static_cast<size_t>(index)];
   }
 
@@ -293,7 +308,8 @@ class Reader {
         std::vector<Expr> args;
         for (const json& id : entry.at("args")) args.push_back(node_at(nodes, id));
         Attrs attrs;
-        for (const auto& [name, value] : entry.at("attrs").items()) attrs.set(name, read_attr(value));
+        for (const auto& [name, value] : entry.at("attrs").items())
+          attrs.set(name, read_attr(value));
         try {
           nodes.push_back(CallNode::make(*def, std::move(args), std::move(attrs),
                                          entry.at("source_name").get<std::string>()));

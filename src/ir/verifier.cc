@@ -44,12 +44,18 @@ std::vector<std::string> verify(const Module& module) {
     switch (node->kind()) {
       case ExprKind::kVar:
         if (!params.count(node.get())) {
-          problems.push_back("variable '" + as<VarNode>(node)->name + "' is not a parameter of main");
+          problems.push_back("variable '" + as<VarNode>(node)->name +
+                             "' is not a parameter of main");
         }
         break;
-      case ExprKind::kCall: check_call(*as<CallNode>(node), problems); break;
-      case ExprKind::kFunction: problems.push_back("nested functions are not supported"); break;
-      default: break;
+      case ExprKind::kCall:
+        check_call(*as<CallNode>(node), problems);
+        break;
+      case ExprKind::kFunction:
+        problems.push_back("nested functions are not supported");
+        break;
+      default:
+        break;
     }
   }
   if (module.output_names().size() != module.outputs().size()) {

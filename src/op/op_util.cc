@@ -72,15 +72,15 @@ void require_rank(const TensorType& type, int64_t rank, std::string_view op_name
 
 void require_float(const TensorType& type, std::string_view op_name, std::string_view what) {
   if (!dtype_is_float(type.dtype)) {
-    type_error(op_name, std::string(what) + " must be a floating-point tensor, got " +
-                            type.to_string());
+    type_error(op_name,
+               std::string(what) + " must be a floating-point tensor, got " + type.to_string());
   }
 }
 
 void require_same_dtype(const TensorType& a, const TensorType& b, std::string_view op_name) {
   if (a.dtype != b.dtype) {
-    type_error(op_name, "arguments have different dtypes: " + a.to_string() + " and " +
-                            b.to_string());
+    type_error(op_name,
+               "arguments have different dtypes: " + a.to_string() + " and " + b.to_string());
   }
 }
 

@@ -17,12 +17,12 @@ struct DTypeInfo {
 };
 
 constexpr DTypeInfo kDTypes[] = {
-    {DType::kFloat32, "float32", 4}, {DType::kFloat16, "float16", 2},
+    {DType::kFloat32, "float32", 4},   {DType::kFloat16, "float16", 2},
     {DType::kBFloat16, "bfloat16", 2}, {DType::kFloat64, "float64", 8},
-    {DType::kInt8, "int8", 1},        {DType::kInt16, "int16", 2},
-    {DType::kInt32, "int32", 4},      {DType::kInt64, "int64", 8},
-    {DType::kUInt8, "uint8", 1},      {DType::kUInt16, "uint16", 2},
-    {DType::kUInt32, "uint32", 4},    {DType::kUInt64, "uint64", 8},
+    {DType::kInt8, "int8", 1},         {DType::kInt16, "int16", 2},
+    {DType::kInt32, "int32", 4},       {DType::kInt64, "int64", 8},
+    {DType::kUInt8, "uint8", 1},       {DType::kUInt16, "uint16", 2},
+    {DType::kUInt32, "uint32", 4},     {DType::kUInt64, "uint64", 8},
     {DType::kBool, "bool", 1},
 };
 
@@ -117,7 +117,7 @@ uint16_t float_to_half(float value) {
     return sign | 0x7c00u | (abs_bits > 0x7f800000u ? 0x200u : 0u);
   }
   if (abs_bits >= 0x477ff000u) return sign | 0x7c00u;  // overflow to inf after rounding
-  if (abs_bits < 0x38800000u) {                         // subnormal or zero in half
+  if (abs_bits < 0x38800000u) {                        // subnormal or zero in half
     float magnitude;
     std::memcpy(&magnitude, &abs_bits, sizeof(magnitude));
     // Scale so that the half subnormal unit (2^-24) becomes 1, then round to nearest even.
@@ -181,19 +181,32 @@ int64_t Tensor::numel() const {
 double Tensor::element_as_double(int64_t i) const {
   const std::byte* base = storage_.get();
   switch (dtype_) {
-    case DType::kFloat32: return reinterpret_cast<const float*>(base)[i];
-    case DType::kFloat64: return reinterpret_cast<const double*>(base)[i];
-    case DType::kFloat16: return half_to_float(reinterpret_cast<const uint16_t*>(base)[i]);
-    case DType::kBFloat16: return bfloat16_to_float(reinterpret_cast<const uint16_t*>(base)[i]);
-    case DType::kInt8: return reinterpret_cast<const int8_t*>(base)[i];
-    case DType::kInt16: return reinterpret_cast<const int16_t*>(base)[i];
-    case DType::kInt32: return reinterpret_cast<const int32_t*>(base)[i];
-    case DType::kInt64: return static_cast<double>(reinterpret_cast<const int64_t*>(base)[i]);
-    case DType::kUInt8: return reinterpret_cast<const uint8_t*>(base)[i];
-    case DType::kUInt16: return reinterpret_cast<const uint16_t*>(base)[i];
-    case DType::kUInt32: return reinterpret_cast<const uint32_t*>(base)[i];
-    case DType::kUInt64: return static_cast<double>(reinterpret_cast<const uint64_t*>(base)[i]);
-    case DType::kBool: return reinterpret_cast<const uint8_t*>(base)[i] != 0 ? 1.0 : 0.0;
+    case DType::kFloat32:
+      return reinterpret_cast<const float*>(base)[i];
+    case DType::kFloat64:
+      return reinterpret_cast<const double*>(base)[i];
+    case DType::kFloat16:
+      return half_to_float(reinterpret_cast<const uint16_t*>(base)[i]);
+    case DType::kBFloat16:
+      return bfloat16_to_float(reinterpret_cast<const uint16_t*>(base)[i]);
+    case DType::kInt8:
+      return reinterpret_cast<const int8_t*>(base)[i];
+    case DType::kInt16:
+      return reinterpret_cast<const int16_t*>(base)[i];
+    case DType::kInt32:
+      return reinterpret_cast<const int32_t*>(base)[i];
+    case DType::kInt64:
+      return static_cast<double>(reinterpret_cast<const int64_t*>(base)[i]);
+    case DType::kUInt8:
+      return reinterpret_cast<const uint8_t*>(base)[i];
+    case DType::kUInt16:
+      return reinterpret_cast<const uint16_t*>(base)[i];
+    case DType::kUInt32:
+      return reinterpret_cast<const uint32_t*>(base)[i];
+    case DType::kUInt64:
+      return static_cast<double>(reinterpret_cast<const uint64_t*>(base)[i]);
+    case DType::kBool:
+      return reinterpret_cast<const uint8_t*>(base)[i] != 0 ? 1.0 : 0.0;
   }
   return 0.0;
 }
@@ -201,15 +214,24 @@ double Tensor::element_as_double(int64_t i) const {
 int64_t Tensor::element_as_int64(int64_t i) const {
   const std::byte* base = storage_.get();
   switch (dtype_) {
-    case DType::kInt8: return reinterpret_cast<const int8_t*>(base)[i];
-    case DType::kInt16: return reinterpret_cast<const int16_t*>(base)[i];
-    case DType::kInt32: return reinterpret_cast<const int32_t*>(base)[i];
-    case DType::kInt64: return reinterpret_cast<const int64_t*>(base)[i];
-    case DType::kUInt8: return reinterpret_cast<const uint8_t*>(base)[i];
-    case DType::kUInt16: return reinterpret_cast<const uint16_t*>(base)[i];
-    case DType::kUInt32: return reinterpret_cast<const uint32_t*>(base)[i];
-    case DType::kUInt64: return static_cast<int64_t>(reinterpret_cast<const uint64_t*>(base)[i]);
-    case DType::kBool: return reinterpret_cast<const uint8_t*>(base)[i] != 0 ? 1 : 0;
+    case DType::kInt8:
+      return reinterpret_cast<const int8_t*>(base)[i];
+    case DType::kInt16:
+      return reinterpret_cast<const int16_t*>(base)[i];
+    case DType::kInt32:
+      return reinterpret_cast<const int32_t*>(base)[i];
+    case DType::kInt64:
+      return reinterpret_cast<const int64_t*>(base)[i];
+    case DType::kUInt8:
+      return reinterpret_cast<const uint8_t*>(base)[i];
+    case DType::kUInt16:
+      return reinterpret_cast<const uint16_t*>(base)[i];
+    case DType::kUInt32:
+      return reinterpret_cast<const uint32_t*>(base)[i];
+    case DType::kUInt64:
+      return static_cast<int64_t>(reinterpret_cast<const uint64_t*>(base)[i]);
+    case DType::kBool:
+      return reinterpret_cast<const uint8_t*>(base)[i] != 0 ? 1 : 0;
     default: {
       double value = element_as_double(i);
       if (!std::isfinite(value)) return 0;
@@ -221,15 +243,21 @@ int64_t Tensor::element_as_int64(int64_t i) const {
 void Tensor::set_element_from_double(int64_t i, double value) {
   std::byte* base = storage_.get();
   switch (dtype_) {
-    case DType::kFloat32: reinterpret_cast<float*>(base)[i] = static_cast<float>(value); return;
-    case DType::kFloat64: reinterpret_cast<double*>(base)[i] = value; return;
+    case DType::kFloat32:
+      reinterpret_cast<float*>(base)[i] = static_cast<float>(value);
+      return;
+    case DType::kFloat64:
+      reinterpret_cast<double*>(base)[i] = value;
+      return;
     case DType::kFloat16:
       reinterpret_cast<uint16_t*>(base)[i] = float_to_half(static_cast<float>(value));
       return;
     case DType::kBFloat16:
       reinterpret_cast<uint16_t*>(base)[i] = float_to_bfloat16(static_cast<float>(value));
       return;
-    case DType::kBool: reinterpret_cast<uint8_t*>(base)[i] = value != 0.0 ? 1 : 0; return;
+    case DType::kBool:
+      reinterpret_cast<uint8_t*>(base)[i] = value != 0.0 ? 1 : 0;
+      return;
     default:
       set_element_from_int64(i, std::isfinite(value) ? static_cast<int64_t>(value) : 0);
       return;
@@ -239,11 +267,21 @@ void Tensor::set_element_from_double(int64_t i, double value) {
 void Tensor::set_element_from_int64(int64_t i, int64_t value) {
   std::byte* base = storage_.get();
   switch (dtype_) {
-    case DType::kInt8: reinterpret_cast<int8_t*>(base)[i] = static_cast<int8_t>(value); return;
-    case DType::kInt16: reinterpret_cast<int16_t*>(base)[i] = static_cast<int16_t>(value); return;
-    case DType::kInt32: reinterpret_cast<int32_t*>(base)[i] = static_cast<int32_t>(value); return;
-    case DType::kInt64: reinterpret_cast<int64_t*>(base)[i] = value; return;
-    case DType::kUInt8: reinterpret_cast<uint8_t*>(base)[i] = static_cast<uint8_t>(value); return;
+    case DType::kInt8:
+      reinterpret_cast<int8_t*>(base)[i] = static_cast<int8_t>(value);
+      return;
+    case DType::kInt16:
+      reinterpret_cast<int16_t*>(base)[i] = static_cast<int16_t>(value);
+      return;
+    case DType::kInt32:
+      reinterpret_cast<int32_t*>(base)[i] = static_cast<int32_t>(value);
+      return;
+    case DType::kInt64:
+      reinterpret_cast<int64_t*>(base)[i] = value;
+      return;
+    case DType::kUInt8:
+      reinterpret_cast<uint8_t*>(base)[i] = static_cast<uint8_t>(value);
+      return;
     case DType::kUInt16:
       reinterpret_cast<uint16_t*>(base)[i] = static_cast<uint16_t>(value);
       return;
@@ -253,8 +291,12 @@ void Tensor::set_element_from_int64(int64_t i, int64_t value) {
     case DType::kUInt64:
       reinterpret_cast<uint64_t*>(base)[i] = static_cast<uint64_t>(value);
       return;
-    case DType::kBool: reinterpret_cast<uint8_t*>(base)[i] = value != 0 ? 1 : 0; return;
-    default: set_element_from_double(i, static_cast<double>(value)); return;
+    case DType::kBool:
+      reinterpret_cast<uint8_t*>(base)[i] = value != 0 ? 1 : 0;
+      return;
+    default:
+      set_element_from_double(i, static_cast<double>(value));
+      return;
   }
 }
 

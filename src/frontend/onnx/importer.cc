@@ -88,7 +88,8 @@ void check_shape_dict(const OnnxModel& model, const ShapeDict& shape_dict,
       // operator error; say what is wrong where the user can fix it.
       if (input.name == name && input.has_shape && input.shape.size() != shape.size()) {
         std::string given = "[";
-        for (size_t i = 0; i < shape.size(); ++i) given += (i ? ", " : "") + std::to_string(shape[i]);
+        for (size_t i = 0; i < shape.size(); ++i)
+          given += (i ? ", " : "") + std::to_string(shape[i]);
         throw Error("shape_dict gives input '" + name + "' the shape " + given + "] of rank " +
                     std::to_string(shape.size()) + ", but " + path + " declares it as " +
                     describe_input(input) + " of rank " + std::to_string(input.shape.size()));

@@ -23,11 +23,15 @@ Module module_with_everything() {
   Constant h = ConstantNode::make(half, "h");
   Expr sum = call("add", {x, w}, {}, "add_node");
   Expr clipped = call("clip", {sum}, {{"min", -INFINITY}, {"max", 6.0}});
-  Expr parts = call("split", {clipped}, {{"axis", int64_t{1}}, {"sections", std::vector<int64_t>{1, 3}}});
+  Expr parts =
+      call("split", {clipped}, {{"axis", int64_t{1}}, {"sections", std::vector<int64_t>{1, 3}}});
   Expr casted = call("cast", {h}, {{"dtype", std::string("float32")}});
-  Expr second = call("add", {TupleGetItemNode::make(parts, 1), call("strided_slice", {casted},
-      {{"begin", std::vector<int64_t>{1}}, {"end", std::vector<int64_t>{4}},
-       {"axes", std::vector<int64_t>{0}}, {"strides", std::vector<int64_t>{1}}})});
+  Expr second =
+      call("add", {TupleGetItemNode::make(parts, 1), call("strided_slice", {casted},
+                                                          {{"begin", std::vector<int64_t>{1}},
+                                                           {"end", std::vector<int64_t>{4}},
+                                                           {"axes", std::vector<int64_t>{0}},
+                                                           {"strides", std::vector<int64_t>{1}}})});
   Expr body = TupleNode::make({TupleGetItemNode::make(parts, 0), second});
   return Module(FunctionNode::make({x}, body), {"first", "second"},
                 {{"source_format", "onnx"}, {"producer", "test"}});
@@ -59,7 +63,8 @@ TEST(SerializerTest, SavesAndLoadsFiles) {
 
 TEST(SerializerTest, EveryTruncationIsAClearError) {
   std::string bytes = serialize_module(module_with_everything());
-  for (size_t size : {size_t{0}, size_t{7}, size_t{40}, size_t{64}, bytes.size() / 2, bytes.size() - 1}) {
+  for (size_t size :
+       {size_t{0}, size_t{7}, size_t{40}, size_t{64}, bytes.size() / 2, bytes.size() - 1}) {
     try {
       deserialize_module(bytes.substr(0, size), "cut.kiln");
       FAIL() << "truncation to " << size << " bytes was accepted";
