@@ -1,0 +1,32 @@
+// LLVM code generation: loop IR kernels -> LLVM IR -> machine code, as an object file, a shared
+// library (linked with lld), or in-process through ORC JIT. LLVM headers stay in src/codegen/llvm.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "codegen/target.h"
+#include "kiln/runtime_api.h"
+#include "tir/stmt.h"
+
+namespace kiln::codegen {
+
+class LLVMModule {
+ public:
+  // Generates code for `kernels` (+ kiln_module_init). kiln::Error for a target LLVM lacks.
+  static std::unique_ptr<LLVMModule> build(const std::vector<tir::PrimFunc>& kernels,
+                                           const Target& target);
+  virtual ~LLVMModule() = default;
+
+  virtual std::string llvm_ir() const = 0;   // textual .ll
+  virtual std::string assembly() const = 0;  // .s for the target
+  virtual void write_object(const std::string& path) const = 0;
+  // Links the object into a shared library with lld (any target LLVM and lld know).
+  virtual void write_shared_library(const std::string& path) const = 0;
+  // Host targets only: compiles in-process and returns the kernel's entry point; the module's
+  // kiln_module_init is called with `api` on first use. kiln::Error for a cross target.
+  virtual KilnKernel jit_lookup(const std::string& kernel_name, const KilnRuntimeApi* api) = 0;
+};
+
+}  // namespace kiln::codegen
