@@ -7,7 +7,7 @@ DEMO_DIR ?= tests/models/out
 
 PY_ENV = PYTHONPATH=$(CURDIR)/python KILN_CLI=$(CURDIR)/$(BUILD_DIR)/bin/kiln
 
-.PHONY: all deps configure build test test-cpp test-python demo format clean
+.PHONY: all deps configure build test test-cpp test-python demo bench format clean
 
 all: build
 
@@ -36,9 +36,14 @@ demo: deps
 	$(MAKE) build
 	$(PYTHON) tests/models/export.py --out $(DEMO_DIR) resnet50
 	$(BUILD_DIR)/bin/kiln inspect $(DEMO_DIR)/resnet50.onnx
-	$(PY_ENV) $(PYTHON) -c "import kiln; m = kiln.load('$(DEMO_DIR)/resnet50.onnx'); \
-	  text = str(m).splitlines(); print('\n'.join(text[:8])); print('  ...', len(text), 'lines')"
+	$(BUILD_DIR)/bin/kiln compile $(DEMO_DIR)/resnet50.onnx -o $(DEMO_DIR)/resnet50.tar
+	$(BUILD_DIR)/bin/kiln run $(DEMO_DIR)/resnet50.tar --print-time --print-top 5
+	$(PY_ENV) $(PYTHON) bench/run.py --models resnet50 --threads $$(nproc) --repeat 5
 	@echo "The kiln command line is $(CURDIR)/$(BUILD_DIR)/bin/kiln"
+
+# Kiln beside onnxruntime (medians and ratios; not a test).
+bench: build
+	$(PY_ENV) $(PYTHON) bench/run.py --models resnet50_v1,mobilenet_v2,bert_tiny --threads 1,2
 
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')

@@ -87,6 +87,81 @@ Model load(const std::string& path, const ShapeDict& shape_dict = {},
 // Parses TVMC's --input-shapes syntax: "data:[1,3,224,224] mask:[1,128]".
 ShapeDict parse_shape_dict(const std::string& text);
 
+// ---- compile ---------------------------------------------------------------------------------
+
+struct CompileOptions {
+  std::string target = "llvm";  // "llvm", "llvm -mcpu=znver4", "llvm -mtriple=aarch64-linux-gnu"
+  int opt_level = 3;            // 0..3
+  // Where the package (.tar) is written. Required.
+  std::string package_path;
+  // Any of "ll", "asm", "tir", "ir": written next to the package as <package_path>.<ext>
+  // (.ll, .s, .tir, .ir).
+  std::vector<std::string> dump_code;
+};
+
+// A compiled model on disk: a .tar with the kernels (mod.so), the graph (mod.json), the weights
+// (mod.params) and metadata.json. Opening verifies the checksums of every member.
+class Package {
+ public:
+  // kiln::Error when the file is missing, not a package, corrupt or tampered with.
+  explicit Package(const std::string& path);
+
+  const std::string& path() const { return path_; }
+  const std::string& target() const { return target_; }
+  const std::vector<TensorInfo>& inputs() const { return inputs_; }
+  const std::vector<TensorInfo>& outputs() const { return outputs_; }
+  const std::string& metadata_json() const { return metadata_json_; }
+  const std::string& graph_json() const { return graph_json_; }
+  // Number of kernel launches per inference.
+  int64_t num_kernels() const { return num_kernels_; }
+
+ private:
+  std::string path_;
+  std::string target_;
+  std::string metadata_json_;
+  std::string graph_json_;
+  std::vector<TensorInfo> inputs_;
+  std::vector<TensorInfo> outputs_;
+  int64_t num_kernels_ = 0;
+};
+
+// Compiles the model for `options.target` and writes the package. kiln::Error naming the
+// operators that cannot be compiled yet, symbolic shapes (fix them with shape_dict), or a bad
+// target string.
+Package compile(const Model& model, const CompileOptions& options);
+
+// ---- run -------------------------------------------------------------------------------------
+
+struct RunOptions {
+  std::string device = "cpu";  // any case
+  // Input name -> value. Inputs not given are filled according to fill_mode.
+  std::map<std::string, Tensor> inputs;
+  std::string fill_mode = "random";  // "random" (floats in [0, 1), integers 0 or 1), "zeros", "ones"
+  bool benchmark = false;
+  int repeat = 10;
+  int number = 10;
+  double min_repeat_ms = 0;
+  uint64_t seed = 0;  // for fill_mode random
+};
+
+// Timing of a benchmark, in seconds: `results` holds one mean-per-run value per repeat.
+struct BenchmarkTimes {
+  std::vector<double> results;
+  double mean = 0, median = 0, max = 0, min = 0, std = 0;
+};
+
+struct RunResult {
+  std::vector<std::pair<std::string, Tensor>> outputs;  // in model order, by output name
+  std::vector<std::pair<std::string, Tensor>> inputs;   // the inputs used (given or filled)
+  bool has_times = false;
+  BenchmarkTimes times;
+};
+
+// Loads the package's kernels, feeds the inputs, runs once (and `repeat` x `number` more times
+// when benchmarking). kiln::Error for a missing or misshapen input (naming the expected name,
+// shape and dtype), an unknown device, or a package built for another machine.
+RunResult run(const Package& package, const RunOptions& options = {});
+
 // "0.1.0"
 std::string version();
 

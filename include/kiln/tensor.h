@@ -55,6 +55,11 @@ class Tensor {
   // A tensor of shape [values.size()] (or scalar when `scalar`), int64.
   static Tensor from_int64s(const std::vector<int64_t>& values, bool scalar = false);
   static Tensor from_float32s(const std::vector<float>& values, std::vector<int64_t> shape);
+  // A tensor over memory owned elsewhere, without copying (DLPack import): `storage` holds at
+  // least nbytes() bytes at a kAlignment-aligned address, and its deleter runs when the last
+  // Tensor sharing it is gone.
+  static Tensor from_storage(DType dtype, std::vector<int64_t> shape,
+                             std::shared_ptr<std::byte[]> storage);
 
   DType dtype() const { return dtype_; }
   const std::vector<int64_t>& shape() const { return shape_; }

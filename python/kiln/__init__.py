@@ -10,7 +10,9 @@ The same objects are reachable under TVMC's names: ``from kiln import tvmc``.
 from ._kiln import Error, InternalError
 from ._kiln import version as _native_version
 from .model import Model, load
+from .package import Package, Result, compile, run
 
 __version__ = _native_version()
 
-__all__ = ["Error", "InternalError", "Model", "load", "__version__"]
+__all__ = ["Error", "InternalError", "Model", "Package", "Result", "compile", "load", "run",
+           "__version__"]

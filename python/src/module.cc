@@ -6,6 +6,8 @@
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
 
+#include <cstring>
+
 #include "frontend/frontend.h"
 #include "ir/op.h"
 #include "kiln/kiln.h"
@@ -47,6 +49,25 @@ nb::list params_as_tuples(const kiln::Model& model) {
   return items;
 }
 
+// (name, dtype, shape, bytes) tuples <-> kiln::Tensor; numpy conversion happens in Python.
+nb::tuple tensor_to_tuple(const std::string& name, const kiln::Tensor& tensor) {
+  nb::bytes data(static_cast<const char*>(tensor.data()), tensor.nbytes());
+  return nb::make_tuple(name, std::string(kiln::dtype_name(tensor.dtype())), tensor.shape(), data);
+}
+
+kiln::Tensor tensor_from_parts(const std::string& name, const std::string& dtype_text,
+                               const std::vector<int64_t>& shape, const nb::bytes& data) {
+  auto dtype = kiln::dtype_from_name(dtype_text);
+  if (!dtype) throw kiln::Error("input '" + name + "' has the unsupported dtype " + dtype_text);
+  kiln::Tensor tensor(*dtype, shape);
+  if (tensor.nbytes() != data.size()) {
+    throw kiln::Error("input '" + name + "': " + std::to_string(data.size()) +
+                      " bytes do not match its shape");
+  }
+  if (data.size() > 0) std::memcpy(tensor.mutable_data(), data.c_str(), data.size());
+  return tensor;
+}
+
 }  // namespace
 
 NB_MODULE(_kiln, m) {
@@ -83,6 +104,83 @@ NB_MODULE(_kiln, m) {
       },
       nb::arg("path"), nb::arg("shape_dict") = kiln::ShapeDict{}, nb::arg("model_format") = "");
   m.def("parse_shape_dict", &kiln::parse_shape_dict);
+
+  nb::class_<kiln::Package>(m, "Package")
+      .def(nb::init<const std::string&>(), nb::arg("path"))
+      .def_prop_ro("path", &kiln::Package::path)
+      .def_prop_ro("target", &kiln::Package::target)
+      .def_prop_ro("metadata_json", &kiln::Package::metadata_json)
+      .def_prop_ro("graph_json", &kiln::Package::graph_json)
+      .def_prop_ro("num_kernels", &kiln::Package::num_kernels)
+      .def_prop_ro("inputs",
+                   [](const kiln::Package& package) { return tensor_infos(package.inputs()); })
+      .def_prop_ro("outputs",
+                   [](const kiln::Package& package) { return tensor_infos(package.outputs()); });
+
+  m.def(
+      "compile",
+      [](const kiln::Model& model, const std::string& target, const std::string& package_path,
+         int opt_level, const std::vector<std::string>& dump_code) {
+        kiln::CompileOptions options;
+        options.target = target;
+        options.package_path = package_path;
+        options.opt_level = opt_level;
+        options.dump_code = dump_code;
+        nb::gil_scoped_release release;
+        return kiln::compile(model, options);
+      },
+      nb::arg("model"), nb::arg("target"), nb::arg("package_path"), nb::arg("opt_level"),
+      nb::arg("dump_code"));
+
+  m.def(
+      "run",
+      [](const kiln::Package& package, const std::string& device, const nb::list& inputs,
+         const std::string& fill_mode, bool benchmark, int repeat, int number,
+         double min_repeat_ms, uint64_t seed) {
+        kiln::RunOptions options;
+        options.device = device;
+        options.fill_mode = fill_mode;
+        options.benchmark = benchmark;
+        options.repeat = repeat;
+        options.number = number;
+        options.min_repeat_ms = min_repeat_ms;
+        options.seed = seed;
+        for (nb::handle item : inputs) {
+          auto parts = nb::cast<nb::tuple>(item);
+          std::string name = nb::cast<std::string>(parts[0]);
+          options.inputs[name] = tensor_from_parts(name, nb::cast<std::string>(parts[1]),
+                                                   nb::cast<std::vector<int64_t>>(parts[2]),
+                                                   nb::cast<nb::bytes>(parts[3]));
+        }
+        kiln::RunResult result;
+        {
+          nb::gil_scoped_release release;
+          result = kiln::run(package, options);
+        }
+        nb::dict out;
+        nb::list outputs;
+        for (const auto& [name, tensor] : result.outputs) outputs.append(tensor_to_tuple(name, tensor));
+        out["outputs"] = outputs;
+        nb::list used_inputs;
+        for (const auto& [name, tensor] : result.inputs) used_inputs.append(tensor_to_tuple(name, tensor));
+        out["inputs"] = used_inputs;
+        if (result.has_times) {
+          nb::dict times;
+          times["results"] = result.times.results;
+          times["mean"] = result.times.mean;
+          times["median"] = result.times.median;
+          times["max"] = result.times.max;
+          times["min"] = result.times.min;
+          times["std"] = result.times.std;
+          out["times"] = times;
+        } else {
+          out["times"] = nb::none();
+        }
+        return out;
+      },
+      nb::arg("package"), nb::arg("device"), nb::arg("inputs"), nb::arg("fill_mode"),
+      nb::arg("benchmark"), nb::arg("repeat"), nb::arg("number"), nb::arg("min_repeat_ms"),
+      nb::arg("seed"));
   m.def("version", &kiln::version);
   m.def("known_model_formats", &kiln::known_model_formats);
   m.def("onnx_supported_operators", &kiln::frontend::onnx_supported_operators);

@@ -5,6 +5,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "cli/npz.h"
 #include "kiln/kiln.h"
 
 namespace {
@@ -106,6 +107,114 @@ int run_inspect(const std::string& path, const std::string& format, const std::s
   return 0;
 }
 
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> items;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t comma = text.find(',', start);
+    std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (!item.empty()) items.push_back(item);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return items;
+}
+
+struct CompileArgs {
+  std::string path;
+  std::string format;
+  std::string shapes;
+  std::string target = "llvm";
+  std::string output = "module.tar";
+  std::string dump_code;
+  int opt_level = 3;
+};
+
+int run_compile(const CompileArgs& args) {
+  kiln::ShapeDict shape_dict;
+  if (!args.shapes.empty()) shape_dict = kiln::parse_shape_dict(args.shapes);
+  kiln::Model model = kiln::load(args.path, shape_dict, args.format);
+  kiln::CompileOptions options;
+  options.target = args.target;
+  options.package_path = args.output;
+  options.opt_level = args.opt_level;
+  options.dump_code = split_list(args.dump_code);
+  kiln::Package package = kiln::compile(model, options);
+  std::cout << "Compiled " << args.path << " for '" << package.target() << "' into "
+            << package.path() << " (" << package.num_kernels() << " kernel launches)\n";
+  return 0;
+}
+
+struct RunArgs {
+  std::string path;
+  std::string device = "cpu";
+  std::string inputs;
+  std::string outputs;
+  std::string fill_mode = "random";
+  bool print_time = false;
+  int print_top = 0;
+  int repeat = 10;
+  int number = 10;
+};
+
+void print_top(const std::string& name, const kiln::Tensor& output, int count) {
+  // Ranks a copy of the scores: the output itself is left untouched for --outputs.
+  std::vector<std::pair<double, int64_t>> scores;
+  for (int64_t i = 0; i < output.numel(); ++i) scores.emplace_back(output.element_as_double(i), i);
+  size_t shown = std::min(scores.size(), static_cast<size_t>(count));
+  std::partial_sort(scores.begin(), scores.begin() + static_cast<std::ptrdiff_t>(shown), scores.end(),
+                    [](const auto& a, const auto& b) { return a.first > b.first; });
+  std::cout << "Top " << shown << " of output '" << name << "' (output_0):\n";
+  std::cout << "  rank       index        score\n";
+  for (size_t i = 0; i < shown; ++i) {
+    char line[96];
+    std::snprintf(line, sizeof(line), "  %4zu  %10lld  %11.6g\n", i + 1,
+                  static_cast<long long>(scores[i].second), scores[i].first);
+    std::cout << line;
+  }
+}
+
+int run_run(const RunArgs& args) {
+  kiln::Package package(args.path);
+  kiln::RunOptions options;
+  options.device = args.device;
+  options.fill_mode = args.fill_mode;
+  options.benchmark = args.print_time;
+  options.repeat = args.repeat;
+  options.number = args.number;
+  if (!args.inputs.empty()) {
+    for (auto& [name, tensor] : kiln::cli::read_npz(args.inputs)) options.inputs[name] = tensor;
+  }
+  kiln::RunResult result = kiln::run(package, options);
+  if (args.print_time) {
+    const kiln::BenchmarkTimes& t = result.times;
+    char line[160];
+    std::cout << "Execution time summary:\n";
+    std::snprintf(line, sizeof(line), "%-12s %-12s %-12s %-12s %-12s\n", " mean (ms)", " median (ms)",
+                  " max (ms)", " min (ms)", " std (ms)");
+    std::cout << line;
+    std::snprintf(line, sizeof(line), "%12.4f %12.4f %12.4f %12.4f %12.4f\n", t.mean * 1e3,
+                  t.median * 1e3, t.max * 1e3, t.min * 1e3, t.std * 1e3);
+    std::cout << line;
+  }
+  if (args.print_top > 0 && !result.outputs.empty()) {
+    print_top(result.outputs[0].first, result.outputs[0].second, args.print_top);
+  }
+  if (!args.outputs.empty()) {
+    std::vector<std::pair<std::string, kiln::Tensor>> named;
+    for (size_t i = 0; i < result.outputs.size(); ++i) {
+      named.emplace_back("output_" + std::to_string(i), result.outputs[i].second);
+    }
+    kiln::cli::write_npz(args.outputs, named);
+  }
+  if (!args.print_time && args.print_top == 0 && args.outputs.empty()) {
+    std::cout << "Ran " << args.path << ": outputs";
+    for (const auto& [name, tensor] : result.outputs) std::cout << " '" << name << "'";
+    std::cout << " (use --print-time, --print-top N or -o out.npz to see them)\n";
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -131,9 +240,30 @@ int main(int argc, char** argv) {
                       "override input shapes: \"name:[1,3,224,224] ...\"");
   inspect->add_flag("--json", as_json, "print one JSON object");
 
-  for (const char* name : {"compile", "run", "tune"}) {
-    app.add_subcommand(name, std::string(name) + " (not supported yet)")->allow_extras();
-  }
+  CompileArgs compile_args;
+  CLI::App* compile = app.add_subcommand("compile", "compile a model into a package (.tar)");
+  compile->add_option("FILE", compile_args.path, "model file (.onnx, .kiln)")->required();
+  compile->add_option("--target", compile_args.target, "target, e.g. \"llvm -mcpu=znver4\"");
+  compile->add_option("-o,--output", compile_args.output, "package to write (default module.tar)");
+  compile->add_option("--model-format", compile_args.format, "model format (default: from the extension)");
+  compile->add_option("--input-shapes", compile_args.shapes, "override input shapes: \"name:[1,3,224,224] ...\"");
+  compile->add_option("--dump-code", compile_args.dump_code, "comma-separated: ll, asm, tir, ir");
+  compile->add_option("-O,--opt-level", compile_args.opt_level, "optimisation level 0-3")
+      ->check(CLI::Range(0, 3));
+
+  RunArgs run_args;
+  CLI::App* run = app.add_subcommand("run", "run a compiled package");
+  run->add_option("PACKAGE", run_args.path, "package (.tar) from kiln compile")->required();
+  run->add_option("--device", run_args.device, "device (cpu)");
+  run->add_option("-i,--inputs", run_args.inputs, "inputs as an .npz file");
+  run->add_option("-o,--outputs", run_args.outputs, "write the outputs to an .npz file");
+  run->add_option("--fill-mode", run_args.fill_mode, "inputs not given: random, zeros or ones");
+  run->add_flag("--print-time", run_args.print_time, "benchmark and print the timing summary");
+  run->add_option("--print-top", run_args.print_top, "print the N highest scores of output 0");
+  run->add_option("--repeat", run_args.repeat, "measurements when timing")->check(CLI::PositiveNumber);
+  run->add_option("--number", run_args.number, "runs per measurement")->check(CLI::PositiveNumber);
+
+  app.add_subcommand("tune", "tune kernels (not supported yet)")->allow_extras();
 
   try {
     app.parse(argc, argv);
@@ -153,14 +283,15 @@ int main(int argc, char** argv) {
   }
   try {
     if (inspect->parsed()) return run_inspect(path, format, shapes, as_json);
-    for (const char* name : {"compile", "run", "tune"}) {
-      if (app.got_subcommand(name)) {
-        throw kiln::Error(std::string("not supported yet: kiln ") + name +
-                          " arrives with code generation; today kiln inspects models");
-      }
+    if (compile->parsed()) return run_compile(compile_args);
+    if (run->parsed()) return run_run(run_args);
+    if (app.got_subcommand("tune")) {
+      throw kiln::Error("not supported yet: kiln tune (auto-tuning) arrives in a later release");
     }
   } catch (const kiln::Error& e) {
-    std::cerr << "kiln: error: " << e.what() << "\n";
+    std::string message = e.what();
+    std::replace(message.begin(), message.end(), '\n', ' ');
+    std::cerr << "kiln: error: " << message << "\n";
     return kExitKilnError;
   } catch (const std::exception& e) {
     std::cerr << "kiln: internal error (a bug in Kiln, please report it): " << e.what() << "\n";

@@ -42,6 +42,10 @@ void register_impl(const std::string& op_name, OpImpl impl);
 // nullptr when the operator cannot be compiled yet.
 const OpImpl* find_impl(std::string_view op_name);
 
+// Registers every built-in operator lowering (src/op/*_lower.cc, src/op/nn/*_lower.cc). find_impl
+// calls it once on first use; register_impl replaces an earlier registration of the same name.
+void register_all_impls();
+
 // The generic default schedule: fuse the outer data-parallel loops of each output stage and run
 // them in parallel, vectorize the innermost data-parallel loop when it is long enough.
 void default_schedule(te::Schedule& schedule, const std::vector<te::Tensor>& outputs,

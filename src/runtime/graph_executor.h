@@ -26,6 +26,10 @@ class KernelModule {
 // dlopen()s a shared library produced by the compiler and calls its kiln_module_init with the
 // runtime's API table. kiln::Error naming the file when it does not load.
 std::shared_ptr<KernelModule> load_shared_library(const std::string& path);
+// The same from the library's bytes (a package's mod.so), leaving no file behind (an in-memory
+// file, or a temporary file removed once loaded). Messages name the library `display_name`.
+std::shared_ptr<KernelModule> load_shared_library_bytes(const std::string& bytes,
+                                                        const std::string& display_name);
 
 // The runtime's API table (thread pool, workspace) for compiled code.
 const KilnRuntimeApi* runtime_api();

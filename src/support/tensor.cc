@@ -172,6 +172,19 @@ Tensor Tensor::from_float32s(const std::vector<float>& values, std::vector<int64
                     values.size() * sizeof(float));
 }
 
+Tensor Tensor::from_storage(DType dtype, std::vector<int64_t> shape,
+                            std::shared_ptr<std::byte[]> storage) {
+  KILN_CHECK(storage != nullptr);
+  KILN_CHECK(reinterpret_cast<uintptr_t>(storage.get()) % kAlignment == 0)
+      << "external storage is not " << kAlignment << "-byte aligned";
+  checked_numel(shape);
+  Tensor tensor;
+  tensor.dtype_ = dtype;
+  tensor.shape_ = std::move(shape);
+  tensor.storage_ = std::move(storage);
+  return tensor;
+}
+
 int64_t Tensor::numel() const {
   int64_t count = 1;
   for (int64_t dim : shape_) count *= dim;

@@ -65,15 +65,20 @@ class Schedule {
 
   const std::vector<Tensor>& outputs() const { return outputs_; }
   const std::vector<Step>& steps() const { return steps_; }
-  // Current loop names of a stage, outermost first.
+  // Current loop names of a stage, outermost first (kiln::Error for an unknown stage).
   std::vector<std::string> loops(const std::string& stage) const;
+  // Stage names, producers first. A stage is named after its tensor; when two tensors share a
+  // name, the later one (in post order) gets a suffix "_1", "_2", ... — stage_name tells which.
+  std::vector<std::string> stages() const;
+  std::string stage_name(const Tensor& tensor) const;  // kiln::Error when not a stage
 
   std::string to_string() const;  // one step per line: split(conv, h, 4) -> h.outer, h.inner
   std::string to_json() const;    // [{"kind": "split", "stage": ..., "loops": [...], ...}, ...]
   // Replays saved steps on a fresh schedule of `outputs`; kiln::Error when a step does not apply.
   static Schedule from_json(std::vector<Tensor> outputs, const std::string& json);
 
-  // Implementation state (stage loop structures) lives in schedule.cc.
+  // Implementation state (stage loop structures, te/schedule_state.h): shared between copies
+  // until one of them applies a step (copy on write), so copying a Schedule is cheap and safe.
   struct State;
   const State& state() const { return *state_; }
 

@@ -68,10 +68,11 @@ class Tensor {
 using Indices = std::vector<Var>;
 
 Tensor placeholder(std::vector<int64_t> shape, DataType dtype, std::string name);
+// The body's dtype is the tensor's dtype (use tir::cast in the body to change it). Axis variables
+// are named `axis_names[k]` when given (one per dimension), else i0, i1, ...; the schedule names
+// the stage's loops after them. A Reduce may only be the whole body (kiln::Error otherwise).
 Tensor compute(std::vector<int64_t> shape, const std::function<PrimExpr(const Indices&)>& body,
-               std::string name, std::string tag = "");
-// As compute, with the result dtype converted when the body's dtype differs? No: the body's dtype
-// is the tensor's dtype. Use tir::cast in the body to change it.
+               std::string name, std::string tag = "", std::vector<std::string> axis_names = {});
 
 IterVar reduce_axis(int64_t extent, std::string name);
 PrimExpr sum(PrimExpr source, std::vector<IterVar> axes);

@@ -12,88 +12,12 @@
 #include "kiln/error.h"
 #include "kiln/tensor.h"
 
+#include "op_test_util.h"
+
 namespace kiln::ir {
 namespace {
 
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-constexpr double kInf = std::numeric_limits<double>::infinity();
-
-Var var(DType dtype, Shape shape) {
-  TensorType type;
-  type.dtype = dtype;
-  type.shape = std::move(shape);
-  return VarNode::make("x", type);
-}
-
-// The inferred type of op(args...) as text, e.g. "float32[batch, 3]".
-std::string type_of(std::string_view op_name, std::vector<Expr> args, Attrs attrs = {}) {
-  return call(op_name, std::move(args), std::move(attrs))->type().to_string();
-}
-
-Tensor tensor(DType dtype, std::vector<int64_t> shape, const std::vector<double>& values) {
-  Tensor result(dtype, std::move(shape));
-  EXPECT_EQ(result.numel(), static_cast<int64_t>(values.size()));
-  for (size_t i = 0; i < values.size(); ++i) {
-    result.set_element_from_double(static_cast<int64_t>(i), values[i]);
-  }
-  return result;
-}
-
-Tensor int64s(std::vector<int64_t> shape, const std::vector<int64_t>& values) {
-  Tensor result(DType::kInt64, std::move(shape));
-  for (size_t i = 0; i < values.size(); ++i) {
-    result.set_element_from_int64(static_cast<int64_t>(i), values[i]);
-  }
-  return result;
-}
-
-// Builds the call on constants (so that defaults are filled and the type is inferred) and
-// evaluates it.
-Tensor eval(std::string_view op_name, const std::vector<Tensor>& args, Attrs attrs = {}) {
-  std::vector<Expr> exprs;
-  for (const Tensor& arg : args) exprs.push_back(ConstantNode::make(arg));
-  Call node = call(op_name, exprs, std::move(attrs));
-  return op(op_name).evaluate(args, node->attrs, node->type().as_tensor());
-}
-
-std::vector<double> doubles(const Tensor& t) {
-  std::vector<double> values;
-  for (int64_t i = 0; i < t.numel(); ++i) values.push_back(t.element_as_double(i));
-  return values;
-}
-
-std::vector<int64_t> ints(const Tensor& t) {
-  std::vector<int64_t> values;
-  for (int64_t i = 0; i < t.numel(); ++i) values.push_back(t.element_as_int64(i));
-  return values;
-}
-
-void expect_near(const std::vector<double>& actual, const std::vector<double>& expected,
-                 double tolerance = 1e-6) {
-  ASSERT_EQ(actual.size(), expected.size());
-  for (size_t i = 0; i < actual.size(); ++i) {
-    if (std::isnan(expected[i])) {
-      EXPECT_TRUE(std::isnan(actual[i])) << "element " << i;
-    } else if (std::isinf(expected[i])) {
-      EXPECT_EQ(actual[i], expected[i]) << "element " << i;
-    } else {
-      EXPECT_NEAR(actual[i], expected[i], tolerance) << "element " << i;
-    }
-  }
-}
-
-// Runs `body`, expecting a kiln::Error whose message starts with "<op>:" and contains `fragment`.
-template <typename F>
-void expect_error(F body, const std::string& op_name, const std::string& fragment = "") {
-  try {
-    body();
-    ADD_FAILURE() << "expected a kiln::Error from " << op_name;
-  } catch (const Error& error) {
-    std::string message = error.what();
-    EXPECT_EQ(message.rfind(op_name + ":", 0), 0u) << message;
-    EXPECT_NE(message.find(fragment), std::string::npos) << message;
-  }
-}
+using namespace op_test;
 
 // --- registry -----------------------------------------------------------------------------------
 

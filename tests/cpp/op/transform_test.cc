@@ -13,80 +13,15 @@
 #include "kiln/tensor.h"
 #include "op/eval_util.h"
 
+#include "op_test_util.h"
+
 namespace kiln::ir {
 namespace {
 
+using namespace op_test;
+
 constexpr int64_t kInt64Max = std::numeric_limits<int64_t>::max();
 constexpr int64_t kInt64Min = std::numeric_limits<int64_t>::min();
-
-Var var(DType dtype, Shape shape) {
-  TensorType type;
-  type.dtype = dtype;
-  type.shape = std::move(shape);
-  return VarNode::make("x", type);
-}
-
-std::string type_of(std::string_view op_name, std::vector<Expr> args, Attrs attrs = {}) {
-  return call(op_name, std::move(args), std::move(attrs))->type().to_string();
-}
-
-Tensor tensor(DType dtype, std::vector<int64_t> shape, const std::vector<double>& values) {
-  Tensor result(dtype, std::move(shape));
-  EXPECT_EQ(result.numel(), static_cast<int64_t>(values.size()));
-  for (size_t i = 0; i < values.size(); ++i) {
-    result.set_element_from_double(static_cast<int64_t>(i), values[i]);
-  }
-  return result;
-}
-
-Tensor int64s(std::vector<int64_t> shape, const std::vector<int64_t>& values) {
-  Tensor result(DType::kInt64, std::move(shape));
-  EXPECT_EQ(result.numel(), static_cast<int64_t>(values.size()));
-  for (size_t i = 0; i < values.size(); ++i) {
-    result.set_element_from_int64(static_cast<int64_t>(i), values[i]);
-  }
-  return result;
-}
-
-// 0, 1, 2, ... in the given dtype and shape.
-Tensor iota(DType dtype, std::vector<int64_t> shape) {
-  Tensor result(dtype, std::move(shape));
-  for (int64_t i = 0; i < result.numel(); ++i) result.set_element_from_int64(i, i);
-  return result;
-}
-
-Tensor eval(std::string_view op_name, const std::vector<Tensor>& args, Attrs attrs = {}) {
-  std::vector<Expr> exprs;
-  for (const Tensor& arg : args) exprs.push_back(ConstantNode::make(arg));
-  Call node = call(op_name, exprs, std::move(attrs));
-  return op(op_name).evaluate(args, node->attrs, node->type().as_tensor());
-}
-
-std::vector<double> doubles(const Tensor& t) {
-  std::vector<double> values;
-  for (int64_t i = 0; i < t.numel(); ++i) values.push_back(t.element_as_double(i));
-  return values;
-}
-
-std::vector<int64_t> ints(const Tensor& t) {
-  std::vector<int64_t> values;
-  for (int64_t i = 0; i < t.numel(); ++i) values.push_back(t.element_as_int64(i));
-  return values;
-}
-
-using Ints = std::vector<int64_t>;
-
-template <typename F>
-void expect_error(F body, const std::string& op_name, const std::string& fragment = "") {
-  try {
-    body();
-    ADD_FAILURE() << "expected a kiln::Error from " << op_name;
-  } catch (const Error& error) {
-    std::string message = error.what();
-    EXPECT_EQ(message.rfind(op_name + ":", 0), 0u) << message;
-    EXPECT_NE(message.find(fragment), std::string::npos) << message;
-  }
-}
 
 const Dim kBatch = Dim::symbol("batch");
 

@@ -8,37 +8,15 @@
 #include "kiln/error.h"
 #include "kiln/tensor.h"
 
+#include "../op_test_util.h"
+
 namespace kiln::ir {
 namespace {
 
-using Ints = std::vector<int64_t>;
+using namespace op_test;
 
-Var input(const std::string& name, DType dtype, Shape shape) {
-  return VarNode::make(name, TensorType{dtype, std::move(shape)});
-}
-Var f32(const std::string& name, const Ints& shape) {
-  return VarNode::make(name, tensor_type(DType::kFloat32, shape));
-}
 Constant weight(const Ints& shape, DType dtype = DType::kFloat32) {
   return ConstantNode::make(Tensor(dtype, shape), "weight");
-}
-TensorType f32_type(const Ints& shape) { return tensor_type(DType::kFloat32, shape); }
-
-// Runs `make` and expects a kiln::Error whose message contains `fragment`.
-template <typename F>
-void expect_error(F&& make, const std::string& fragment) {
-  try {
-    make();
-    ADD_FAILURE() << "expected kiln::Error containing: " << fragment;
-  } catch (const Error& error) {
-    EXPECT_NE(std::string(error.what()).find(fragment), std::string::npos) << error.what();
-  }
-}
-
-int64_t macs_of(const Call& call) {
-  std::vector<Type> arg_types;
-  for (const Expr& arg : call->args) arg_types.push_back(arg->type());
-  return call->op.macs(arg_types, call->attrs, call->type());
 }
 
 TEST(ConvTest, Conv2dResNetStem) {

@@ -8,55 +8,12 @@
 #include "kiln/error.h"
 #include "kiln/tensor.h"
 
+#include "../op_test_util.h"
+
 namespace kiln::ir {
 namespace {
 
-using Ints = std::vector<int64_t>;
-
-Var input(const std::string& name, DType dtype, Shape shape) {
-  return VarNode::make(name, TensorType{dtype, std::move(shape)});
-}
-Var f32(const std::string& name, const Ints& shape) {
-  return VarNode::make(name, tensor_type(DType::kFloat32, shape));
-}
-Type f32_type(const Ints& shape) { return tensor_type(DType::kFloat32, shape); }
-
-template <typename F>
-void expect_error(F&& make, const std::string& fragment) {
-  try {
-    make();
-    ADD_FAILURE() << "expected kiln::Error containing: " << fragment;
-  } catch (const Error& error) {
-    EXPECT_NE(std::string(error.what()).find(fragment), std::string::npos) << error.what();
-  }
-}
-
-int64_t macs_of(const Call& call) {
-  std::vector<Type> arg_types;
-  for (const Expr& arg : call->args) arg_types.push_back(arg->type());
-  return call->op.macs(arg_types, call->attrs, call->type());
-}
-
-// Evaluates `op_name` on constant tensors through the operator's reference evaluator.
-Tensor evaluate(const std::string& op_name, const std::vector<Tensor>& args) {
-  std::vector<Expr> constants;
-  for (const Tensor& arg : args) constants.push_back(ConstantNode::make(arg));
-  Call node = call(op_name, constants);
-  return node->op.evaluate(args, node->attrs, node->type().as_tensor());
-}
-
-std::vector<float> floats_of(const Tensor& tensor) {
-  return {tensor.data_as<float>(), tensor.data_as<float>() + tensor.numel()};
-}
-
-// 0, 1, 2, ... as float32 in `shape`.
-Tensor iota(const Ints& shape) {
-  int64_t count = 1;
-  for (int64_t dim : shape) count *= dim;
-  std::vector<float> values(static_cast<size_t>(count));
-  for (size_t i = 0; i < values.size(); ++i) values[i] = static_cast<float>(i);
-  return Tensor::from_float32s(values, shape);
-}
+using namespace op_test;
 
 TEST(DenseTest, TwoDimensional) {
   Call fc = call("dense", {f32("x", {1, 512}), f32("w", {1000, 512})});
@@ -152,17 +109,17 @@ TEST(MatmulTest, Errors) {
 
 TEST(MatmulTest, EvaluatesFloat32Matrices) {
   // [[0 1 2] [3 4 5]] x [[0 1] [2 3] [4 5]] = [[10 13] [28 40]].
-  Tensor out = evaluate("matmul", {iota({2, 3}), iota({3, 2})});
+  Tensor out = eval("matmul", {iota({2, 3}), iota({3, 2})});
   EXPECT_EQ(out.shape(), (Ints{2, 2}));
   EXPECT_EQ(floats_of(out), (std::vector<float>{10, 13, 28, 40}));
 }
 
 TEST(MatmulTest, EvaluatesVectors) {
   // [0 1 2] x [[0 1] [2 3] [4 5]] = [10 13]; [0 1 2] . [0 1 2] = 5.
-  Tensor row = evaluate("matmul", {iota({3}), iota({3, 2})});
+  Tensor row = eval("matmul", {iota({3}), iota({3, 2})});
   EXPECT_EQ(row.shape(), (Ints{2}));
   EXPECT_EQ(floats_of(row), (std::vector<float>{10, 13}));
-  Tensor dot = evaluate("matmul", {iota({3}), iota({3})});
+  Tensor dot = eval("matmul", {iota({3}), iota({3})});
   EXPECT_EQ(dot.shape(), (Ints{}));
   EXPECT_EQ(floats_of(dot), (std::vector<float>{5}));
 }
@@ -171,7 +128,7 @@ TEST(MatmulTest, EvaluatesBroadcastBatches) {
   // a[2, 1, 1, 2] x b[3, 2, 1]: every a row meets every b column.
   Tensor a = iota({2, 1, 1, 2});  // rows [0 1], [2 3]
   Tensor b = iota({3, 2, 1});     // columns [0 1], [2 3], [4 5]
-  Tensor out = evaluate("matmul", {a, b});
+  Tensor out = eval("matmul", {a, b});
   EXPECT_EQ(out.shape(), (Ints{2, 3, 1, 1}));
   EXPECT_EQ(floats_of(out), (std::vector<float>{1, 3, 5, 3, 13, 23}));
 }
@@ -179,7 +136,7 @@ TEST(MatmulTest, EvaluatesBroadcastBatches) {
 TEST(MatmulTest, EvaluatesInt64) {
   Tensor a = Tensor::from_int64s({1, -2, 3, 4}).reshaped({2, 2});
   Tensor b = Tensor::from_int64s({5, 6, 7, 8}).reshaped({2, 2});
-  Tensor out = evaluate("matmul", {a, b});
+  Tensor out = eval("matmul", {a, b});
   EXPECT_EQ(out.dtype(), DType::kInt64);
   EXPECT_EQ(out.to_int64s(), (Ints{-9, -10, 43, 50}));
 }

@@ -7,28 +7,12 @@
 #include "ir/op.h"
 #include "kiln/error.h"
 
+#include "../op_test_util.h"
+
 namespace kiln::ir {
 namespace {
 
-using Ints = std::vector<int64_t>;
-
-Var input(const std::string& name, DType dtype, Shape shape) {
-  return VarNode::make(name, TensorType{dtype, std::move(shape)});
-}
-Var f32(const std::string& name, const Ints& shape) {
-  return VarNode::make(name, tensor_type(DType::kFloat32, shape));
-}
-Type f32_type(const Ints& shape) { return tensor_type(DType::kFloat32, shape); }
-
-template <typename F>
-void expect_error(F&& make, const std::string& fragment) {
-  try {
-    make();
-    ADD_FAILURE() << "expected kiln::Error containing: " << fragment;
-  } catch (const Error& error) {
-    EXPECT_NE(std::string(error.what()).find(fragment), std::string::npos) << error.what();
-  }
-}
+using namespace op_test;
 
 std::vector<Expr> batch_norm_args(const Ints& data_shape, int64_t channels) {
   return {f32("data", data_shape), f32("gamma", {channels}), f32("beta", {channels}),

@@ -7,37 +7,23 @@
 #include "ir/op.h"
 #include "kiln/error.h"
 
+#include "../op_test_util.h"
+
 namespace kiln::ir {
 namespace {
 
-using Ints = std::vector<int64_t>;
-
-Var input(DType dtype, Shape shape) {
-  return VarNode::make("data", TensorType{dtype, std::move(shape)});
-}
-Var f32(const Ints& shape) { return VarNode::make("data", tensor_type(DType::kFloat32, shape)); }
-Type f32_type(const Ints& shape) { return tensor_type(DType::kFloat32, shape); }
-
-template <typename F>
-void expect_error(F&& make, const std::string& fragment) {
-  try {
-    make();
-    ADD_FAILURE() << "expected kiln::Error containing: " << fragment;
-  } catch (const Error& error) {
-    EXPECT_NE(std::string(error.what()).find(fragment), std::string::npos) << error.what();
-  }
-}
+using namespace op_test;
 
 TEST(PoolTest, MaxPoolResNetStem) {
   Call pool = call(
-      "max_pool2d", {f32({1, 64, 112, 112})},
+      "max_pool2d", {f32("data", {1, 64, 112, 112})},
       Attrs{{"pool_size", Ints{3, 3}}, {"strides", Ints{2, 2}}, {"padding", Ints{1, 1, 1, 1}}});
   EXPECT_EQ(pool->type(), f32_type({1, 64, 56, 56}));
   EXPECT_EQ(op("max_pool2d").pattern, OpPattern::kOutEWiseFusable);
 }
 
 TEST(PoolTest, MaxPoolKeepsIntegerDtype) {
-  Call pool = call("max_pool2d", {input(DType::kUInt8, {1, 3, 8, 8})},
+  Call pool = call("max_pool2d", {input("data", DType::kUInt8, {1, 3, 8, 8})},
                    Attrs{{"pool_size", Ints{2, 2}}, {"strides", Ints{2, 2}}});
   EXPECT_EQ(pool->type(), Type(tensor_type(DType::kUInt8, {1, 3, 4, 4})));
 }
@@ -45,15 +31,15 @@ TEST(PoolTest, MaxPoolKeepsIntegerDtype) {
 TEST(PoolTest, CeilModeRoundsUp) {
   Attrs attrs{{"pool_size", Ints{3, 3}}, {"strides", Ints{2, 2}}};
   // floor((6 - 3) / 2) + 1 = 2; ceil gives 3 (the last window starts at 4, inside the input).
-  EXPECT_EQ(call("max_pool2d", {f32({1, 1, 6, 6})}, attrs)->type(), f32_type({1, 1, 2, 2}));
+  EXPECT_EQ(call("max_pool2d", {f32("data", {1, 1, 6, 6})}, attrs)->type(), f32_type({1, 1, 2, 2}));
   attrs.set("ceil_mode", int64_t{1});
-  EXPECT_EQ(call("max_pool2d", {f32({1, 1, 6, 6})}, attrs)->type(), f32_type({1, 1, 3, 3}));
+  EXPECT_EQ(call("max_pool2d", {f32("data", {1, 1, 6, 6})}, attrs)->type(), f32_type({1, 1, 3, 3}));
 }
 
 TEST(PoolTest, CeilModeDropsWindowStartingInRightPadding) {
   // Padded size 7, ceil((7 - 2) / 2) + 1 = 4, but the 4th window would start at 6 >= 5 + 1:
   // ONNX (and PyTorch) drop it.
-  Call pool = call("max_pool2d", {f32({1, 1, 5, 5})},
+  Call pool = call("max_pool2d", {f32("data", {1, 1, 5, 5})},
                    Attrs{{"pool_size", Ints{2, 2}},
                          {"strides", Ints{2, 2}},
                          {"padding", Ints{1, 1, 1, 1}},
@@ -63,7 +49,7 @@ TEST(PoolTest, CeilModeDropsWindowStartingInRightPadding) {
 
 TEST(PoolTest, DilatedAndAsymmetricWindows) {
   // Dilation 2 makes a 3-window span 5: 10 - 5 + 1 = 6. Width: (10 + 1 - 2) / 3 + 1 = 4.
-  Call pool = call("max_pool2d", {f32({1, 1, 10, 10})},
+  Call pool = call("max_pool2d", {f32("data", {1, 1, 10, 10})},
                    Attrs{{"pool_size", Ints{3, 2}},
                          {"strides", Ints{1, 3}},
                          {"dilation", Ints{2, 1}},
@@ -72,34 +58,35 @@ TEST(PoolTest, DilatedAndAsymmetricWindows) {
 }
 
 TEST(PoolTest, SymbolicDims) {
-  Call pool =
-      call("max_pool2d", {input(DType::kFloat32, {Dim::symbol("N"), 8, Dim::symbol("H"), 8})},
-           Attrs{{"pool_size", Ints{2, 2}}, {"strides", Ints{2, 2}}});
+  Call pool = call("max_pool2d",
+                   {input("data", DType::kFloat32, {Dim::symbol("N"), 8, Dim::symbol("H"), 8})},
+                   Attrs{{"pool_size", Ints{2, 2}}, {"strides", Ints{2, 2}}});
   EXPECT_EQ(pool->type().as_tensor().shape, (Shape{Dim::symbol("N"), 8, Dim::unknown(), 4}));
 }
 
 TEST(PoolTest, AvgPoolAndLpPool) {
   Attrs attrs{
       {"pool_size", Ints{2, 2}}, {"strides", Ints{2, 2}}, {"count_include_pad", int64_t{1}}};
-  Call avg = call("avg_pool2d", {f32({1, 16, 32, 32})}, attrs);
+  Call avg = call("avg_pool2d", {f32("data", {1, 16, 32, 32})}, attrs);
   EXPECT_EQ(avg->type(), f32_type({1, 16, 16, 16}));
   EXPECT_EQ(avg->attrs.get_int("ceil_mode"), 0);
-  Call lp = call("lp_pool2d", {f32({1, 16, 32, 32})},
+  Call lp = call("lp_pool2d", {f32("data", {1, 16, 32, 32})},
                  Attrs{{"pool_size", Ints{3, 3}}, {"p", int64_t{3}}});
   EXPECT_EQ(lp->type(), f32_type({1, 16, 30, 30}));
-  EXPECT_EQ(
-      call("lp_pool2d", {f32({1, 1, 4, 4})}, Attrs{{"pool_size", Ints{2, 2}}})->attrs.get_int("p"),
-      2);
+  EXPECT_EQ(call("lp_pool2d", {f32("data", {1, 1, 4, 4})}, Attrs{{"pool_size", Ints{2, 2}}})
+                ->attrs.get_int("p"),
+            2);
 }
 
 TEST(PoolTest, GlobalPools) {
-  EXPECT_EQ(call("global_avg_pool2d", {f32({1, 2048, 7, 7})})->type(), f32_type({1, 2048, 1, 1}));
-  Var symbolic = input(DType::kFloat32, {Dim::symbol("N"), 512, Dim::symbol("H"), 7});
+  EXPECT_EQ(call("global_avg_pool2d", {f32("data", {1, 2048, 7, 7})})->type(),
+            f32_type({1, 2048, 1, 1}));
+  Var symbolic = input("data", DType::kFloat32, {Dim::symbol("N"), 512, Dim::symbol("H"), 7});
   EXPECT_EQ(call("global_max_pool2d", {symbolic})->type().as_tensor().shape,
             (Shape{Dim::symbol("N"), 512, 1, 1}));
   expect_error(
       [] {
-        call("global_avg_pool2d", {f32({1, 2048})});
+        call("global_avg_pool2d", {f32("data", {1, 2048})});
       },
       "global_avg_pool2d: data must have rank 4");
 }
@@ -107,43 +94,45 @@ TEST(PoolTest, GlobalPools) {
 TEST(PoolTest, Errors) {
   expect_error(
       [] {
-        call("max_pool2d", {f32({1, 1, 8, 8})});
+        call("max_pool2d", {f32("data", {1, 1, 8, 8})});
       },
       "max_pool2d: required attribute 'pool_size' is missing");
   expect_error(
       [] {
-        call("max_pool2d", {f32({1, 1, 8, 8})}, Attrs{{"pool_size", Ints{2}}});
+        call("max_pool2d", {f32("data", {1, 1, 8, 8})}, Attrs{{"pool_size", Ints{2}}});
       },
       "max_pool2d: pool_size must have 2 values, got [2]");
   expect_error(
       [] {
-        call("max_pool2d", {f32({1, 1, 8, 8})}, Attrs{{"pool_size", Ints{0, 2}}});
+        call("max_pool2d", {f32("data", {1, 1, 8, 8})}, Attrs{{"pool_size", Ints{0, 2}}});
       },
       "max_pool2d: pool_size must be positive");
   expect_error(
       [] {
-        call("max_pool2d", {f32({1, 8, 8})}, Attrs{{"pool_size", Ints{2, 2}}});
+        call("max_pool2d", {f32("data", {1, 8, 8})}, Attrs{{"pool_size", Ints{2, 2}}});
       },
       "max_pool2d: data must have rank 4");
   expect_error(
       [] {
-        call("max_pool2d", {f32({1, 1, 8, 8})},
+        call("max_pool2d", {f32("data", {1, 1, 8, 8})},
              Attrs{{"pool_size", Ints{2, 2}}, {"ceil_mode", int64_t{2}}});
       },
       "max_pool2d: ceil_mode must be 0 or 1");
   expect_error(
       [] {
-        call("avg_pool2d", {f32({1, 1, 3, 8})}, Attrs{{"pool_size", Ints{4, 4}}});
+        call("avg_pool2d", {f32("data", {1, 1, 3, 8})}, Attrs{{"pool_size", Ints{4, 4}}});
       },
       "avg_pool2d: window of 4 (dilation 1) is larger than the padded input height 3");
   expect_error(
       [] {
-        call("avg_pool2d", {input(DType::kInt32, {1, 1, 8, 8})}, Attrs{{"pool_size", Ints{2, 2}}});
+        call("avg_pool2d", {input("data", DType::kInt32, {1, 1, 8, 8})},
+             Attrs{{"pool_size", Ints{2, 2}}});
       },
       "avg_pool2d: data must be a floating-point tensor");
   expect_error(
       [] {
-        call("lp_pool2d", {f32({1, 1, 8, 8})}, Attrs{{"pool_size", Ints{2, 2}}, {"p", int64_t{0}}});
+        call("lp_pool2d", {f32("data", {1, 1, 8, 8})},
+             Attrs{{"pool_size", Ints{2, 2}}, {"p", int64_t{0}}});
       },
       "lp_pool2d: p must be positive");
 }

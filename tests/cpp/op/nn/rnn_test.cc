@@ -7,34 +7,12 @@
 #include "ir/op.h"
 #include "kiln/error.h"
 
+#include "../op_test_util.h"
+
 namespace kiln::ir {
 namespace {
 
-using Ints = std::vector<int64_t>;
-
-Var input(const std::string& name, DType dtype, Shape shape) {
-  return VarNode::make(name, TensorType{dtype, std::move(shape)});
-}
-Var f32(const std::string& name, const Ints& shape) {
-  return VarNode::make(name, tensor_type(DType::kFloat32, shape));
-}
-Type f32_type(const Ints& shape) { return tensor_type(DType::kFloat32, shape); }
-
-template <typename F>
-void expect_error(F&& make, const std::string& fragment) {
-  try {
-    make();
-    ADD_FAILURE() << "expected kiln::Error containing: " << fragment;
-  } catch (const Error& error) {
-    EXPECT_NE(std::string(error.what()).find(fragment), std::string::npos) << error.what();
-  }
-}
-
-int64_t macs_of(const Call& call) {
-  std::vector<Type> arg_types;
-  for (const Expr& arg : call->args) arg_types.push_back(arg->type());
-  return call->op.macs(arg_types, call->attrs, call->type());
-}
+using namespace op_test;
 
 // X[seq, batch, input] and weights for `gates` gates, hidden size `hidden`, `dirs` directions.
 std::vector<Expr> rnn_args(const Shape& x, int64_t input_size, int64_t hidden, int64_t dirs,

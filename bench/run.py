@@ -1,0 +1,109 @@
+#!/usr/bin/env python3
+"""Kiln beside onnxruntime, in one process, same thread count: medians and the ratio.
+
+    python bench/run.py --models resnet50_v1,mobilenet_v2 --threads 1,2 [--repeat 10] [--json]
+
+Benchmarks are not tests: they print numbers and never fail on time. The machine is shared and
+noisy, so runtimes are interleaved (Kiln, onnxruntime, Kiln, ...) and medians are reported.
+"""
+
+import argparse
+import json
+import os
+import pathlib
+import statistics
+import sys
+import time
+
+import numpy as np
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests" / "models"))
+sys.path.insert(0, str(ROOT / "python"))
+
+
+def feeds_for(session, seed=0):
+    rng = np.random.default_rng(seed)
+    feeds = {}
+    for inp in session.get_inputs():
+        shape = [d if isinstance(d, int) else 1 for d in inp.shape]
+        if "float" in inp.type:
+            feeds[inp.name] = rng.standard_normal(shape).astype(np.float32)
+        else:
+            feeds[inp.name] = rng.integers(0, 2, shape).astype(np.int64)
+    return feeds
+
+
+def timed(fn, runs):
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def bench_model(name, threads, repeat, out_dir):
+    import onnxruntime as ort
+    import kiln
+    from export import export_model
+
+    path = export_model(name, str(out_dir))
+    os.environ["KILN_NUM_THREADS"] = str(threads)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+    feeds = feeds_for(session)
+
+    start = time.perf_counter()
+    package = kiln.compile(kiln.load(path), target="llvm",
+                           package_path=str(out_dir / f"{name}.tar"))
+    compile_seconds = time.perf_counter() - start
+
+    kiln_times, ort_times = [], []
+    expected = session.run(None, feeds)
+    for _ in range(repeat):  # interleave the runtimes
+        result = kiln.run(package, inputs=feeds, benchmark=True, repeat=1, number=3)
+        kiln_times.append(result.times.median)
+        ort_times.extend(timed(lambda: session.run(None, feeds), 3)[1:])
+    got = result.outputs["output_0"]
+    max_error = float(np.max(np.abs(got - expected[0])))
+    kiln_median = statistics.median(kiln_times)
+    ort_median = statistics.median(ort_times)
+    return {
+        "model": name, "threads": threads,
+        "kiln_ms": kiln_median * 1e3, "kiln_spread_ms": (max(kiln_times) - min(kiln_times)) * 1e3,
+        "ort_ms": ort_median * 1e3, "ort_spread_ms": (max(ort_times) - min(ort_times)) * 1e3,
+        "ratio": kiln_median / ort_median, "compile_s": compile_seconds,
+        "max_abs_error": max_error, "top5": [int(i) for i in np.argsort(-got.flatten())[:5]],
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", default="resnet50_v1")
+    parser.add_argument("--threads", default="1,2")
+    parser.add_argument("--repeat", type=int, default=10)
+    parser.add_argument("--out", default=str(ROOT / "tests" / "models" / "out"))
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    out_dir = pathlib.Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for name in args.models.split(","):
+        for threads in [int(t) for t in args.threads.split(",")]:
+            rows.append(bench_model(name, threads, args.repeat, out_dir))
+            if not args.json:
+                r = rows[-1]
+                print(f"{r['model']:<14} threads={r['threads']}  kiln {r['kiln_ms']:9.2f} ms "
+                      f"(±{r['kiln_spread_ms']:.2f})  onnxruntime {r['ort_ms']:8.2f} ms "
+                      f"(±{r['ort_spread_ms']:.2f})  ratio {r['ratio']:.2f}  compile {r['compile_s']:.1f} s  "
+                      f"max|diff| {r['max_abs_error']:.2e}  top5 {r['top5']}", flush=True)
+    if args.json:
+        print(json.dumps(rows, indent=1))
+
+
+if __name__ == "__main__":
+    main()

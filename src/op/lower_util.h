@@ -1,0 +1,78 @@
+// Helpers shared by the operator lowerings (src/op/*_lower.cc, src/op/nn/*_lower.cc): reading the
+// static result type, broadcasting and guarded reads in tensor expressions, and the schedule
+// building blocks that the default schedules are made of.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "ir/type.h"
+#include "op/op_impl.h"
+#include "te/schedule.h"
+#include "te/tensor.h"
+#include "tir/expr.h"
+
+namespace kiln::op {
+
+using te::Indices;
+using tir::DataType;
+using tir::PrimExpr;
+
+// The result of a single-output operator as a static tensor type (the driver only lowers static
+// shapes; anything else is an internal error).
+const ir::TensorType& result_tensor(const ir::Type& result);
+std::vector<int64_t> result_shape(const ir::Type& result);
+// The static shapes of a tuple result's fields.
+std::vector<std::vector<int64_t>> tuple_shapes(const ir::Type& result);
+
+inline DataType scalar_type(DType dtype) { return DataType{dtype, 1}; }
+// A constant of `dtype` (float, integer or bool as the dtype says).
+inline PrimExpr constant(DType dtype, double value) {
+  return tir::make_const(scalar_type(dtype), value);
+}
+
+// The indices as expressions.
+std::vector<PrimExpr> as_exprs(const Indices& indices);
+
+// Reads `tensor` at the output position `index` of a numpy broadcast: the tensor is aligned to
+// the right of `index`; its size-1 dims (where the output is wider) read index 0.
+PrimExpr broadcast_read(const te::Tensor& tensor, const std::vector<PrimExpr>& index,
+                        const std::vector<int64_t>& out_shape);
+
+// min(max(index, 0), extent - 1).
+PrimExpr clamp_index(const PrimExpr& index, int64_t extent);
+
+// tensor(index) where every index is in range, `fill` elsewhere. The read itself uses clamped
+// indices, because both sides of a select may be evaluated: it never reads out of bounds. Only the
+// dims flagged in `checked` get a bounds test (the others are known to be in range).
+PrimExpr read_or(const te::Tensor& tensor, const std::vector<PrimExpr>& index,
+                 const std::vector<bool>& checked, const PrimExpr& fill);
+
+// The lowest / highest finite-or-infinite value of a dtype: -inf / +inf for floats, the integer
+// range otherwise (the identity of max / min).
+PrimExpr lowest_value(DType dtype);
+PrimExpr highest_value(DType dtype);
+
+// Row-major flat index of `index` in `shape`, and its inverse (the multi-index of a flat index).
+PrimExpr flatten_index(const std::vector<PrimExpr>& index, const std::vector<int64_t>& shape);
+std::vector<PrimExpr> unflatten_index(const PrimExpr& flat, const std::vector<int64_t>& shape);
+
+// --- schedule building blocks ------------------------------------------------------------------
+
+// Every compute stage that `outputs` depend on (placeholders excluded), producers first.
+std::vector<te::Tensor> compute_stages(const std::vector<te::Tensor>& outputs);
+
+// An elementwise / injective stage: split the innermost loop by the vector lanes and vectorize
+// it (when it is at least one vector long), fuse every loop outside it and run that in parallel.
+void schedule_injective_stage(te::Schedule& schedule, const te::Tensor& stage,
+                              const ScheduleContext& context);
+// A reduction stage: fuse its data-parallel loops and run them in parallel; the reduce loops
+// stay inside, in order.
+void schedule_reduction_stage(te::Schedule& schedule, const te::Tensor& stage,
+                              const ScheduleContext& context);
+// Each compute stage of `outputs`' graph gets the injective or the reduction schedule.
+void schedule_all_stages(te::Schedule& schedule, const std::vector<te::Tensor>& outputs,
+                         const ScheduleContext& context);
+
+}  // namespace kiln::op
