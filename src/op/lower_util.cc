@@ -117,7 +117,7 @@ std::vector<te::Tensor> compute_stages(const std::vector<te::Tensor>& outputs) {
 
 void schedule_injective_stage(te::Schedule& schedule, const te::Tensor& stage,
                               const ScheduleContext& context) {
-  const std::string& name = stage->name;
+  std::string name = schedule.stage_name(stage);
   std::vector<std::string> loops = schedule.loops(name);
   size_t rank = stage->shape.size();
   if (rank == 0 || loops.size() != rank) return;  // scalar, or already scheduled
@@ -138,25 +138,47 @@ void schedule_injective_stage(te::Schedule& schedule, const te::Tensor& stage,
 
 void schedule_reduction_stage(te::Schedule& schedule, const te::Tensor& stage,
                               const ScheduleContext& context) {
-  const std::string& name = stage->name;
+  std::string name = schedule.stage_name(stage);
   std::vector<std::string> loops = schedule.loops(name);
   size_t rank = stage->shape.size();
-  if (rank == 0 || context.num_cores <= 1) return;
+  if (rank == 0) return;
   if (loops.size() != rank + stage->reduce_axis().size()) return;  // already scheduled
-  std::vector<std::string> data_loops(loops.begin(), loops.begin() + static_cast<long>(rank));
-  std::string parallel = rank > 1 ? schedule.fuse(name, data_loops) : data_loops[0];
-  schedule.parallel(name, parallel);
+  std::vector<std::string> outer(loops.begin(), loops.begin() + static_cast<long>(rank) - 1);
+  std::vector<std::string> reduce(loops.begin() + static_cast<long>(rank), loops.end());
+  int lanes = context.lanes(stage->dtype.dtype);
+  std::string last = loops[rank - 1];
+  if (lanes > 1 && stage->shape.back() >= lanes) {
+    // The innermost output dim in vectors below the reduce loops: each reduce step updates a
+    // vector of independent outputs (lowering puts the init outside the reduce loops).
+    auto [vector_outer, vector_inner] = schedule.split(name, last, lanes);
+    std::vector<std::string> order = outer;
+    order.push_back(vector_outer);
+    order.insert(order.end(), reduce.begin(), reduce.end());
+    order.push_back(vector_inner);
+    schedule.reorder(name, order);
+    schedule.vectorize(name, vector_inner);
+    last = vector_outer;
+  }
+  if (context.num_cores <= 1) return;
+  if (outer.empty()) {
+    schedule.parallel(name, last);
+  } else {
+    schedule.parallel(name, outer.size() > 1 ? schedule.fuse(name, outer) : outer[0]);
+  }
+}
+
+void schedule_stage(te::Schedule& schedule, const te::Tensor& stage,
+                    const ScheduleContext& context) {
+  if (stage->reduce_axis().empty()) {
+    schedule_injective_stage(schedule, stage, context);
+  } else {
+    schedule_reduction_stage(schedule, stage, context);
+  }
 }
 
 void schedule_all_stages(te::Schedule& schedule, const std::vector<te::Tensor>& outputs,
                          const ScheduleContext& context) {
-  for (const te::Tensor& stage : compute_stages(outputs)) {
-    if (stage->reduce_axis().empty()) {
-      schedule_injective_stage(schedule, stage, context);
-    } else {
-      schedule_reduction_stage(schedule, stage, context);
-    }
-  }
+  for (const te::Tensor& stage : compute_stages(outputs)) schedule_stage(schedule, stage, context);
 }
 
 }  // namespace kiln::op

@@ -67,10 +67,13 @@ std::vector<te::Tensor> compute_stages(const std::vector<te::Tensor>& outputs);
 // it (when it is at least one vector long), fuse every loop outside it and run that in parallel.
 void schedule_injective_stage(te::Schedule& schedule, const te::Tensor& stage,
                               const ScheduleContext& context);
-// A reduction stage: fuse its data-parallel loops and run them in parallel; the reduce loops
-// stay inside, in order.
+// A reduction stage: the innermost output dim split into vectors that go below the reduce loops
+// (when it is at least one vector long), the other output dims fused and run in parallel.
 void schedule_reduction_stage(te::Schedule& schedule, const te::Tensor& stage,
                               const ScheduleContext& context);
+// The injective or the reduction schedule, as the stage has reduce axes or not.
+void schedule_stage(te::Schedule& schedule, const te::Tensor& stage,
+                    const ScheduleContext& context);
 // Each compute stage of `outputs`' graph gets the injective or the reduction schedule.
 void schedule_all_stages(te::Schedule& schedule, const std::vector<te::Tensor>& outputs,
                          const ScheduleContext& context);

@@ -63,12 +63,7 @@ const OpImpl* find_impl(std::string_view op_name) {
 void default_schedule(te::Schedule& schedule, const std::vector<te::Tensor>& outputs,
                       const ScheduleContext& context) {
   for (const te::Tensor& output : outputs) {
-    if (output->is_placeholder()) continue;
-    if (output->reduce_axis().empty()) {
-      schedule_injective_stage(schedule, output, context);
-    } else {
-      schedule_reduction_stage(schedule, output, context);
-    }
+    if (!output->is_placeholder()) schedule_stage(schedule, output, context);
   }
 }
 

@@ -44,6 +44,12 @@ class TensorNode {
 };
 
 class Tensor {
+  static PrimExpr as_index(const IterVar& axis) { return PrimExpr(axis.var); }
+  template <typename T>
+  static PrimExpr as_index(const T& value) {
+    return PrimExpr(value);
+  }
+
  public:
   Tensor() = default;
   Tensor(std::shared_ptr<const TensorNode> node) : node_(std::move(node)) {}  // NOLINT
@@ -56,9 +62,10 @@ class Tensor {
 
   // Reads element `indices` (one index per dimension; an internal error otherwise).
   PrimExpr operator()(std::vector<PrimExpr> indices) const;
+  // Each index may be a PrimExpr, a Var, an IterVar (its variable) or an integer.
   template <typename... Index>
   PrimExpr operator()(Index... indices) const {
-    return (*this)(std::vector<PrimExpr>{PrimExpr(indices)...});
+    return (*this)(std::vector<PrimExpr>{as_index(indices)...});
   }
 
  private:

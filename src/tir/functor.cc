@@ -13,23 +13,36 @@ void IRVisitor::visit(const PrimExpr& expr) {
   KILN_CHECK(expr) << "visiting a null expression";
   const PrimExprNode* node = expr.get();
   switch (node->kind()) {
-    case ExprKind::kIntImm: return visit_int_imm(static_cast<const IntImmNode*>(node));
-    case ExprKind::kFloatImm: return visit_float_imm(static_cast<const FloatImmNode*>(node));
-    case ExprKind::kVar: return visit_var(static_cast<const VarNode*>(node));
-    case ExprKind::kBinary: return visit_binary(static_cast<const BinaryNode*>(node));
-    case ExprKind::kCompare: return visit_compare(static_cast<const CompareNode*>(node));
-    case ExprKind::kLogical: return visit_logical(static_cast<const LogicalNode*>(node));
-    case ExprKind::kNot: return visit_not(static_cast<const NotNode*>(node));
-    case ExprKind::kSelect: return visit_select(static_cast<const SelectNode*>(node));
-    case ExprKind::kCast: return visit_cast(static_cast<const CastNode*>(node));
-    case ExprKind::kIntrinsic: return visit_intrinsic(static_cast<const IntrinsicNode*>(node));
+    case ExprKind::kIntImm:
+      return visit_int_imm(static_cast<const IntImmNode*>(node));
+    case ExprKind::kFloatImm:
+      return visit_float_imm(static_cast<const FloatImmNode*>(node));
+    case ExprKind::kVar:
+      return visit_var(static_cast<const VarNode*>(node));
+    case ExprKind::kBinary:
+      return visit_binary(static_cast<const BinaryNode*>(node));
+    case ExprKind::kCompare:
+      return visit_compare(static_cast<const CompareNode*>(node));
+    case ExprKind::kLogical:
+      return visit_logical(static_cast<const LogicalNode*>(node));
+    case ExprKind::kNot:
+      return visit_not(static_cast<const NotNode*>(node));
+    case ExprKind::kSelect:
+      return visit_select(static_cast<const SelectNode*>(node));
+    case ExprKind::kCast:
+      return visit_cast(static_cast<const CastNode*>(node));
+    case ExprKind::kIntrinsic:
+      return visit_intrinsic(static_cast<const IntrinsicNode*>(node));
     case ExprKind::kTensorRead:
       return visit_tensor_read(static_cast<const TensorReadNode*>(node));
-    case ExprKind::kReduce: return visit_reduce(static_cast<const ReduceNode*>(node));
+    case ExprKind::kReduce:
+      return visit_reduce(static_cast<const ReduceNode*>(node));
     case ExprKind::kBufferLoad:
       return visit_buffer_load(static_cast<const BufferLoadNode*>(node));
-    case ExprKind::kRamp: return visit_ramp(static_cast<const RampNode*>(node));
-    case ExprKind::kBroadcast: return visit_broadcast(static_cast<const BroadcastNode*>(node));
+    case ExprKind::kRamp:
+      return visit_ramp(static_cast<const RampNode*>(node));
+    case ExprKind::kBroadcast:
+      return visit_broadcast(static_cast<const BroadcastNode*>(node));
   }
 }
 
@@ -37,14 +50,20 @@ void IRVisitor::visit(const Stmt& stmt) {
   if (!stmt) return;
   const StmtNode* node = stmt.get();
   switch (node->kind()) {
-    case StmtKind::kFor: return visit_for(static_cast<const ForNode*>(node));
+    case StmtKind::kFor:
+      return visit_for(static_cast<const ForNode*>(node));
     case StmtKind::kBufferStore:
       return visit_buffer_store(static_cast<const BufferStoreNode*>(node));
-    case StmtKind::kAllocate: return visit_allocate(static_cast<const AllocateNode*>(node));
-    case StmtKind::kSeq: return visit_seq(static_cast<const SeqNode*>(node));
-    case StmtKind::kIfThenElse: return visit_if(static_cast<const IfThenElseNode*>(node));
-    case StmtKind::kLet: return visit_let(static_cast<const LetNode*>(node));
-    case StmtKind::kEvaluate: return visit_evaluate(static_cast<const EvaluateNode*>(node));
+    case StmtKind::kAllocate:
+      return visit_allocate(static_cast<const AllocateNode*>(node));
+    case StmtKind::kSeq:
+      return visit_seq(static_cast<const SeqNode*>(node));
+    case StmtKind::kIfThenElse:
+      return visit_if(static_cast<const IfThenElseNode*>(node));
+    case StmtKind::kLet:
+      return visit_let(static_cast<const LetNode*>(node));
+    case StmtKind::kEvaluate:
+      return visit_evaluate(static_cast<const EvaluateNode*>(node));
   }
 }
 
@@ -109,7 +128,8 @@ void IRVisitor::visit_let(const LetNode* op) {
 }
 void IRVisitor::visit_evaluate(const EvaluateNode* op) { visit(op->value); }
 
-// ---- builders -------------------------------------------------------------------------------------
+// ---- builders
+// -------------------------------------------------------------------------------------
 
 PrimExpr make_binary(BinaryOp op, PrimExpr a, PrimExpr b) {
   return PrimExpr(std::make_shared<const BinaryNode>(op, std::move(a), std::move(b)));
@@ -139,24 +159,34 @@ PrimExpr IRMutator::mutate(const PrimExpr& expr) {
   KILN_CHECK(expr) << "mutating a null expression";
   const PrimExprNode* node = expr.get();
   switch (node->kind()) {
-    case ExprKind::kIntImm: return mutate_int_imm(static_cast<const IntImmNode*>(node), expr);
+    case ExprKind::kIntImm:
+      return mutate_int_imm(static_cast<const IntImmNode*>(node), expr);
     case ExprKind::kFloatImm:
       return mutate_float_imm(static_cast<const FloatImmNode*>(node), expr);
-    case ExprKind::kVar: return mutate_var(static_cast<const VarNode*>(node), expr);
-    case ExprKind::kBinary: return mutate_binary(static_cast<const BinaryNode*>(node), expr);
-    case ExprKind::kCompare: return mutate_compare(static_cast<const CompareNode*>(node), expr);
-    case ExprKind::kLogical: return mutate_logical(static_cast<const LogicalNode*>(node), expr);
-    case ExprKind::kNot: return mutate_not(static_cast<const NotNode*>(node), expr);
-    case ExprKind::kSelect: return mutate_select(static_cast<const SelectNode*>(node), expr);
-    case ExprKind::kCast: return mutate_cast(static_cast<const CastNode*>(node), expr);
+    case ExprKind::kVar:
+      return mutate_var(static_cast<const VarNode*>(node), expr);
+    case ExprKind::kBinary:
+      return mutate_binary(static_cast<const BinaryNode*>(node), expr);
+    case ExprKind::kCompare:
+      return mutate_compare(static_cast<const CompareNode*>(node), expr);
+    case ExprKind::kLogical:
+      return mutate_logical(static_cast<const LogicalNode*>(node), expr);
+    case ExprKind::kNot:
+      return mutate_not(static_cast<const NotNode*>(node), expr);
+    case ExprKind::kSelect:
+      return mutate_select(static_cast<const SelectNode*>(node), expr);
+    case ExprKind::kCast:
+      return mutate_cast(static_cast<const CastNode*>(node), expr);
     case ExprKind::kIntrinsic:
       return mutate_intrinsic(static_cast<const IntrinsicNode*>(node), expr);
     case ExprKind::kTensorRead:
       return mutate_tensor_read(static_cast<const TensorReadNode*>(node), expr);
-    case ExprKind::kReduce: return mutate_reduce(static_cast<const ReduceNode*>(node), expr);
+    case ExprKind::kReduce:
+      return mutate_reduce(static_cast<const ReduceNode*>(node), expr);
     case ExprKind::kBufferLoad:
       return mutate_buffer_load(static_cast<const BufferLoadNode*>(node), expr);
-    case ExprKind::kRamp: return mutate_ramp(static_cast<const RampNode*>(node), expr);
+    case ExprKind::kRamp:
+      return mutate_ramp(static_cast<const RampNode*>(node), expr);
     case ExprKind::kBroadcast:
       return mutate_broadcast(static_cast<const BroadcastNode*>(node), expr);
   }
@@ -167,14 +197,20 @@ Stmt IRMutator::mutate(const Stmt& stmt) {
   if (!stmt) return stmt;
   const StmtNode* node = stmt.get();
   switch (node->kind()) {
-    case StmtKind::kFor: return mutate_for(static_cast<const ForNode*>(node), stmt);
+    case StmtKind::kFor:
+      return mutate_for(static_cast<const ForNode*>(node), stmt);
     case StmtKind::kBufferStore:
       return mutate_buffer_store(static_cast<const BufferStoreNode*>(node), stmt);
-    case StmtKind::kAllocate: return mutate_allocate(static_cast<const AllocateNode*>(node), stmt);
-    case StmtKind::kSeq: return mutate_seq(static_cast<const SeqNode*>(node), stmt);
-    case StmtKind::kIfThenElse: return mutate_if(static_cast<const IfThenElseNode*>(node), stmt);
-    case StmtKind::kLet: return mutate_let(static_cast<const LetNode*>(node), stmt);
-    case StmtKind::kEvaluate: return mutate_evaluate(static_cast<const EvaluateNode*>(node), stmt);
+    case StmtKind::kAllocate:
+      return mutate_allocate(static_cast<const AllocateNode*>(node), stmt);
+    case StmtKind::kSeq:
+      return mutate_seq(static_cast<const SeqNode*>(node), stmt);
+    case StmtKind::kIfThenElse:
+      return mutate_if(static_cast<const IfThenElseNode*>(node), stmt);
+    case StmtKind::kLet:
+      return mutate_let(static_cast<const LetNode*>(node), stmt);
+    case StmtKind::kEvaluate:
+      return mutate_evaluate(static_cast<const EvaluateNode*>(node), stmt);
   }
   return stmt;
 }
@@ -333,7 +369,8 @@ Stmt IRMutator::mutate_evaluate(const EvaluateNode* op, const Stmt& self) {
   return std::make_shared<const EvaluateNode>(std::move(value));
 }
 
-// ---- helpers --------------------------------------------------------------------------------------
+// ---- helpers
+// --------------------------------------------------------------------------------------
 
 namespace {
 
@@ -429,13 +466,15 @@ bool structural_equal(const PrimExpr& a, const PrimExpr& b) {
   if (a.same_as(b)) return true;
   if (!a || !b || a->kind() != b->kind() || a.dtype() != b.dtype()) return false;
   switch (a->kind()) {
-    case ExprKind::kIntImm: return a.as<IntImmNode>()->value == b.as<IntImmNode>()->value;
+    case ExprKind::kIntImm:
+      return a.as<IntImmNode>()->value == b.as<IntImmNode>()->value;
     case ExprKind::kFloatImm: {
       // Bitwise, so that NaN equals itself and 0.0 differs from -0.0.
       double x = a.as<FloatImmNode>()->value, y = b.as<FloatImmNode>()->value;
       return std::memcmp(&x, &y, sizeof(double)) == 0;
     }
-    case ExprKind::kVar: return false;  // identity was checked by same_as
+    case ExprKind::kVar:
+      return false;  // identity was checked by same_as
     case ExprKind::kBinary: {
       const auto *x = a.as<BinaryNode>(), *y = b.as<BinaryNode>();
       return x->op == y->op && structural_equal(x->a, y->a) && structural_equal(x->b, y->b);
@@ -448,14 +487,16 @@ bool structural_equal(const PrimExpr& a, const PrimExpr& b) {
       const auto *x = a.as<LogicalNode>(), *y = b.as<LogicalNode>();
       return x->op == y->op && structural_equal(x->a, y->a) && structural_equal(x->b, y->b);
     }
-    case ExprKind::kNot: return structural_equal(a.as<NotNode>()->a, b.as<NotNode>()->a);
+    case ExprKind::kNot:
+      return structural_equal(a.as<NotNode>()->a, b.as<NotNode>()->a);
     case ExprKind::kSelect: {
       const auto *x = a.as<SelectNode>(), *y = b.as<SelectNode>();
       return structural_equal(x->condition, y->condition) &&
              structural_equal(x->true_value, y->true_value) &&
              structural_equal(x->false_value, y->false_value);
     }
-    case ExprKind::kCast: return structural_equal(a.as<CastNode>()->value, b.as<CastNode>()->value);
+    case ExprKind::kCast:
+      return structural_equal(a.as<CastNode>()->value, b.as<CastNode>()->value);
     case ExprKind::kIntrinsic: {
       const auto *x = a.as<IntrinsicNode>(), *y = b.as<IntrinsicNode>();
       return x->name == y->name && all_equal(x->args, y->args);

@@ -99,8 +99,9 @@ PrimExpr make_load(DataType element, Buffer buffer, std::vector<PrimExpr> indice
 Stmt make_no_op();
 bool is_no_op(const Stmt& stmt);
 
-// ---- helpers --------------------------------------------------------------------------------------
-// Variables are identified by their node.
+// ---- helpers
+// -------------------------------------------------------------------------------------- Variables
+// are identified by their node.
 using VarMap = std::unordered_map<const VarNode*, PrimExpr>;
 
 // Replaces every use of a mapped variable by its value. Binding sites (For, Let) are not renamed:

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <sstream>
 #include <unordered_map>
 #include <unordered_set>
@@ -25,26 +26,46 @@ enum Precedence : int {
 // Suffix of an immediate whose dtype is not one of the two defaults (int64, float32).
 const char* immediate_suffix(DType dtype) {
   switch (dtype) {
-    case DType::kInt8: return "i8";
-    case DType::kInt16: return "i16";
-    case DType::kInt32: return "i32";
-    case DType::kInt64: return "";
-    case DType::kUInt8: return "u8";
-    case DType::kUInt16: return "u16";
-    case DType::kUInt32: return "u32";
-    case DType::kUInt64: return "u64";
-    case DType::kFloat16: return "f16";
-    case DType::kBFloat16: return "bf16";
-    case DType::kFloat32: return "f";
-    case DType::kFloat64: return "f64";
-    case DType::kBool: return "";
+    case DType::kInt8:
+      return "i8";
+    case DType::kInt16:
+      return "i16";
+    case DType::kInt32:
+      return "i32";
+    case DType::kInt64:
+      return "";
+    case DType::kUInt8:
+      return "u8";
+    case DType::kUInt16:
+      return "u16";
+    case DType::kUInt32:
+      return "u32";
+    case DType::kUInt64:
+      return "u64";
+    case DType::kFloat16:
+      return "f16";
+    case DType::kBFloat16:
+      return "bf16";
+    case DType::kFloat32:
+      return "f";
+    case DType::kFloat64:
+      return "f64";
+    case DType::kBool:
+      return "";
   }
   return "";
 }
 
+// The shortest decimal text that reads back as the same value of `dtype` ("0.1", "1e-05").
 std::string format_float(double value, DType dtype) {
+  bool is_double = dtype == DType::kFloat64;
   char text[64];
-  std::snprintf(text, sizeof(text), dtype == DType::kFloat64 ? "%.17g" : "%.9g", value);
+  for (int precision = 1; precision <= 17; ++precision) {
+    std::snprintf(text, sizeof(text), "%.*g", precision, value);
+    double back = std::strtod(text, nullptr);
+    bool same = is_double ? back == value : static_cast<float>(back) == static_cast<float>(value);
+    if (same || std::isnan(value)) break;
+  }
   return text;
 }
 
@@ -134,8 +155,8 @@ class Printer {
       case StmtKind::kAllocate: {
         const auto* op = as<AllocateNode>(s);
         const char* scope = op->buffer->scope == BufferScope::kLocal ? "local" : "global";
-        line(indent, std::string("allocate ") + scope + " " + buffer_name(op->buffer.get()) +
-                         ": " + buffer_type(*op->buffer) + " {");
+        line(indent, std::string("allocate ") + scope + " " + buffer_name(op->buffer.get()) + ": " +
+                         buffer_type(*op->buffer) + " {");
         stmt(op->body, indent + 1);
         line(indent, "}");
         return;
@@ -161,7 +182,9 @@ class Printer {
         line(indent, "}");
         return;
       }
-      case StmtKind::kEvaluate: line(indent, expr(as<EvaluateNode>(s)->value)); return;
+      case StmtKind::kEvaluate:
+        line(indent, expr(as<EvaluateNode>(s)->value));
+        return;
     }
   }
 
@@ -214,19 +237,29 @@ class Printer {
         if (std::signbit(value)) *precedence = kUnary;
         return number + immediate_suffix(dtype.dtype);
       }
-      case ExprKind::kVar: return var_name(e.as<VarNode>());
+      case ExprKind::kVar:
+        return var_name(e.as<VarNode>());
       case ExprKind::kBinary: {
         const auto* op = e.as<BinaryNode>();
         switch (op->op) {
-          case BinaryOp::kAdd: return infix(op->a, "+", op->b, kAdditive, precedence);
-          case BinaryOp::kSub: return infix(op->a, "-", op->b, kAdditive, precedence);
-          case BinaryOp::kMul: return infix(op->a, "*", op->b, kMultiplicative, precedence);
-          case BinaryOp::kDiv: return infix(op->a, "/", op->b, kMultiplicative, precedence);
-          case BinaryOp::kMod: return infix(op->a, "%", op->b, kMultiplicative, precedence);
-          case BinaryOp::kFloorDiv: return call("floordiv", {op->a, op->b});
-          case BinaryOp::kFloorMod: return call("floormod", {op->a, op->b});
-          case BinaryOp::kMin: return call("min", {op->a, op->b});
-          case BinaryOp::kMax: return call("max", {op->a, op->b});
+          case BinaryOp::kAdd:
+            return infix(op->a, "+", op->b, kAdditive, precedence);
+          case BinaryOp::kSub:
+            return infix(op->a, "-", op->b, kAdditive, precedence);
+          case BinaryOp::kMul:
+            return infix(op->a, "*", op->b, kMultiplicative, precedence);
+          case BinaryOp::kDiv:
+            return infix(op->a, "/", op->b, kMultiplicative, precedence);
+          case BinaryOp::kMod:
+            return infix(op->a, "%", op->b, kMultiplicative, precedence);
+          case BinaryOp::kFloorDiv:
+            return call("floordiv", {op->a, op->b});
+          case BinaryOp::kFloorMod:
+            return call("floormod", {op->a, op->b});
+          case BinaryOp::kMin:
+            return call("min", {op->a, op->b});
+          case BinaryOp::kMax:
+            return call("max", {op->a, op->b});
         }
         return "?";
       }
@@ -250,7 +283,8 @@ class Printer {
         const auto* op = e.as<SelectNode>();
         return call("select", {op->condition, op->true_value, op->false_value});
       }
-      case ExprKind::kCast: return call(dtype.to_string(), {e.as<CastNode>()->value});
+      case ExprKind::kCast:
+        return call(dtype.to_string(), {e.as<CastNode>()->value});
       case ExprKind::kIntrinsic: {
         const auto* op = e.as<IntrinsicNode>();
         return call(op->name, op->args);

@@ -10,6 +10,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "codegen/target.h"
 #include "kiln/runtime_api.h"
@@ -48,5 +49,9 @@ std::unique_ptr<JitSession> create_jit_session(const Target& target,
 // Runs `argv` (argv[0] is a path) and returns its exit status; its stdout and stderr go to
 // `output`. kiln::Error when it cannot be started.
 int run_process(const std::vector<std::string>& argv, std::string* output);
+
+// The host's libm.so.6 for an architecture ("x86_64"), or "" when not found; linked into shared
+// libraries so that the math functions kernels call resolve wherever the library is loaded.
+std::string find_host_libm(const std::string& arch);
 
 }  // namespace kiln::codegen

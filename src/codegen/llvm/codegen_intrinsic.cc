@@ -1,0 +1,129 @@
+// Math intrinsics: LLVM intrinsics where LLVM has one that lowers well everywhere, the C
+// library otherwise (the shared library links libm; the JIT resolves from the process).
+#include <limits>
+#include <unordered_map>
+
+#include "codegen/llvm/codegen_llvm.h"
+#include "kiln/error.h"
+
+namespace kiln::codegen {
+
+using tir::DataType;
+
+namespace {
+
+// Intrinsics with an LLVM counterpart. round is half-to-even (llvm.roundeven, the same as
+// nearbyint in the default rounding mode but independent of it).
+const std::unordered_map<std::string, llvm::Intrinsic::ID>& llvm_intrinsics() {
+  static const std::unordered_map<std::string, llvm::Intrinsic::ID> table = {
+      {"exp", llvm::Intrinsic::exp},         {"log", llvm::Intrinsic::log},
+      {"sqrt", llvm::Intrinsic::sqrt},       {"fabs", llvm::Intrinsic::fabs},
+      {"floor", llvm::Intrinsic::floor},     {"ceil", llvm::Intrinsic::ceil},
+      {"round", llvm::Intrinsic::roundeven}, {"trunc", llvm::Intrinsic::trunc},
+      {"pow", llvm::Intrinsic::pow},         {"sin", llvm::Intrinsic::sin},
+      {"cos", llvm::Intrinsic::cos},         {"copysign", llvm::Intrinsic::copysign},
+  };
+  return table;
+}
+
+// Intrinsics computed by the C library (float versions get the `f` suffix).
+bool is_libm_function(const std::string& name) {
+  static const char* const kNames[] = {"tanh", "erf",   "tan",   "asin",  "acos",
+                                       "atan", "sinh",  "cosh",  "asinh", "acosh",
+                                       "atanh", "log1p", "expm1"};
+  for (const char* known : kNames) {
+    if (name == known) return true;
+  }
+  return false;
+}
+
+size_t arity(const std::string& name) {
+  return name == "pow" || name == "copysign" || name == "fmod" ? 2 : 1;
+}
+
+}  // namespace
+
+llvm::Value* CodeGenLLVM::call_llvm_intrinsic(llvm::Intrinsic::ID id,
+                                              std::vector<llvm::Value*> args) {
+  llvm::Function* declaration =
+      llvm::Intrinsic::getDeclaration(&module_, id, {args[0]->getType()});
+  return builder_.CreateCall(declaration, args);
+}
+
+llvm::Value* CodeGenLLVM::call_libm(const std::string& name, const DataType& dtype,
+                                    std::vector<llvm::Value*> args) {
+  llvm::Type* scalar = compute_type(dtype.element());
+  std::string symbol = scalar->isFloatTy() ? name + "f" : name;
+  std::vector<llvm::Type*> parameter_types(args.size(), scalar);
+  llvm::FunctionCallee callee =
+      module_.getOrInsertFunction(symbol, llvm::FunctionType::get(scalar, parameter_types, false));
+  if (auto* function = llvm::dyn_cast<llvm::Function>(callee.getCallee())) {
+    // We never read errno, so the calls are pure: LLVM may hoist and merge them.
+    function->setDoesNotThrow();
+    function->setDoesNotAccessMemory();
+    function->setWillReturn();
+  }
+  if (dtype.lanes == 1) return builder_.CreateCall(callee, args);
+  // No vector variants in libm's plain interface: one call per lane.
+  llvm::Value* result = llvm::PoisonValue::get(compute_type(dtype));
+  for (int lane = 0; lane < dtype.lanes; ++lane) {
+    std::vector<llvm::Value*> lane_args;
+    for (llvm::Value* arg : args) lane_args.push_back(builder_.CreateExtractElement(arg, lane));
+    result = builder_.CreateInsertElement(result, builder_.CreateCall(callee, lane_args), lane);
+  }
+  return result;
+}
+
+llvm::Value* CodeGenLLVM::emit_intrinsic(const tir::IntrinsicNode& op) {
+  const std::string& name = op.name;
+  KILN_CHECK(op.args.size() == arity(name))
+      << "intrinsic " << name << " takes " << arity(name) << " arguments, got " << op.args.size();
+  const DataType& dtype = op.args[0].dtype();
+  std::vector<llvm::Value*> args;
+  for (const tir::PrimExpr& arg : op.args) args.push_back(emit(arg));
+
+  if (!dtype.is_float()) {
+    // Integer arguments: the rounding functions are the identity, fabs is abs, and an integer
+    // is never NaN or infinite.
+    if (name == "isnan" || name == "isinf") return emit_constant(op.dtype(), 0, 0, false);
+    if (name == "floor" || name == "ceil" || name == "round" || name == "trunc") return args[0];
+    if (name == "fabs") {
+      if (!dtype_is_signed(dtype.dtype)) return args[0];
+      llvm::Value* negative =
+          builder_.CreateICmpSLT(args[0], llvm::Constant::getNullValue(args[0]->getType()));
+      return builder_.CreateSelect(negative, builder_.CreateNeg(args[0]), args[0]);
+    }
+    KILN_CHECK(false) << "intrinsic " << name << " on " << dtype.to_string() << " in kernel "
+                      << kernel_name_;
+  }
+
+  for (llvm::Value*& arg : args) arg = widen(arg, dtype);
+  llvm::Value* x = args[0];
+  if (name == "isnan") return builder_.CreateFCmpUNO(x, x);
+  if (name == "isinf") {
+    llvm::Value* magnitude = call_llvm_intrinsic(llvm::Intrinsic::fabs, {x});
+    return builder_.CreateFCmpOEQ(
+        magnitude, llvm::ConstantFP::getInfinity(magnitude->getType()));
+  }
+  llvm::Value* result = nullptr;
+  auto intrinsic = llvm_intrinsics().find(name);
+  if (intrinsic != llvm_intrinsics().end()) {
+    result = call_llvm_intrinsic(intrinsic->second, args);
+  } else if (name == "fmod") {
+    result = builder_.CreateFRem(args[0], args[1]);
+  } else if (name == "sigmoid") {
+    llvm::Value* one = llvm::ConstantFP::get(x->getType(), 1.0);
+    llvm::Value* exp_neg = call_llvm_intrinsic(llvm::Intrinsic::exp, {builder_.CreateFNeg(x)});
+    result = builder_.CreateFDiv(one, builder_.CreateFAdd(one, exp_neg));
+  } else if (is_libm_function(name)) {
+    result = call_libm(name, dtype, args);
+  } else {
+    KILN_CHECK(false) << "unknown intrinsic '" << name << "' in kernel " << kernel_name_
+                      << "; supported: exp, log, sqrt, tanh, erf, fabs, floor, ceil, round, "
+                         "trunc, pow, sin, cos, tan, asin, acos, atan, sinh, cosh, asinh, "
+                         "acosh, atanh, log1p, expm1, sigmoid, isnan, isinf, copysign, fmod";
+  }
+  return narrow(result, dtype);
+}
+
+}  // namespace kiln::codegen

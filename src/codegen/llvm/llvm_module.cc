@@ -1,0 +1,180 @@
+// LLVMModule: code generation, optimisation, and the ways out (IR text, assembly, object,
+// shared library, JIT).
+#include "codegen/llvm/llvm_module.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <llvm/ADT/SmallVector.h>
+#include <llvm/IR/LegacyPassManager.h>
+#include <llvm/Support/raw_ostream.h>
+#include <llvm/TargetParser/Triple.h>
+#include <llvm/Transforms/Utils/Cloning.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <set>
+
+#include "codegen/llvm/codegen_llvm.h"
+#include "codegen/llvm/llvm_common.h"
+#include "kiln/error.h"
+
+namespace kiln::codegen {
+
+namespace {
+
+class LLVMModuleImpl final : public LLVMModule {
+ public:
+  LLVMModuleImpl(const std::vector<tir::PrimFunc>& kernels, const Target& target)
+      : target_(target), context_(std::make_unique<llvm::LLVMContext>()) {
+    machine_ = create_target_machine(target);
+    llvm::LLVMContext& context = *context_.getContext();
+    module_ = std::make_unique<llvm::Module>("kiln", context);
+    module_->setTargetTriple(machine_->getTargetTriple().str());
+    module_->setDataLayout(machine_->createDataLayout());
+    module_->setPICLevel(llvm::PICLevel::BigPIC);
+
+    std::set<std::string> names = {"kiln_module_init"};
+    CodeGenLLVM codegen(*module_, target.effective_cpu(), target.effective_features());
+    for (const tir::PrimFunc& kernel : kernels) {
+      KILN_CHECK(!kernel.name.empty()) << "kernel without a name";
+      KILN_CHECK(names.insert(kernel.name).second)
+          << "kernel name '" << kernel.name << "' is used twice (or is reserved)";
+      codegen.add_kernel(kernel);
+      kernel_names_.push_back(kernel.name);
+    }
+    codegen.add_module_init();
+    optimize_module(*module_, *machine_, target.opt_level);
+  }
+
+  ~LLVMModuleImpl() override {
+    // The JIT holds code compiled from our context: it goes first.
+    jit_.reset();
+    module_.reset();
+  }
+
+  std::string llvm_ir() const override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::string text;
+    llvm::raw_string_ostream stream(text);
+    module_->print(stream, nullptr);
+    return stream.str();
+  }
+
+  std::string assembly() const override { return emit(llvm::CodeGenFileType::AssemblyFile); }
+
+  void write_object(const std::string& path) const override {
+    write_file(path, emit(llvm::CodeGenFileType::ObjectFile));
+  }
+
+  void write_shared_library(const std::string& path) const override {
+    std::string object = emit(llvm::CodeGenFileType::ObjectFile);
+    std::string object_path = write_temporary_object(object);
+    std::vector<std::string> argv = {KILN_LLD_PATH, "-shared", "-o", path, object_path};
+    // Host libraries get libm as a dependency so that libm calls resolve even in a process that
+    // has not loaded it; for cross targets there is nothing to link against, and a shared
+    // library may leave those symbols for the loader.
+    if (target_.is_host()) {
+      std::string libm = find_host_libm(machine_->getTargetTriple().getArchName().str());
+      if (!libm.empty()) argv.push_back(libm);
+    }
+    std::string output;
+    int status = 0;
+    try {
+      status = run_process(argv, &output);
+    } catch (...) {
+      std::filesystem::remove(object_path);
+      throw;
+    }
+    std::filesystem::remove(object_path);
+    if (status != 0) {
+      throw Error("linking " + path + " with " + KILN_LLD_PATH + " failed (exit status " +
+                  std::to_string(status) + "): " + output);
+    }
+  }
+
+  KilnKernel jit_lookup(const std::string& kernel_name, const KilnRuntimeApi* api) override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!target_.is_host()) {
+      throw Error("cannot run code for target '" + target_.str() + "' (" +
+                  target_.effective_triple() +
+                  ") on this machine; cross targets can only be emitted (object, assembly, "
+                  "shared library)");
+    }
+    if (std::find(kernel_names_.begin(), kernel_names_.end(), kernel_name) == kernel_names_.end()) {
+      std::string known;
+      for (const std::string& name : kernel_names_) known += (known.empty() ? "" : ", ") + name;
+      throw Error("no kernel named '" + kernel_name + "' in this module; kernels: " + known);
+    }
+    if (!jit_) {
+      llvm::orc::ThreadSafeModule copy(llvm::CloneModule(*module_), context_);
+      jit_ = create_jit_session(target_, std::move(copy));
+    }
+    // A kernel that needs no runtime service may run without the table; otherwise
+    // (re)initialise when the caller hands us a table we have not seen.
+    if (api != nullptr && api != initialized_api_) {
+      auto init = reinterpret_cast<KilnModuleInit>(jit_->lookup("kiln_module_init"));
+      if (init(api) != 0) {
+        throw Error("kiln_module_init rejected the runtime API table (version " +
+                    std::to_string(api->version) + ", expected " +
+                    std::to_string(KILN_RUNTIME_API_VERSION) + ")");
+      }
+      initialized_api_ = api;
+    }
+    return reinterpret_cast<KilnKernel>(jit_->lookup(kernel_name));
+  }
+
+ private:
+  std::string emit(llvm::CodeGenFileType type) const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    // Code generation passes rewrite the IR; emit from a copy so the module stays as optimised.
+    std::unique_ptr<llvm::Module> copy = llvm::CloneModule(*module_);
+    llvm::SmallVector<char, 0> buffer;
+    llvm::raw_svector_ostream stream(buffer);
+    llvm::legacy::PassManager passes;
+    if (machine_->addPassesToEmitFile(passes, stream, nullptr, type)) {
+      throw Error("LLVM cannot emit " +
+                  std::string(type == llvm::CodeGenFileType::AssemblyFile ? "assembly" : "objects") +
+                  " for target '" + target_.str() + "'");
+    }
+    passes.run(*copy);
+    return std::string(buffer.data(), buffer.size());
+  }
+
+  static void write_file(const std::string& path, const std::string& bytes) {
+    std::ofstream file(path, std::ios::binary | std::ios::trunc);
+    file.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    file.close();
+    if (!file) throw Error("cannot write " + path + ": " + std::strerror(errno));
+  }
+
+  static std::string write_temporary_object(const std::string& bytes) {
+    std::string pattern = (std::filesystem::temp_directory_path() / "kiln-XXXXXX.o").string();
+    int fd = mkstemps(pattern.data(), 2);
+    if (fd < 0) throw Error("cannot create a temporary object file: " + std::string(std::strerror(errno)));
+    close(fd);
+    write_file(pattern, bytes);
+    return pattern;
+  }
+
+  Target target_;
+  llvm::orc::ThreadSafeContext context_;
+  std::unique_ptr<llvm::Module> module_;
+  std::unique_ptr<llvm::TargetMachine> machine_;
+  std::vector<std::string> kernel_names_;
+  mutable std::mutex mutex_;
+  std::unique_ptr<JitSession> jit_;
+  const KilnRuntimeApi* initialized_api_ = nullptr;
+};
+
+}  // namespace
+
+std::unique_ptr<LLVMModule> LLVMModule::build(const std::vector<tir::PrimFunc>& kernels,
+                                              const Target& target) {
+  return std::make_unique<LLVMModuleImpl>(kernels, target);
+}
+
+}  // namespace kiln::codegen

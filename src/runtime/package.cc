@@ -1,0 +1,228 @@
+// Packages: a tar with exactly mod.so, mod.json, mod.params and metadata.json (docs/formats.md,
+// "Packages"). Reading trusts nothing: member names, types, sizes and checksums are verified.
+#include "runtime/package.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "kiln/error.h"
+#include "support/sha256.h"
+
+namespace kiln::runtime {
+
+namespace {
+
+using Json = nlohmann::json;
+
+constexpr const char* kLibrary = "mod.so";
+constexpr const char* kGraph = "mod.json";
+constexpr const char* kParams = "mod.params";
+constexpr const char* kMetadata = "metadata.json";
+// A member larger than this is refused before anything is allocated for it.
+constexpr int64_t kMaxMemberBytes = int64_t{16} << 30;
+
+std::string sha256_hex(const std::string& bytes) {
+  return support::to_hex(support::sha256(bytes.data(), bytes.size()));
+}
+
+struct ArchiveDeleter {
+  void operator()(archive* handle) const {
+    if (handle == nullptr) return;
+    if (is_writer) {
+      archive_write_free(handle);
+    } else {
+      archive_read_free(handle);
+    }
+  }
+  bool is_writer = false;
+};
+using ArchivePtr = std::unique_ptr<archive, ArchiveDeleter>;
+
+std::string archive_message(archive* handle) {
+  const char* text = archive_error_string(handle);
+  return text != nullptr ? text : "unknown libarchive error";
+}
+
+// The timestamp of every member: SOURCE_DATE_EPOCH when set, for byte-identical packages.
+time_t member_time() {
+  if (const char* epoch = std::getenv("SOURCE_DATE_EPOCH")) {
+    char* end = nullptr;
+    long long value = std::strtoll(epoch, &end, 10);
+    if (end != epoch && *end == '\0' && value >= 0) return static_cast<time_t>(value);
+  }
+  return std::time(nullptr);
+}
+
+}  // namespace
+
+void write_package(const std::string& path, const PackageContents& contents) {
+  Json metadata;
+  try {
+    metadata = Json::parse(contents.metadata_json.empty() ? "{}" : contents.metadata_json);
+  } catch (const Json::exception& error) {
+    KILN_CHECK(false) << "package metadata is not JSON: " << error.what();
+  }
+  KILN_CHECK(metadata.is_object()) << "package metadata must be a JSON object";
+  metadata["checksums"] = {{kLibrary, sha256_hex(contents.library)},
+                           {kGraph, sha256_hex(contents.graph_json)},
+                           {kParams, sha256_hex(contents.params)}};
+  std::string metadata_text = metadata.dump(2) + "\n";
+
+  // Written beside the target and renamed into place: a failed write never leaves a half package
+  // under the final name, and an existing package is replaced atomically.
+  std::string partial = path + ".partial-" + std::to_string(::getpid());
+  ArchivePtr writer(archive_write_new(), ArchiveDeleter{true});
+  KILN_CHECK(writer != nullptr);
+  // pax "restricted": plain ustar headers, with a pax extension only for a member > 8 GiB.
+  archive_write_set_format_pax_restricted(writer.get());
+  auto fail = [&](const std::string& what) {
+    std::string message = "cannot write the package '" + path + "': " + what;
+    writer.reset();
+    ::unlink(partial.c_str());
+    throw Error(message);
+  };
+  if (archive_write_open_filename(writer.get(), partial.c_str()) != ARCHIVE_OK) {
+    fail(archive_message(writer.get()));
+  }
+  const std::array<std::pair<const char*, const std::string*>, 4> members = {{
+      {kMetadata, &metadata_text},
+      {kGraph, &contents.graph_json},
+      {kParams, &contents.params},
+      {kLibrary, &contents.library},
+  }};
+  time_t now = member_time();
+  for (const auto& [name, bytes] : members) {
+    std::unique_ptr<archive_entry, void (*)(archive_entry*)> entry(archive_entry_new(),
+                                                                   archive_entry_free);
+    archive_entry_set_pathname(entry.get(), name);
+    archive_entry_set_filetype(entry.get(), AE_IFREG);
+    archive_entry_set_perm(entry.get(), 0644);
+    archive_entry_set_size(entry.get(), static_cast<la_int64_t>(bytes->size()));
+    archive_entry_set_mtime(entry.get(), now, 0);
+    if (archive_write_header(writer.get(), entry.get()) != ARCHIVE_OK) {
+      fail(archive_message(writer.get()));
+    }
+    size_t done = 0;
+    while (done < bytes->size()) {
+      la_ssize_t written =
+          archive_write_data(writer.get(), bytes->data() + done, bytes->size() - done);
+      if (written <= 0) fail(archive_message(writer.get()));
+      done += static_cast<size_t>(written);
+    }
+  }
+  if (archive_write_close(writer.get()) != ARCHIVE_OK) fail(archive_message(writer.get()));
+  writer.reset();
+  if (std::rename(partial.c_str(), path.c_str()) != 0) {
+    std::string reason = std::strerror(errno);
+    ::unlink(partial.c_str());
+    throw Error("cannot write the package '" + path + "': " + reason);
+  }
+}
+
+PackageContents read_package(const std::string& path) {
+  auto invalid = [&](const std::string& what) -> Error {
+    return Error(path + " is not a valid Kiln package: " + what);
+  };
+  struct stat info {};
+  if (::stat(path.c_str(), &info) != 0) {
+    throw Error("cannot open the package '" + path + "': " + std::strerror(errno));
+  }
+  if (!S_ISREG(info.st_mode)) throw invalid("it is not a regular file");
+
+  ArchivePtr reader(archive_read_new(), ArchiveDeleter{false});
+  KILN_CHECK(reader != nullptr);
+  // Plain tar only: no compression filters, so a member can never be larger than the file.
+  archive_read_support_format_tar(reader.get());
+  if (archive_read_open_filename(reader.get(), path.c_str(), 1 << 16) != ARCHIVE_OK) {
+    throw invalid("it is not a tar archive (" + archive_message(reader.get()) + ")");
+  }
+
+  std::map<std::string, std::string> members;
+  for (;;) {
+    archive_entry* entry = nullptr;
+    int status = archive_read_next_header(reader.get(), &entry);
+    if (status == ARCHIVE_EOF) break;
+    if (status < ARCHIVE_WARN) {
+      throw invalid(members.empty()
+                        ? "it is not a tar archive (" + archive_message(reader.get()) + ")"
+                        : "it is truncated or damaged (" + archive_message(reader.get()) + ")");
+    }
+    const char* raw_name = archive_entry_pathname(entry);
+    std::string name = raw_name != nullptr ? raw_name : "";
+    if (name.find('/') != std::string::npos || name.find('\\') != std::string::npos) {
+      throw invalid("member '" + name + "' has a path; a package holds only " + kLibrary + ", " +
+                    kGraph + ", " + kParams + " and " + kMetadata + ", at its top level");
+    }
+    if (name != kLibrary && name != kGraph && name != kParams && name != kMetadata) {
+      throw invalid("unexpected member '" + name + "'; a package holds only " + kLibrary + ", " +
+                    kGraph + ", " + kParams + " and " + kMetadata);
+    }
+    if (archive_entry_filetype(entry) != AE_IFREG) {
+      throw invalid("member '" + name + "' is not a regular file");
+    }
+    if (members.count(name) != 0) throw invalid("member '" + name + "' appears twice");
+    int64_t size = archive_entry_size_is_set(entry) ? archive_entry_size(entry) : -1;
+    if (size < 0 || size > kMaxMemberBytes || size > static_cast<int64_t>(info.st_size)) {
+      throw invalid("member '" + name + "' has an impossible size (" + std::to_string(size) +
+                    " bytes in a file of " + std::to_string(info.st_size) + ")");
+    }
+    std::string bytes(static_cast<size_t>(size), '\0');
+    size_t done = 0;
+    while (done < bytes.size()) {
+      la_ssize_t got = archive_read_data(reader.get(), bytes.data() + done, bytes.size() - done);
+      if (got < 0) {
+        throw invalid("it is truncated or damaged (" + archive_message(reader.get()) + ")");
+      }
+      if (got == 0) break;
+      done += static_cast<size_t>(got);
+    }
+    if (done != bytes.size()) throw invalid("member '" + name + "' is truncated");
+    members.emplace(name, std::move(bytes));
+  }
+
+  for (const char* name : {kMetadata, kLibrary, kGraph, kParams}) {
+    if (members.count(name) == 0) throw invalid(std::string(name) + " is missing");
+  }
+  PackageContents contents;
+  contents.metadata_json = std::move(members[kMetadata]);
+  contents.library = std::move(members[kLibrary]);
+  contents.graph_json = std::move(members[kGraph]);
+  contents.params = std::move(members[kParams]);
+
+  Json metadata;
+  try {
+    metadata = Json::parse(contents.metadata_json);
+  } catch (const Json::exception& error) {
+    throw invalid(std::string("metadata.json is not valid JSON (") + error.what() + ")");
+  }
+  auto checksums = metadata.is_object() ? metadata.find("checksums") : metadata.end();
+  if (!metadata.is_object() || checksums == metadata.end() || !checksums->is_object()) {
+    throw invalid("metadata.json has no \"checksums\"");
+  }
+  for (const auto& [name, bytes] : {std::pair{kLibrary, &contents.library},
+                                    std::pair{kGraph, &contents.graph_json},
+                                    std::pair{kParams, &contents.params}}) {
+    auto expected = checksums->find(name);
+    if (expected == checksums->end() || !expected->is_string()) {
+      throw invalid(std::string("metadata.json has no SHA-256 for ") + name);
+    }
+    if (expected->get<std::string>() != sha256_hex(*bytes)) {
+      throw invalid(std::string(name) +
+                    " does not match its SHA-256 in metadata.json (the package was modified or "
+                    "corrupted; compile it again)");
+    }
+  }
+  return contents;
+}
+
+}  // namespace kiln::runtime
