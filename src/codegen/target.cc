@@ -64,8 +64,8 @@ std::string closest_name(const std::string& name, const Table& table) {
   return best;
 }
 
-int parse_int(const std::string& value, const std::string& option, const std::string& text,
-              int lo, int hi) {
+int parse_int(const std::string& value, const std::string& option, const std::string& text, int lo,
+              int hi) {
   int result = 0;
   auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), result);
   if (ec != std::errc() || end != value.data() + value.size() || result < lo || result > hi) {
@@ -89,11 +89,12 @@ void validate_with_llvm(const Target& target, const std::string& text) {
     throw Error("unknown target triple '" + target.mtriple + "' in '" + text +
                 "'; expected e.g. x86_64-linux-gnu or aarch64-linux-gnu");
   }
-  std::unique_ptr<llvm::MCSubtargetInfo> info =
-      create_subtarget_info(triple.str(), target.effective_cpu(), "");
+  // A generic subtarget: creating one for an unknown CPU would print a warning.
+  std::unique_ptr<llvm::MCSubtargetInfo> info = create_subtarget_info(triple.str(), "", "");
   if (!target.mcpu.empty() && !info->isCPUStringValid(target.mcpu)) {
     throw Error("unknown CPU '" + target.mcpu + "' for " + triple.getArchName().str() + " in '" +
-                text + "'; did you mean '" + closest_name(target.mcpu, info->getAllProcessorDescriptions()) +
+                text + "'; did you mean '" +
+                closest_name(target.mcpu, info->getAllProcessorDescriptions()) +
                 "'? (`llc -mtriple=" + triple.str() + " -mcpu=help` lists them)");
   }
   for (const std::string& feature : split(target.mattr, ',')) {
@@ -118,8 +119,9 @@ const std::vector<TargetOption>& llvm_target_options() {
   static const std::vector<TargetOption> options = {
       {"mcpu", "CPU to generate code for (default: the host CPU, or generic when cross)"},
       {"mattr", "target features, comma-separated: +avx2,+fma,-avx512f"},
-      {"mtriple", "target triple, e.g. aarch64-linux-gnu (default: the host); cross targets "
-                  "are emit-only"},
+      {"mtriple",
+       "target triple, e.g. aarch64-linux-gnu (default: the host); cross targets "
+       "are emit-only"},
       {"num-cores", "number of cores the code is tuned for (default: the machine's)"},
       {"opt-level", "LLVM optimisation level 0-3 (default 3)"},
   };
@@ -131,8 +133,8 @@ Target parse_target(const std::string& text) {
   std::string token;
   if (!(stream >> token)) throw Error("empty target string; expected e.g. 'llvm'");
   if (token != "llvm") {
-    throw Error("unknown target kind '" + token + "' in '" + text + "'; supported kinds: " +
-                kKinds);
+    throw Error("unknown target kind '" + token + "' in '" + text +
+                "'; supported kinds: " + kKinds);
   }
   Target target;
   target.kind = token;

@@ -56,12 +56,11 @@ PrimExpr clip_of(const PrimExpr& x, DType dtype, const Attrs& attrs) {
     if (!std::isinf(high) || high < 0) result = min(result, constant(dtype, high));
     return result;
   }
-  const auto* lowest = tir::as_const_int(lowest_value(dtype));
-  const auto* highest = tir::as_const_int(highest_value(dtype));
+  PrimExpr lowest = lowest_value(dtype), highest = highest_value(dtype);
   // The dtype's range as doubles; uint64's top value does not fit int64, so read it unsigned.
-  double range_low = static_cast<double>(*lowest);
+  double range_low = static_cast<double>(*tir::as_const_int(lowest));
   double range_high = dtype == DType::kUInt64 ? 18446744073709551615.0
-                                              : static_cast<double>(*highest);
+                                              : static_cast<double>(*tir::as_const_int(highest));
   if (!std::isnan(low) && std::ceil(low) > range_low) {
     double bound = std::min(std::ceil(low), range_high);
     result = max(result, tir::int_imm(static_cast<int64_t>(bound), scalar_type(dtype)));

@@ -22,9 +22,7 @@ struct ExportContext {
   std::vector<int64_t> strides;
 };
 
-void delete_export(DLManagedTensor* self) {
-  delete static_cast<ExportContext*>(self->manager_ctx);
-}
+void delete_export(DLManagedTensor* self) { delete static_cast<ExportContext*>(self->manager_ctx); }
 
 // Calls the producer's deleter when the import is done with `managed`, unless ownership moved on.
 class ManagedGuard {
@@ -115,10 +113,9 @@ DLDataType to_dlpack_dtype(DType dtype) {
 
 std::optional<DType> from_dlpack_dtype(DLDataType dtype) {
   if (dtype.lanes != 1) return std::nullopt;
-  for (DType candidate :
-       {DType::kFloat32, DType::kFloat16, DType::kBFloat16, DType::kFloat64, DType::kInt8,
-        DType::kInt16, DType::kInt32, DType::kInt64, DType::kUInt8, DType::kUInt16,
-        DType::kUInt32, DType::kUInt64, DType::kBool}) {
+  for (DType candidate : {DType::kFloat32, DType::kFloat16, DType::kBFloat16, DType::kFloat64,
+                          DType::kInt8, DType::kInt16, DType::kInt32, DType::kInt64, DType::kUInt8,
+                          DType::kUInt16, DType::kUInt32, DType::kUInt64, DType::kBool}) {
     DLDataType known = to_dlpack_dtype(candidate);
     if (known.code == dtype.code && known.bits == dtype.bits) return candidate;
   }
@@ -171,6 +168,9 @@ Tensor from_dlpack(DLManagedTensor* managed) {
   int64_t numel = 1;
   for (int64_t dim : shape) {
     if (dim < 0) throw Error("DLPack tensor has a negative dimension " + std::to_string(dim));
+    if (dim != 0 && numel > (int64_t{1} << 40) / dim) {
+      throw Error("DLPack tensor is too large (more than 2^40 elements)");
+    }
     numel *= dim;
   }
   if (numel == 0) return Tensor(*dtype, shape);

@@ -3,11 +3,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
-#include <limits>
 #include <new>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <sstream>
 
 #include "kiln/error.h"
 #include "runtime/thread_pool.h"
@@ -103,13 +101,14 @@ bool is_bound(TensorKind kind) { return kind == TensorKind::kInput || kind == Te
 
 struct GraphExecutor::Impl {
   std::shared_ptr<KernelModule> module;
-  std::vector<Tensor> storages;       // one aligned, zeroed allocation each
-  std::vector<Tensor> bound_params;   // parameters referenced in place, kept alive
+  std::vector<Tensor> storages;      // one aligned, zeroed allocation each
+  std::vector<Tensor> bound_params;  // parameters referenced in place, kept alive
   std::vector<TensorEntry> tensors;
   std::vector<size_t> input_ids, output_ids;
   std::vector<TensorSpec> input_specs, output_specs;
   std::vector<NodeEntry> nodes;
-  std::vector<void*> args;  // every node's data pointers, one after the other
+  std::vector<size_t> arg_ids;  // every node's argument tensor ids, one node after the other
+  std::vector<void*> args;      // the same as data pointers, built once all are bound
   size_t storage_bytes = 0;
   size_t param_bytes = 0;
 
@@ -158,7 +157,8 @@ void GraphExecutor::Impl::parse(const Json& graph) {
       entry.spec.shape.push_back(static_cast<int64_t>(extent));
     }
     entry.nbytes = static_cast<size_t>(numel) * dtype_size(entry.spec.dtype);
-    entry.kind = parse_kind(as_string(field(item, "kind", where), where + ".kind"), where + ".kind");
+    entry.kind =
+        parse_kind(as_string(field(item, "kind", where), where + ".kind"), where + ".kind");
 
     auto storage = item.find("storage");
     if (storage == item.end() || storage->is_null()) {
@@ -174,8 +174,8 @@ void GraphExecutor::Impl::parse(const Json& graph) {
       entry.offset = offset == item.end() ? 0 : as_uint(*offset, where + ".offset");
       // Kernels may use aligned vector loads on every buffer.
       if (entry.offset % Tensor::kAlignment != 0) {
-        malformed(where + ".offset = " + std::to_string(entry.offset) +
-                  " is not a multiple of " + std::to_string(Tensor::kAlignment));
+        malformed(where + ".offset = " + std::to_string(entry.offset) + " is not a multiple of " +
+                  std::to_string(Tensor::kAlignment));
       }
       uint64_t size = storage_sizes[id];
       if (entry.offset > size || entry.nbytes > size - entry.offset) {
@@ -237,7 +237,8 @@ void GraphExecutor::Impl::parse(const Json& graph) {
     if (ops != item.end()) {
       for (const Json& op : as_array(*ops, where + ".ops")) as_string(op, where + ".ops");
     }
-    std::vector<size_t> ids = tensor_ids(field(item, "args", where), where + ".args", tensors.size());
+    std::vector<size_t> ids =
+        tensor_ids(field(item, "args", where), where + ".args", tensors.size());
     auto outputs = item.find("num_outputs");
     uint64_t num_outputs = outputs == item.end() ? 1 : as_uint(*outputs, where + ".num_outputs");
     if (num_outputs > ids.size()) malformed(where + ".num_outputs exceeds its argument count");
@@ -267,13 +268,12 @@ void GraphExecutor::Impl::parse(const Json& graph) {
   }
   for (TensorEntry& entry : tensors) {
     if (entry.storage < 0) continue;
-    entry.data = storages[static_cast<size_t>(entry.storage)].mutable_data_as<std::byte>() +
-                 entry.offset;
+    entry.data =
+        storages[static_cast<size_t>(entry.storage)].mutable_data_as<std::byte>() + entry.offset;
   }
-  // The pointers of parameters bound by reference are filled in by bind_params.
   for (size_t i = 0; i < nodes.size(); ++i) {
-    nodes[i].first_arg = args.size();
-    for (size_t id : node_args[i]) args.push_back(reinterpret_cast<void*>(id));
+    nodes[i].first_arg = arg_ids.size();
+    arg_ids.insert(arg_ids.end(), node_args[i].begin(), node_args[i].end());
   }
 }
 
@@ -300,14 +300,13 @@ void GraphExecutor::Impl::bind_params(const std::map<std::string, Tensor>& param
     }
     param_bytes += entry.nbytes;
   }
-  // Tensor ids were stored in `args` while parsing; now that every tensor has its data pointer,
-  // turn them into the pointers the kernels receive.
-  for (void*& arg : args) arg = tensors[reinterpret_cast<size_t>(arg)].data;
+  // Every tensor has its data pointer now: build the kernels' argument arrays, once.
+  for (size_t id : arg_ids) args.push_back(tensors[id].data);
 }
 
 void GraphExecutor::Impl::kernel_failed(const NodeEntry& node, int32_t code) const {
-  std::string message = "kernel '" + node.kernel + "' (node '" + node.name + "') failed with code " +
-                        std::to_string(code);
+  std::string message = "kernel '" + node.kernel + "' (node '" + node.name +
+                        "') failed with code " + std::to_string(code);
   std::string detail = take_last_error();
   if (!detail.empty()) message += ": " + detail;
   throw Error(message);
@@ -349,11 +348,11 @@ void GraphExecutor::set_input(const std::string& name, const Tensor& value) {
   }
   std::string known;
   for (const TensorSpec& spec : impl_->input_specs) {
-    known += (known.empty() ? "" : ", ") + ("'" + spec.name + "' " +
-                                            type_string(spec.dtype, spec.shape));
+    known += (known.empty() ? "" : ", ") +
+             ("'" + spec.name + "' " + type_string(spec.dtype, spec.shape));
   }
-  throw Error("the model has no input '" + name + "'; its inputs are: " +
-              (known.empty() ? "(none)" : known));
+  throw Error("the model has no input '" + name +
+              "'; its inputs are: " + (known.empty() ? "(none)" : known));
 }
 
 void GraphExecutor::run() {

@@ -40,6 +40,8 @@ struct TensorSpec {
   std::vector<int64_t> shape;
 };
 
+// One inference at a time: an executor owns its buffers, so concurrent runs need an executor
+// each (they share the module and may share the parameter tensors).
 class GraphExecutor {
  public:
   // `params`: parameter name -> value, as read from mod.params. kiln::Error when the graph is

@@ -209,9 +209,9 @@ PackageContents read_package(const std::string& path) {
   if (!metadata.is_object() || checksums == metadata.end() || !checksums->is_object()) {
     throw invalid("metadata.json has no \"checksums\"");
   }
-  for (const auto& [name, bytes] : {std::pair{kLibrary, &contents.library},
-                                    std::pair{kGraph, &contents.graph_json},
-                                    std::pair{kParams, &contents.params}}) {
+  for (const auto& [name, bytes] :
+       {std::pair{kLibrary, &contents.library}, std::pair{kGraph, &contents.graph_json},
+        std::pair{kParams, &contents.params}}) {
     auto expected = checksums->find(name);
     if (expected == checksums->end() || !expected->is_string()) {
       throw invalid(std::string("metadata.json has no SHA-256 for ") + name);

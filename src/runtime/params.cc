@@ -154,8 +154,8 @@ std::map<std::string, Tensor> deserialize_params(const std::string& bytes,
     }
     const char* data = reader.take(static_cast<size_t>(nbytes), "tensor data");
     if (params.count(name) != 0) reader.fail(where + " appears twice");
-    params.emplace(name, Tensor::from_bytes(*dtype, std::move(shape), data,
-                                            static_cast<size_t>(nbytes)));
+    params.emplace(name,
+                   Tensor::from_bytes(*dtype, std::move(shape), data, static_cast<size_t>(nbytes)));
   }
   if (reader.remaining() != 0) {
     reader.fail(std::to_string(reader.remaining()) + " unexpected bytes after the last tensor");

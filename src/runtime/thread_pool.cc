@@ -25,6 +25,7 @@ namespace {
 // of one inference follow each other within microseconds; this keeps them from paying a futex
 // wake-up each, while an idle process stops burning CPU almost at once.
 constexpr auto kSpinTime = std::chrono::microseconds(100);
+constexpr int kPureSpinIterations = 512;
 
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -41,7 +42,12 @@ T wait_for_change(const std::atomic<T>& value, T old) {
   for (int i = 0;; ++i) {
     T now = value.load(std::memory_order_acquire);
     if (now != old) return now;
-    if ((i & 63) == 63 && std::chrono::steady_clock::now() > deadline) break;
+    if ((i & 63) == 63) {
+      if (std::chrono::steady_clock::now() > deadline) break;
+      // After a short pure spin, offer the core to runnable threads (ours, when there are more
+      // threads than cores, would otherwise wait for the spinners to give up).
+      if (i >= kPureSpinIterations) std::this_thread::yield();
+    }
     cpu_relax();
   }
   for (;;) {
@@ -85,21 +91,20 @@ class ThreadPool {
         results_(static_cast<size_t>(threads)),
         errors_(static_cast<size_t>(threads)) {
     // Worker 0 is the launching thread; workers_[0] stays unused.
-    for (int i = 1; i < threads_; ++i) {
-      workers_[i].thread = std::thread([this, i] { worker_main(i); });
-      std::string name = "kiln-worker-" + std::to_string(i);
-      pthread_setname_np(workers_[i].thread.native_handle(), name.substr(0, 15).c_str());
+    int started = 1;
+    try {
+      for (; started < threads_; ++started) {
+        workers_[started].thread = std::thread([this, i = started] { worker_main(i); });
+        std::string name = "kiln-worker-" + std::to_string(started);
+        pthread_setname_np(workers_[started].thread.native_handle(), name.substr(0, 15).c_str());
+      }
+    } catch (...) {
+      stop_workers(started);  // the system refused a thread: stop those that did start
+      throw;
     }
   }
 
-  ~ThreadPool() {
-    stop_.store(true, std::memory_order_release);
-    for (int i = 1; i < threads_; ++i) {
-      workers_[i].ticket.fetch_add(1, std::memory_order_release);
-      workers_[i].ticket.notify_one();
-    }
-    for (int i = 1; i < threads_; ++i) workers_[i].thread.join();
-  }
+  ~ThreadPool() { stop_workers(threads_); }
 
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
@@ -145,6 +150,15 @@ class ThreadPool {
       results_[index] = -1;
       errors_[index] = std::current_exception();
     }
+  }
+
+  void stop_workers(int started) {
+    stop_.store(true, std::memory_order_release);
+    for (int i = 1; i < started; ++i) {
+      workers_[i].ticket.fetch_add(1, std::memory_order_release);
+      workers_[i].ticket.notify_one();
+    }
+    for (int i = 1; i < started; ++i) workers_[i].thread.join();
   }
 
   void worker_main(int index) {

@@ -100,8 +100,10 @@ std::optional<Bounds> eval_bounds(const PrimExpr& expr, const RangeEnv& env) {
   if (!a || !b) return std::nullopt;
   const int64_t* divisor = tir::as_const_int(op->b);
   switch (op->op) {
-    case BinaryOp::kAdd: return Bounds{a->lo + b->lo, a->hi + b->hi};
-    case BinaryOp::kSub: return Bounds{a->lo - b->hi, a->hi - b->lo};
+    case BinaryOp::kAdd:
+      return Bounds{a->lo + b->lo, a->hi + b->hi};
+    case BinaryOp::kSub:
+      return Bounds{a->lo - b->hi, a->hi - b->lo};
     case BinaryOp::kMul: {
       int64_t products[] = {a->lo * b->lo, a->lo * b->hi, a->hi * b->lo, a->hi * b->hi};
       return Bounds{*std::min_element(products, products + 4),
@@ -118,8 +120,10 @@ std::optional<Bounds> eval_bounds(const PrimExpr& expr, const RangeEnv& env) {
       if (op->op == BinaryOp::kMod && a->lo < 0) return std::nullopt;
       if (a->lo >= 0 && a->hi < *divisor) return a;
       return Bounds{0, *divisor - 1};
-    case BinaryOp::kMin: return Bounds{std::min(a->lo, b->lo), std::min(a->hi, b->hi)};
-    case BinaryOp::kMax: return Bounds{std::max(a->lo, b->lo), std::max(a->hi, b->hi)};
+    case BinaryOp::kMin:
+      return Bounds{std::min(a->lo, b->lo), std::min(a->hi, b->hi)};
+    case BinaryOp::kMax:
+      return Bounds{std::max(a->lo, b->lo), std::max(a->hi, b->hi)};
   }
   return std::nullopt;
 }
@@ -155,13 +159,16 @@ std::optional<Affine> linearize(const PrimExpr& expr) {
     return x;
   };
   switch (op->op) {
-    case BinaryOp::kAdd: return combined(*a, *b, 1);
-    case BinaryOp::kSub: return combined(*a, *b, -1);
+    case BinaryOp::kAdd:
+      return combined(*a, *b, 1);
+    case BinaryOp::kSub:
+      return combined(*a, *b, -1);
     case BinaryOp::kMul:
       if (b->coefficients.empty()) return scaled(*a, b->constant);
       if (a->coefficients.empty()) return scaled(*b, a->constant);
       return std::nullopt;
-    default: return std::nullopt;
+    default:
+      return std::nullopt;
   }
 }
 
@@ -178,16 +185,26 @@ PrimExpr int_limit(DataType dtype, bool lowest) {
 // the int64 immediate), which is what codegen emits for a 64-bit constant.
 PrimExpr integer_limit(DataType dtype, bool lowest) {
   switch (dtype.dtype) {
-    case DType::kInt8: return int_limit<int8_t>(dtype, lowest);
-    case DType::kInt16: return int_limit<int16_t>(dtype, lowest);
-    case DType::kInt32: return int_limit<int32_t>(dtype, lowest);
-    case DType::kInt64: return int_limit<int64_t>(dtype, lowest);
-    case DType::kUInt8: return int_limit<uint8_t>(dtype, lowest);
-    case DType::kUInt16: return int_limit<uint16_t>(dtype, lowest);
-    case DType::kUInt32: return int_limit<uint32_t>(dtype, lowest);
-    case DType::kUInt64: return int_limit<uint64_t>(dtype, lowest);
-    case DType::kBool: return tir::int_imm(lowest ? 0 : 1, dtype);
-    default: break;
+    case DType::kInt8:
+      return int_limit<int8_t>(dtype, lowest);
+    case DType::kInt16:
+      return int_limit<int16_t>(dtype, lowest);
+    case DType::kInt32:
+      return int_limit<int32_t>(dtype, lowest);
+    case DType::kInt64:
+      return int_limit<int64_t>(dtype, lowest);
+    case DType::kUInt8:
+      return int_limit<uint8_t>(dtype, lowest);
+    case DType::kUInt16:
+      return int_limit<uint16_t>(dtype, lowest);
+    case DType::kUInt32:
+      return int_limit<uint32_t>(dtype, lowest);
+    case DType::kUInt64:
+      return int_limit<uint64_t>(dtype, lowest);
+    case DType::kBool:
+      return tir::int_imm(lowest ? 0 : 1, dtype);
+    default:
+      break;
   }
   KILN_CHECK(false) << "no integer limits for " << dtype.to_string();
   return PrimExpr();
@@ -195,8 +212,10 @@ PrimExpr integer_limit(DataType dtype, bool lowest) {
 
 PrimExpr reduce_identity(ReduceCombiner combiner, DataType dtype) {
   switch (combiner) {
-    case ReduceCombiner::kSum: return tir::make_const(dtype, 0);
-    case ReduceCombiner::kProd: return tir::make_const(dtype, 1);
+    case ReduceCombiner::kSum:
+      return tir::make_const(dtype, 0);
+    case ReduceCombiner::kProd:
+      return tir::make_const(dtype, 1);
     case ReduceCombiner::kMax:
       if (dtype.is_float()) return tir::float_imm(-std::numeric_limits<double>::infinity(), dtype);
       return integer_limit(dtype, true);
@@ -209,10 +228,14 @@ PrimExpr reduce_identity(ReduceCombiner combiner, DataType dtype) {
 
 PrimExpr reduce_combine(ReduceCombiner combiner, PrimExpr accumulated, PrimExpr value) {
   switch (combiner) {
-    case ReduceCombiner::kSum: return accumulated + value;
-    case ReduceCombiner::kProd: return accumulated * value;
-    case ReduceCombiner::kMax: return tir::max(accumulated, value);
-    case ReduceCombiner::kMin: return tir::min(accumulated, value);
+    case ReduceCombiner::kSum:
+      return accumulated + value;
+    case ReduceCombiner::kProd:
+      return accumulated * value;
+    case ReduceCombiner::kMax:
+      return tir::max(accumulated, value);
+    case ReduceCombiner::kMin:
+      return tir::min(accumulated, value);
   }
   return PrimExpr();
 }
@@ -221,10 +244,14 @@ ForKind for_kind(const StageState& stage, const std::string& loop) {
   auto it = stage.annotations.find(loop);
   if (it == stage.annotations.end()) return ForKind::kSerial;
   switch (it->second) {
-    case LoopAnnotation::kSerial: return ForKind::kSerial;
-    case LoopAnnotation::kParallel: return ForKind::kParallel;
-    case LoopAnnotation::kVectorized: return ForKind::kVectorized;
-    case LoopAnnotation::kUnrolled: return ForKind::kUnrolled;
+    case LoopAnnotation::kSerial:
+      return ForKind::kSerial;
+    case LoopAnnotation::kParallel:
+      return ForKind::kParallel;
+    case LoopAnnotation::kVectorized:
+      return ForKind::kVectorized;
+    case LoopAnnotation::kUnrolled:
+      return ForKind::kUnrolled;
   }
   return ForKind::kSerial;
 }
@@ -352,7 +379,8 @@ class Lowerer {
                       const StageState& producer);
   Stmt build_stage(const StageState& stage, const Region& region);
   // The stages computed inside `loop` of `stage`, producers first, each wrapped with its buffer.
-  std::vector<const StageState*> attached_at(const StageState& stage, const std::string& loop) const;
+  std::vector<const StageState*> attached_at(const StageState& stage,
+                                             const std::string& loop) const;
 
   const State& state_;
   Inliner inliner_;
@@ -387,8 +415,8 @@ Lowerer::Nest Lowerer::make_nest(const StageState& stage, const Region& region) 
   return nest;
 }
 
-std::map<std::string, PrimExpr> Lowerer::loop_values(
-    const Nest& nest, std::map<std::string, PrimExpr> values) const {
+std::map<std::string, PrimExpr> Lowerer::loop_values(const Nest& nest,
+                                                     std::map<std::string, PrimExpr> values) const {
   const StageState& stage = *nest.stage;
   for (auto it = stage.relations.rbegin(); it != stage.relations.rend(); ++it) {
     const IterRelation& relation = *it;
@@ -470,8 +498,10 @@ Region Lowerer::infer_region(const Nest& consumer, const Region& consumer_region
       for (size_t k = relation.inputs.size(); k-- > 0;) {
         int64_t extent = consumer.extents.at(relation.inputs[k]);
         // A fixed fused loop fixes every input; a ranging one is taken as covering them all.
+        // (The same expressions as loop_values, so that region offsets cancel in simplify.)
+        PrimExpr quotient = floordiv(fused.min, stride);
         intervals[relation.inputs[k]] =
-            fused.extent == 1 ? Interval{floormod(floordiv(fused.min, stride), extent), 1}
+            fused.extent == 1 ? Interval{k == 0 ? quotient : floormod(quotient, extent), 1}
                               : Interval{index(0), extent};
         stride *= extent;
       }
@@ -540,7 +570,8 @@ Region Lowerer::infer_region(const Nest& consumer, const Region& consumer_region
         break;
       }
       const Interval& interval = range->second;
-      PrimExpr start = coefficient > 0 ? interval.min : add(interval.min, index(interval.extent - 1));
+      PrimExpr start =
+          coefficient > 0 ? interval.min : add(interval.min, index(interval.extent - 1));
       min = add(min, mul(start, coefficient));
       extent += std::abs(coefficient) * (interval.extent - 1);
     }
@@ -712,7 +743,8 @@ tir::PrimFunc Lowerer::run(const Schedule& schedule, const std::vector<Tensor>& 
   for (const Tensor& arg : args) {
     if (!arg) throw Error("lower " + name + ": a null tensor among the arguments");
     if (!arg_set.insert(arg.get()).second) {
-      throw Error("lower " + name + ": tensor '" + arg->name + "' appears twice among the arguments");
+      throw Error("lower " + name + ": tensor '" + arg->name +
+                  "' appears twice among the arguments");
     }
     if (!arg->is_placeholder()) {
       const StageState* stage = state_.find(arg.get());
@@ -731,6 +763,11 @@ tir::PrimFunc Lowerer::run(const Schedule& schedule, const std::vector<Tensor>& 
     func.params.push_back(buffer);
   }
   for (const Tensor& output : schedule.outputs()) {
+    // A kernel that "outputs" its input would leave the output buffer unwritten.
+    if (output->is_placeholder()) {
+      throw Error("lower " + name + ": output '" + output->name +
+                  "' is a placeholder, which nothing computes; copy it with a compute");
+    }
     if (!arg_set.count(output.get())) {
       throw Error("lower " + name + ": output '" + output->name + "' is not among the arguments");
     }
@@ -742,8 +779,7 @@ tir::PrimFunc Lowerer::run(const Schedule& schedule, const std::vector<Tensor>& 
     if (stage.attach != AttachKind::kRoot) continue;
     if (!arg_set.count(stage.tensor.get())) {
       BufferScope scope = stage.cache_of.empty() ? BufferScope::kGlobal : BufferScope::kLocal;
-      Buffer buffer =
-          tir::make_buffer(stage.name, stage.tensor->dtype, stage.tensor->shape, scope);
+      Buffer buffer = tir::make_buffer(stage.name, stage.tensor->dtype, stage.tensor->shape, scope);
       buffers_[stage.tensor.get()] =
           BufferBinding{buffer, std::vector<PrimExpr>(stage.axes.size(), index(0))};
       intermediates.push_back(&stage);

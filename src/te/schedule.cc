@@ -60,16 +60,26 @@ StageState& Schedule::State::get(const std::string& name) {
 
 std::string_view step_kind_name(StepKind kind) {
   switch (kind) {
-    case StepKind::kSplit: return "split";
-    case StepKind::kTile: return "tile";
-    case StepKind::kReorder: return "reorder";
-    case StepKind::kFuse: return "fuse";
-    case StepKind::kVectorize: return "vectorize";
-    case StepKind::kUnroll: return "unroll";
-    case StepKind::kParallel: return "parallel";
-    case StepKind::kComputeAt: return "compute_at";
-    case StepKind::kComputeInline: return "compute_inline";
-    case StepKind::kCacheWrite: return "cache_write";
+    case StepKind::kSplit:
+      return "split";
+    case StepKind::kTile:
+      return "tile";
+    case StepKind::kReorder:
+      return "reorder";
+    case StepKind::kFuse:
+      return "fuse";
+    case StepKind::kVectorize:
+      return "vectorize";
+    case StepKind::kUnroll:
+      return "unroll";
+    case StepKind::kParallel:
+      return "parallel";
+    case StepKind::kComputeAt:
+      return "compute_at";
+    case StepKind::kComputeInline:
+      return "compute_inline";
+    case StepKind::kCacheWrite:
+      return "cache_write";
   }
   return "?";
 }
@@ -168,7 +178,8 @@ void check_restructurable(const State& state, const StageState& stage, const Ste
                    " computed inside it (compute_at); split and fuse before compute_at");
   }
   if (stage.annotations.count(loop)) {
-    fail(step, "loop " + in_quotes(loop) + " is already annotated; annotate after splitting/fusing");
+    fail(step,
+         "loop " + in_quotes(loop) + " is already annotated; annotate after splitting/fusing");
   }
 }
 
@@ -212,10 +223,14 @@ std::vector<std::string> consumers(const State& state, const StageState& stage) 
 
 std::string annotation_name(LoopAnnotation annotation) {
   switch (annotation) {
-    case LoopAnnotation::kSerial: return "serial";
-    case LoopAnnotation::kParallel: return "parallel";
-    case LoopAnnotation::kVectorized: return "vectorized";
-    case LoopAnnotation::kUnrolled: return "unrolled";
+    case LoopAnnotation::kSerial:
+      return "serial";
+    case LoopAnnotation::kParallel:
+      return "parallel";
+    case LoopAnnotation::kVectorized:
+      return "vectorized";
+    case LoopAnnotation::kUnrolled:
+      return "unrolled";
   }
   return "?";
 }
@@ -226,8 +241,8 @@ void do_split(State& state, const Step& step, const std::string& loop, int64_t f
   StageState& stage = stage_with_loops(state, step);
   check_loop(stage, step, loop);
   if (factor <= 0) {
-    fail(step, "factor " + std::to_string(factor) + " for loop " + in_quotes(loop) +
-                   " must be positive");
+    fail(step,
+         "factor " + std::to_string(factor) + " for loop " + in_quotes(loop) + " must be positive");
   }
   check_restructurable(state, stage, step, loop);
   std::string outer = split_outer(loop), inner = split_inner(loop);
@@ -242,7 +257,8 @@ void do_split(State& state, const Step& step, const std::string& loop, int64_t f
   auto it = std::find(stage.loops.begin(), stage.loops.end(), loop);
   it = stage.loops.erase(it);
   stage.loops.insert(it, {outer, inner});
-  stage.relations.push_back(IterRelation{IterRelation::Kind::kSplit, {loop}, {outer, inner}, factor});
+  stage.relations.push_back(
+      IterRelation{IterRelation::Kind::kSplit, {loop}, {outer, inner}, factor});
 }
 
 void do_reorder(State& state, const Step& step, const std::vector<std::string>& order) {
@@ -309,18 +325,20 @@ void do_annotate(State& state, const Step& step, LoopAnnotation annotation) {
   bool is_reduce = stage.iters.at(loop).is_reduce;
   if (annotation == LoopAnnotation::kVectorized) {
     if (stage.loops.back() != loop) {
-      fail(step, "loop " + in_quotes(loop) + " is not the innermost loop (loops: " +
-                     join(stage.loops) + ")");
+      fail(step, "loop " + in_quotes(loop) +
+                     " is not the innermost loop (loops: " + join(stage.loops) + ")");
     }
     // Lanes of a vector would race on the same output element.
     if (is_reduce) fail(step, "cannot vectorize reduce loop " + in_quotes(loop));
     std::vector<std::string> attached = attached_at(state, stage.name, loop);
     if (!attached.empty()) {
-      fail(step, "loop " + in_quotes(loop) + " has stage(s) " + join(attached) + " computed inside it");
+      fail(step,
+           "loop " + in_quotes(loop) + " has stage(s) " + join(attached) + " computed inside it");
     }
   }
   if (annotation == LoopAnnotation::kParallel && is_reduce) {
-    fail(step, "cannot run reduce loop " + in_quotes(loop) + " in parallel (iterations would race)");
+    fail(step,
+         "cannot run reduce loop " + in_quotes(loop) + " in parallel (iterations would race)");
   }
   stage.annotations[loop] = annotation;
 }
@@ -333,14 +351,14 @@ void do_compute_at(State& state, const Step& step) {
   if (stage.attach == AttachKind::kInline) fail(step, "the stage is inlined");
   if (step.target == stage.name) fail(step, "a stage cannot be computed inside itself");
   const StageState& target = state.get(step.target);
-  if (target.attach == AttachKind::kInline) fail(step, "target stage '" + target.name + "' is inlined");
+  if (target.attach == AttachKind::kInline)
+    fail(step, "target stage '" + target.name + "' is inlined");
   if (!target.has_loop(loop)) {
-    fail(step, "target stage '" + target.name + "' has no loop " + in_quotes(loop) + " (loops: " +
-                   join(target.loops) + ")");
+    fail(step, "target stage '" + target.name + "' has no loop " + in_quotes(loop) +
+                   " (loops: " + join(target.loops) + ")");
   }
   auto annotation = target.annotations.find(loop);
-  if (annotation != target.annotations.end() &&
-      annotation->second == LoopAnnotation::kVectorized) {
+  if (annotation != target.annotations.end() && annotation->second == LoopAnnotation::kVectorized) {
     fail(step, "loop " + in_quotes(loop) + " of '" + target.name + "' is vectorized");
   }
   // The producer's region is inferred from the target's reads alone, so the target must be the
@@ -380,9 +398,10 @@ void do_cache_write(State& state, const Step& step) {
   if (!stage.cache_stage.empty() || !stage.cache_of.empty()) {
     fail(step, "the stage already takes part in a cache_write");
   }
-  bool touched = !stage.relations.empty() || !stage.annotations.empty() ||
-                 stage.loops != stage.root_loops;
-  for (const std::string& loop : stage.loops) touched |= !attached_at(state, stage.name, loop).empty();
+  bool touched =
+      !stage.relations.empty() || !stage.annotations.empty() || stage.loops != stage.root_loops;
+  for (const std::string& loop : stage.loops)
+    touched |= !attached_at(state, stage.name, loop).empty();
   if (touched) fail(step, "cache_write must come before any other primitive on the stage");
   std::string local = local_name(stage.name);
   if (state.find(local)) fail(step, "a stage named '" + local + "' exists already");
@@ -451,14 +470,30 @@ void Schedule::apply(const Step& step) {
       do_reorder(*next, step, {split_outer(x), split_outer(y), split_inner(x), split_inner(y)});
       break;
     }
-    case StepKind::kReorder: do_reorder(*next, step, step.loops); break;
-    case StepKind::kFuse: do_fuse(*next, step, step.loops); break;
-    case StepKind::kVectorize: do_annotate(*next, step, LoopAnnotation::kVectorized); break;
-    case StepKind::kUnroll: do_annotate(*next, step, LoopAnnotation::kUnrolled); break;
-    case StepKind::kParallel: do_annotate(*next, step, LoopAnnotation::kParallel); break;
-    case StepKind::kComputeAt: do_compute_at(*next, step); break;
-    case StepKind::kComputeInline: do_compute_inline(*next, step); break;
-    case StepKind::kCacheWrite: do_cache_write(*next, step); break;
+    case StepKind::kReorder:
+      do_reorder(*next, step, step.loops);
+      break;
+    case StepKind::kFuse:
+      do_fuse(*next, step, step.loops);
+      break;
+    case StepKind::kVectorize:
+      do_annotate(*next, step, LoopAnnotation::kVectorized);
+      break;
+    case StepKind::kUnroll:
+      do_annotate(*next, step, LoopAnnotation::kUnrolled);
+      break;
+    case StepKind::kParallel:
+      do_annotate(*next, step, LoopAnnotation::kParallel);
+      break;
+    case StepKind::kComputeAt:
+      do_compute_at(*next, step);
+      break;
+    case StepKind::kComputeInline:
+      do_compute_inline(*next, step);
+      break;
+    case StepKind::kCacheWrite:
+      do_cache_write(*next, step);
+      break;
   }
   state_ = std::move(next);
   steps_.push_back(step);
@@ -471,8 +506,7 @@ std::pair<std::string, std::string> Schedule::split(const std::string& stage,
 }
 
 std::vector<std::string> Schedule::tile(const std::string& stage, const std::string& x,
-                                        const std::string& y, int64_t x_factor,
-                                        int64_t y_factor) {
+                                        const std::string& y, int64_t x_factor, int64_t y_factor) {
   apply(Step{StepKind::kTile, stage, {x, y}, {x_factor, y_factor}, ""});
   return {split_outer(x), split_outer(y), split_inner(x), split_inner(y)};
 }
@@ -552,18 +586,20 @@ std::string step_to_string(const Step& step) {
     case StepKind::kFuse:
       if (!step.loops.empty()) results = {fused_name(step.loops)};
       break;
-    case StepKind::kCacheWrite: results = {local_name(step.stage)}; break;
-    default: break;
+    case StepKind::kCacheWrite:
+      results = {local_name(step.stage)};
+      break;
+    default:
+      break;
   }
   if (!results.empty()) text += " -> " + join(results);
   return text;
 }
 
 StepKind step_kind_from_name(const std::string& name) {
-  for (StepKind kind :
-       {StepKind::kSplit, StepKind::kTile, StepKind::kReorder, StepKind::kFuse,
-        StepKind::kVectorize, StepKind::kUnroll, StepKind::kParallel, StepKind::kComputeAt,
-        StepKind::kComputeInline, StepKind::kCacheWrite}) {
+  for (StepKind kind : {StepKind::kSplit, StepKind::kTile, StepKind::kReorder, StepKind::kFuse,
+                        StepKind::kVectorize, StepKind::kUnroll, StepKind::kParallel,
+                        StepKind::kComputeAt, StepKind::kComputeInline, StepKind::kCacheWrite}) {
     if (step_kind_name(kind) == name) return kind;
   }
   throw Error("schedule JSON: unknown step kind '" + name + "'");
@@ -580,8 +616,7 @@ std::string Schedule::to_string() const {
 std::string Schedule::to_json() const {
   nlohmann::json steps = nlohmann::json::array();
   for (const Step& step : steps_) {
-    nlohmann::json item = {{"kind", std::string(step_kind_name(step.kind))},
-                           {"stage", step.stage}};
+    nlohmann::json item = {{"kind", std::string(step_kind_name(step.kind))}, {"stage", step.stage}};
     if (!step.loops.empty()) item["loops"] = step.loops;
     if (!step.factors.empty()) item["factors"] = step.factors;
     if (!step.target.empty()) item["target"] = step.target;

@@ -45,9 +45,9 @@ struct StageState {
   // Value of element (axes...): the tensor's body, or a read of the ".local" tensor once
   // cache_write made this stage a copy. Reads refer to stages by their TensorNode.
   PrimExpr body;
-  std::vector<std::string> root_loops;  // loop names of `axes` then of `reduce_axes`
-  std::vector<std::string> loops;       // current leaf loops, outermost first
-  std::map<std::string, IterInfo> iters;  // every loop ever created in this stage
+  std::vector<std::string> root_loops;                // loop names of `axes` then of `reduce_axes`
+  std::vector<std::string> loops;                     // current leaf loops, outermost first
+  std::map<std::string, IterInfo> iters;              // every loop ever created in this stage
   std::map<std::string, LoopAnnotation> annotations;  // leaf loops that are not serial
   std::vector<IterRelation> relations;                // in the order they were applied
   AttachKind attach = AttachKind::kRoot;

@@ -103,9 +103,8 @@ Tensor compute(std::vector<int64_t> shape, const std::function<PrimExpr(const In
                 "': a reduction must be the whole body; compute it as its own tensor and read it");
   }
   DataType dtype = value.dtype();
-  return Tensor(std::make_shared<const TensorNode>(std::move(name), dtype, std::move(shape),
-                                                   std::move(axis), std::move(value),
-                                                   std::move(tag)));
+  return Tensor(std::make_shared<const TensorNode>(
+      std::move(name), dtype, std::move(shape), std::move(axis), std::move(value), std::move(tag)));
 }
 
 IterVar reduce_axis(int64_t extent, std::string name) {

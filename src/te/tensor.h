@@ -4,7 +4,9 @@
 //
 //   Tensor a = placeholder({m, k}, f32, "a"), b = placeholder({k, n}, f32, "b");
 //   IterVar r = reduce_axis(k, "r");
-//   Tensor c = compute({m, n}, [&](const Indices& i) { return sum(a(i[0], r) * b(r, i[1]), {r}); }, "c");
+//   Tensor c = compute({m, n}, [&](const Indices& i) {
+//     return sum(a(i[0], r) * b(r, i[1]), {r});  // an IterVar indexes as its variable
+//   }, "c");
 //
 // Shapes are static: Kiln compiles a model for the shapes it was loaded with.
 #pragma once
@@ -25,8 +27,8 @@ using tir::Var;
 
 class TensorNode {
  public:
-  TensorNode(std::string name, DataType dtype, std::vector<int64_t> shape, std::vector<IterVar> axis,
-             PrimExpr body, std::string tag);
+  TensorNode(std::string name, DataType dtype, std::vector<int64_t> shape,
+             std::vector<IterVar> axis, PrimExpr body, std::string tag);
   const std::string name;
   const DataType dtype;
   const std::vector<int64_t> shape;
@@ -87,7 +89,8 @@ PrimExpr prod(PrimExpr source, std::vector<IterVar> axes);
 PrimExpr max_reduce(PrimExpr source, std::vector<IterVar> axes);
 PrimExpr min_reduce(PrimExpr source, std::vector<IterVar> axes);
 
-// Tensors read directly by `tensor`'s body (empty for a placeholder), each once, in first-use order.
+// Tensors read directly by `tensor`'s body (empty for a placeholder), each once, in first-use
+// order.
 std::vector<Tensor> input_tensors(const Tensor& tensor);
 // Every tensor reachable from `outputs`, producers before consumers.
 std::vector<Tensor> post_order(const std::vector<Tensor>& outputs);

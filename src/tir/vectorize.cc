@@ -196,6 +196,38 @@ bool lanes_independent(const Stmt& widened) {
   return true;
 }
 
+// Whether `expr` is affine in `var`: sums of terms, each independent of var or var times a factor
+// independent of var.
+bool is_affine(const PrimExpr& expr, const VarNode* var) {
+  if (!uses_var(expr, var)) return true;
+  if (expr.get() == var) return true;
+  const auto* op = expr.as<BinaryNode>();
+  if (!op) return false;
+  switch (op->op) {
+    case BinaryOp::kAdd:
+    case BinaryOp::kSub:
+      return is_affine(op->a, var) && is_affine(op->b, var);
+    case BinaryOp::kMul:
+      return (!uses_var(op->a, var) && is_affine(op->b, var)) ||
+             (!uses_var(op->b, var) && is_affine(op->a, var));
+    default:
+      return false;
+  }
+}
+
+// Whether the set of `var` values where `condition` holds is an interval: a conjunction of
+// comparisons of affine index expressions (not !=), or of conditions independent of var. Such a
+// condition that holds at the first and the last lane holds at every lane.
+bool is_convex(const PrimExpr& condition, const VarNode* var) {
+  if (!uses_var(condition, var)) return true;
+  if (const auto* op = condition.as<LogicalNode>()) {
+    return op->op == LogicalOp::kAnd && is_convex(op->a, var) && is_convex(op->b, var);
+  }
+  const auto* cmp = condition.as<CompareNode>();
+  return cmp && cmp->op != CompareOp::kNE && cmp->a.dtype() == index_type() &&
+         is_affine(cmp->a, var) && is_affine(cmp->b, var);
+}
+
 class LoopVectorizer final : public IRMutator {
  public:
   explicit LoopVectorizer(int max_lanes) : max_lanes_(max_lanes) {}
@@ -206,17 +238,39 @@ class LoopVectorizer final : public IRMutator {
     if (op->for_kind != ForKind::kVectorized) return loop;
     const auto* node = as<ForNode>(loop);
     const int64_t* extent = as_const_int(node->extent);
+    Stmt serial = make_for(node->var, node->min, node->extent, ForKind::kSerial, node->body);
     if (extent && *extent <= 0) return make_no_op();
     if (extent && *extent == 1) return substitute(node->body, VarMap{{node->var.get(), node->min}});
-    if (extent && *extent <= max_lanes_ && node->min.dtype() == index_type()) {
-      Widener widener(node->var.get(), node->min, static_cast<int>(*extent));
-      Stmt widened = widener.mutate(node->body);
-      if (!widener.failed && lanes_independent(widened)) return widened;
+    if (!extent || *extent > max_lanes_ || node->min.dtype() != index_type()) return serial;
+    int lanes = static_cast<int>(*extent);
+    if (Stmt widened = widen(node->var.get(), node->min, lanes, node->body)) return widened;
+    // A tail guard (`if (j.outer * 8 + j.inner < n)` around the whole body): vector code when the
+    // guard holds at both ends of the vector, the serial loop otherwise.
+    PrimExpr condition;
+    Stmt guarded = node->body;
+    while (const auto* branch = as<IfThenElseNode>(guarded)) {
+      if (branch->else_case) break;
+      condition = condition ? logical_and(condition, branch->condition) : branch->condition;
+      guarded = branch->then_case;
     }
-    return make_for(node->var, node->min, node->extent, ForKind::kSerial, node->body);
+    if (!condition || !is_convex(condition, node->var.get())) return serial;
+    Stmt widened = widen(node->var.get(), node->min, lanes, guarded);
+    if (!widened) return serial;
+    auto at = [&](PrimExpr value) {
+      return substitute(condition, VarMap{{node->var.get(), std::move(value)}});
+    };
+    return make_if(logical_and(at(node->min), at(node->min + int_imm(lanes - 1))), widened, serial);
   }
 
  private:
+  // The widened body, or null when it cannot be vectorized.
+  static Stmt widen(const VarNode* var, const PrimExpr& min, int lanes, const Stmt& body) {
+    Widener widener(var, min, lanes);
+    Stmt widened = widener.mutate(body);
+    if (widener.failed || !lanes_independent(widened)) return nullptr;
+    return widened;
+  }
+
   int max_lanes_;
 };
 

@@ -14,6 +14,10 @@
 //   `c[i] = c[i] + x` with i independent of v), two stores to one buffer at different indices, a
 //   load of a stored buffer at another index than the store's (a loop-carried dependence), a
 //   non-constant extent or one above max_lanes. Extent 1 substitutes min; extent <= 0 leaves no-op.
+//   A body guarded by ifs without else whose conditions are comparisons (not !=) of expressions
+//   affine in v (tail guards of splits that do not divide) becomes
+//   `if (guard at v = min && guard at v = min + n - 1) { vector body } else { serial loop }`:
+//   such a guard holds at every lane when it holds at the first and the last.
 // Runs: after flatten and simplify, before unroll; run simplify afterwards.
 #pragma once
 

@@ -14,7 +14,8 @@ bool is_signed(const DataType& dtype) { return dtype_is_signed(dtype.dtype); }
 
 // The integer value of `expr` when it is an immediate or a broadcast of one.
 const int64_t* constant_int(const tir::PrimExpr& expr) {
-  if (const auto* broadcast = expr.as<tir::BroadcastNode>()) return tir::as_const_int(broadcast->value);
+  if (const auto* broadcast = expr.as<tir::BroadcastNode>())
+    return tir::as_const_int(broadcast->value);
   return tir::as_const_int(expr);
 }
 
@@ -25,21 +26,39 @@ const int64_t* constant_int(const tir::PrimExpr& expr) {
 llvm::Type* CodeGenLLVM::register_type(const DataType& dtype) {
   llvm::Type* element = nullptr;
   switch (dtype.dtype) {
-    case DType::kFloat32: element = builder_.getFloatTy(); break;
-    case DType::kFloat16: element = builder_.getHalfTy(); break;
+    case DType::kFloat32:
+      element = builder_.getFloatTy();
+      break;
+    case DType::kFloat16:
+      element = builder_.getHalfTy();
+      break;
     // bfloat16 travels as its bit pattern: LLVM's bfloat arithmetic and conversions need
     // runtime helpers (__truncsfbf2) that older toolchains lack.
-    case DType::kBFloat16: element = builder_.getInt16Ty(); break;
-    case DType::kFloat64: element = builder_.getDoubleTy(); break;
+    case DType::kBFloat16:
+      element = builder_.getInt16Ty();
+      break;
+    case DType::kFloat64:
+      element = builder_.getDoubleTy();
+      break;
     case DType::kInt8:
-    case DType::kUInt8: element = builder_.getInt8Ty(); break;
+    case DType::kUInt8:
+      element = builder_.getInt8Ty();
+      break;
     case DType::kInt16:
-    case DType::kUInt16: element = builder_.getInt16Ty(); break;
+    case DType::kUInt16:
+      element = builder_.getInt16Ty();
+      break;
     case DType::kInt32:
-    case DType::kUInt32: element = builder_.getInt32Ty(); break;
+    case DType::kUInt32:
+      element = builder_.getInt32Ty();
+      break;
     case DType::kInt64:
-    case DType::kUInt64: element = builder_.getInt64Ty(); break;
-    case DType::kBool: element = builder_.getInt1Ty(); break;
+    case DType::kUInt64:
+      element = builder_.getInt64Ty();
+      break;
+    case DType::kBool:
+      element = builder_.getInt1Ty();
+      break;
   }
   if (dtype.lanes == 1) return element;
   return llvm::FixedVectorType::get(element, dtype.lanes);
@@ -129,15 +148,18 @@ llvm::Value* CodeGenLLVM::emit(const tir::PrimExpr& expr) {
           << "variable '" << var->name << "' is used outside its scope in kernel " << kernel_name_;
       return found->second;
     }
-    case tir::ExprKind::kBinary: return emit_binary(*expr.as<tir::BinaryNode>());
-    case tir::ExprKind::kCompare: return emit_compare(*expr.as<tir::CompareNode>());
+    case tir::ExprKind::kBinary:
+      return emit_binary(*expr.as<tir::BinaryNode>());
+    case tir::ExprKind::kCompare:
+      return emit_compare(*expr.as<tir::CompareNode>());
     case tir::ExprKind::kLogical: {
       const auto* op = expr.as<tir::LogicalNode>();
       llvm::Value* a = emit(op->a);
       llvm::Value* b = emit(op->b);
       return op->op == tir::LogicalOp::kAnd ? builder_.CreateAnd(a, b) : builder_.CreateOr(a, b);
     }
-    case tir::ExprKind::kNot: return builder_.CreateNot(emit(expr.as<tir::NotNode>()->a));
+    case tir::ExprKind::kNot:
+      return builder_.CreateNot(emit(expr.as<tir::NotNode>()->a));
     case tir::ExprKind::kSelect: {
       const auto* op = expr.as<tir::SelectNode>();
       llvm::Value* condition = emit(op->condition);
@@ -149,15 +171,19 @@ llvm::Value* CodeGenLLVM::emit(const tir::PrimExpr& expr) {
       const auto* op = expr.as<tir::CastNode>();
       return emit_cast(op->dtype(), op->value.dtype(), emit(op->value));
     }
-    case tir::ExprKind::kIntrinsic: return emit_intrinsic(*expr.as<tir::IntrinsicNode>());
-    case tir::ExprKind::kBufferLoad: return emit_load(*expr.as<tir::BufferLoadNode>());
-    case tir::ExprKind::kRamp: return emit_ramp(*expr.as<tir::RampNode>());
+    case tir::ExprKind::kIntrinsic:
+      return emit_intrinsic(*expr.as<tir::IntrinsicNode>());
+    case tir::ExprKind::kBufferLoad:
+      return emit_load(*expr.as<tir::BufferLoadNode>());
+    case tir::ExprKind::kRamp:
+      return emit_ramp(*expr.as<tir::RampNode>());
     case tir::ExprKind::kBroadcast: {
       const auto* op = expr.as<tir::BroadcastNode>();
       return builder_.CreateVectorSplat(op->lanes, emit(op->value));
     }
     case tir::ExprKind::kTensorRead:
-    case tir::ExprKind::kReduce: break;
+    case tir::ExprKind::kReduce:
+      break;
   }
   KILN_CHECK(false) << "tensor-expression node reached code generation in kernel " << kernel_name_
                     << " (te lowering must replace tensor reads and reductions)";
@@ -182,11 +208,21 @@ llvm::Value* CodeGenLLVM::emit_binary(const tir::BinaryNode& op) {
     llvm::Value* wb = widen(b, dtype);
     llvm::Value* result = nullptr;
     switch (op.op) {
-      case tir::BinaryOp::kAdd: result = builder_.CreateFAdd(wa, wb); break;
-      case tir::BinaryOp::kSub: result = builder_.CreateFSub(wa, wb); break;
-      case tir::BinaryOp::kMul: result = builder_.CreateFMul(wa, wb); break;
-      case tir::BinaryOp::kDiv: result = builder_.CreateFDiv(wa, wb); break;
-      case tir::BinaryOp::kMod: result = builder_.CreateFRem(wa, wb); break;  // C fmod
+      case tir::BinaryOp::kAdd:
+        result = builder_.CreateFAdd(wa, wb);
+        break;
+      case tir::BinaryOp::kSub:
+        result = builder_.CreateFSub(wa, wb);
+        break;
+      case tir::BinaryOp::kMul:
+        result = builder_.CreateFMul(wa, wb);
+        break;
+      case tir::BinaryOp::kDiv:
+        result = builder_.CreateFDiv(wa, wb);
+        break;
+      case tir::BinaryOp::kMod:
+        result = builder_.CreateFRem(wa, wb);
+        break;  // C fmod
       case tir::BinaryOp::kFloorDiv:
       case tir::BinaryOp::kFloorMod: {
         llvm::Value* quotient =
@@ -197,26 +233,32 @@ llvm::Value* CodeGenLLVM::emit_binary(const tir::BinaryNode& op) {
         break;
       }
       case tir::BinaryOp::kMin:
-      case tir::BinaryOp::kMax: break;  // handled above
+      case tir::BinaryOp::kMax:
+        break;  // handled above
     }
     return narrow(result, dtype);
   }
   bool sign = is_signed(dtype);
   switch (op.op) {
-    case tir::BinaryOp::kAdd: return builder_.CreateAdd(a, b);
-    case tir::BinaryOp::kSub: return builder_.CreateSub(a, b);
-    case tir::BinaryOp::kMul: return builder_.CreateMul(a, b);
-    case tir::BinaryOp::kDiv: return sign ? builder_.CreateSDiv(a, b) : builder_.CreateUDiv(a, b);
-    case tir::BinaryOp::kMod: return sign ? builder_.CreateSRem(a, b) : builder_.CreateURem(a, b);
+    case tir::BinaryOp::kAdd:
+      return builder_.CreateAdd(a, b);
+    case tir::BinaryOp::kSub:
+      return builder_.CreateSub(a, b);
+    case tir::BinaryOp::kMul:
+      return builder_.CreateMul(a, b);
+    case tir::BinaryOp::kDiv:
+      return sign ? builder_.CreateSDiv(a, b) : builder_.CreateUDiv(a, b);
+    case tir::BinaryOp::kMod:
+      return sign ? builder_.CreateSRem(a, b) : builder_.CreateURem(a, b);
     case tir::BinaryOp::kFloorDiv:
     case tir::BinaryOp::kFloorMod:
       return emit_floor_div_mod(op.op == tir::BinaryOp::kFloorDiv, dtype, a, b, op.b);
     case tir::BinaryOp::kMin:
-      return builder_.CreateSelect(sign ? builder_.CreateICmpSLT(a, b) : builder_.CreateICmpULT(a, b),
-                                   a, b);
+      return builder_.CreateSelect(
+          sign ? builder_.CreateICmpSLT(a, b) : builder_.CreateICmpULT(a, b), a, b);
     case tir::BinaryOp::kMax:
-      return builder_.CreateSelect(sign ? builder_.CreateICmpSGT(a, b) : builder_.CreateICmpUGT(a, b),
-                                   a, b);
+      return builder_.CreateSelect(
+          sign ? builder_.CreateICmpSGT(a, b) : builder_.CreateICmpUGT(a, b), a, b);
   }
   return nullptr;
 }
@@ -256,22 +298,34 @@ llvm::Value* CodeGenLLVM::emit_compare(const tir::CompareNode& op) {
     b = widen(b, dtype);
     // Ordered comparisons (false on NaN) except !=, which is true on NaN as in C and numpy.
     switch (op.op) {
-      case tir::CompareOp::kEQ: return builder_.CreateFCmpOEQ(a, b);
-      case tir::CompareOp::kNE: return builder_.CreateFCmpUNE(a, b);
-      case tir::CompareOp::kLT: return builder_.CreateFCmpOLT(a, b);
-      case tir::CompareOp::kLE: return builder_.CreateFCmpOLE(a, b);
-      case tir::CompareOp::kGT: return builder_.CreateFCmpOGT(a, b);
-      case tir::CompareOp::kGE: return builder_.CreateFCmpOGE(a, b);
+      case tir::CompareOp::kEQ:
+        return builder_.CreateFCmpOEQ(a, b);
+      case tir::CompareOp::kNE:
+        return builder_.CreateFCmpUNE(a, b);
+      case tir::CompareOp::kLT:
+        return builder_.CreateFCmpOLT(a, b);
+      case tir::CompareOp::kLE:
+        return builder_.CreateFCmpOLE(a, b);
+      case tir::CompareOp::kGT:
+        return builder_.CreateFCmpOGT(a, b);
+      case tir::CompareOp::kGE:
+        return builder_.CreateFCmpOGE(a, b);
     }
   }
   bool sign = is_signed(dtype);
   switch (op.op) {
-    case tir::CompareOp::kEQ: return builder_.CreateICmpEQ(a, b);
-    case tir::CompareOp::kNE: return builder_.CreateICmpNE(a, b);
-    case tir::CompareOp::kLT: return sign ? builder_.CreateICmpSLT(a, b) : builder_.CreateICmpULT(a, b);
-    case tir::CompareOp::kLE: return sign ? builder_.CreateICmpSLE(a, b) : builder_.CreateICmpULE(a, b);
-    case tir::CompareOp::kGT: return sign ? builder_.CreateICmpSGT(a, b) : builder_.CreateICmpUGT(a, b);
-    case tir::CompareOp::kGE: return sign ? builder_.CreateICmpSGE(a, b) : builder_.CreateICmpUGE(a, b);
+    case tir::CompareOp::kEQ:
+      return builder_.CreateICmpEQ(a, b);
+    case tir::CompareOp::kNE:
+      return builder_.CreateICmpNE(a, b);
+    case tir::CompareOp::kLT:
+      return sign ? builder_.CreateICmpSLT(a, b) : builder_.CreateICmpULT(a, b);
+    case tir::CompareOp::kLE:
+      return sign ? builder_.CreateICmpSLE(a, b) : builder_.CreateICmpULE(a, b);
+    case tir::CompareOp::kGT:
+      return sign ? builder_.CreateICmpSGT(a, b) : builder_.CreateICmpUGT(a, b);
+    case tir::CompareOp::kGE:
+      return sign ? builder_.CreateICmpSGE(a, b) : builder_.CreateICmpUGE(a, b);
   }
   return nullptr;
 }
@@ -299,7 +353,8 @@ llvm::Value* CodeGenLLVM::emit_cast(const DataType& to, const DataType& from_typ
       llvm::Value* wide = widen(value, from);
       // double -> float16/bfloat16 goes through float (rounding twice can differ from rounding
       // once only for values exactly between two halves after the first rounding).
-      if (wide->getType()->getScalarType()->isDoubleTy() && !target->getScalarType()->isDoubleTy()) {
+      if (wide->getType()->getScalarType()->isDoubleTy() &&
+          !target->getScalarType()->isDoubleTy()) {
         result = builder_.CreateFPTrunc(wide, target);
       } else if (!wide->getType()->getScalarType()->isDoubleTy() &&
                  target->getScalarType()->isDoubleTy()) {
@@ -318,7 +373,8 @@ llvm::Value* CodeGenLLVM::emit_cast(const DataType& to, const DataType& from_typ
   llvm::Type* target = register_type(to);
   if (from.is_float()) {
     llvm::Value* wide = widen(value, from);
-    return is_signed(to) ? builder_.CreateFPToSI(wide, target) : builder_.CreateFPToUI(wide, target);
+    return is_signed(to) ? builder_.CreateFPToSI(wide, target)
+                         : builder_.CreateFPToUI(wide, target);
   }
   return builder_.CreateIntCast(value, target, /*isSigned=*/!from.is_bool() && is_signed(from));
 }
@@ -353,8 +409,8 @@ llvm::Value* CodeGenLLVM::emit_flat_index(const tir::Buffer& buffer,
   if (indices.size() == 1) return to_index(emit(indices[0]), indices[0].dtype());
   // Not flattened yet: row-major offset.
   KILN_CHECK(indices.size() == buffer->shape.size())
-      << buffer->name << " of rank " << buffer->shape.size() << " accessed with "
-      << indices.size() << " indices";
+      << buffer->name << " of rank " << buffer->shape.size() << " accessed with " << indices.size()
+      << " indices";
   int lanes = 1;
   for (const tir::PrimExpr& index : indices) lanes = std::max(lanes, index.dtype().lanes);
   llvm::Value* offset = nullptr;

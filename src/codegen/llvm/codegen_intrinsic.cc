@@ -1,6 +1,5 @@
 // Math intrinsics: LLVM intrinsics where LLVM has one that lowers well everywhere, the C
 // library otherwise (the shared library links libm; the JIT resolves from the process).
-#include <limits>
 #include <unordered_map>
 
 #include "codegen/llvm/codegen_llvm.h"
@@ -28,9 +27,8 @@ const std::unordered_map<std::string, llvm::Intrinsic::ID>& llvm_intrinsics() {
 
 // Intrinsics computed by the C library (float versions get the `f` suffix).
 bool is_libm_function(const std::string& name) {
-  static const char* const kNames[] = {"tanh", "erf",   "tan",   "asin",  "acos",
-                                       "atan", "sinh",  "cosh",  "asinh", "acosh",
-                                       "atanh", "log1p", "expm1"};
+  static const char* const kNames[] = {"tanh", "erf",   "tan",   "asin",  "acos",  "atan", "sinh",
+                                       "cosh", "asinh", "acosh", "atanh", "log1p", "expm1"};
   for (const char* known : kNames) {
     if (name == known) return true;
   }
@@ -45,8 +43,7 @@ size_t arity(const std::string& name) {
 
 llvm::Value* CodeGenLLVM::call_llvm_intrinsic(llvm::Intrinsic::ID id,
                                               std::vector<llvm::Value*> args) {
-  llvm::Function* declaration =
-      llvm::Intrinsic::getDeclaration(&module_, id, {args[0]->getType()});
+  llvm::Function* declaration = llvm::Intrinsic::getDeclaration(&module_, id, {args[0]->getType()});
   return builder_.CreateCall(declaration, args);
 }
 
@@ -102,8 +99,7 @@ llvm::Value* CodeGenLLVM::emit_intrinsic(const tir::IntrinsicNode& op) {
   if (name == "isnan") return builder_.CreateFCmpUNO(x, x);
   if (name == "isinf") {
     llvm::Value* magnitude = call_llvm_intrinsic(llvm::Intrinsic::fabs, {x});
-    return builder_.CreateFCmpOEQ(
-        magnitude, llvm::ConstantFP::getInfinity(magnitude->getType()));
+    return builder_.CreateFCmpOEQ(magnitude, llvm::ConstantFP::getInfinity(magnitude->getType()));
   }
   llvm::Value* result = nullptr;
   auto intrinsic = llvm_intrinsics().find(name);

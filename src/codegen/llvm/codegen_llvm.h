@@ -54,7 +54,8 @@ class CodeGenLLVM {
   llvm::Value* emit_floor_div_mod(bool is_div, const tir::DataType& dtype, llvm::Value* a,
                                   llvm::Value* b, const tir::PrimExpr& b_expr);
   // The row-major offset of `indices` into `buffer` as i64 (or a vector of i64).
-  llvm::Value* emit_flat_index(const tir::Buffer& buffer, const std::vector<tir::PrimExpr>& indices);
+  llvm::Value* emit_flat_index(const tir::Buffer& buffer,
+                               const std::vector<tir::PrimExpr>& indices);
   llvm::Value* to_index(llvm::Value* value, const tir::DataType& dtype);
   // float16/bfloat16 <-> float for arithmetic; identity for other dtypes.
   llvm::Value* widen(llvm::Value* value, const tir::DataType& dtype);
@@ -80,8 +81,7 @@ class CodeGenLLVM {
   void emit_if(const tir::IfThenElseNode& op);
   void emit_let(const tir::LetNode& op);
 
-  llvm::Function* begin_function(const std::string& name, llvm::FunctionType* type,
-                                 bool exported);
+  llvm::Function* begin_function(const std::string& name, llvm::FunctionType* type, bool exported);
   // Branches to an exit that frees live workspaces and returns `code` when `failed` is true.
   void emit_return_if(llvm::Value* failed, llvm::Value* code);
   void emit_return(llvm::Value* code);

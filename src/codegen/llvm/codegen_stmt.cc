@@ -76,7 +76,8 @@ class UseCollector : public tir::IRVisitor {
 bool stores_depend_on(const tir::Stmt& stmt, const tir::VarNode* var) {
   if (!stmt) return true;
   switch (stmt->kind()) {
-    case tir::StmtKind::kFor: return stores_depend_on(tir::as<tir::ForNode>(stmt)->body, var);
+    case tir::StmtKind::kFor:
+      return stores_depend_on(tir::as<tir::ForNode>(stmt)->body, var);
     case tir::StmtKind::kBufferStore: {
       for (const tir::PrimExpr& index : tir::as<tir::BufferStoreNode>(stmt)->indices) {
         if (tir::uses_var(index, var)) return true;
@@ -94,8 +95,10 @@ bool stores_depend_on(const tir::Stmt& stmt, const tir::VarNode* var) {
       const auto* op = tir::as<tir::IfThenElseNode>(stmt);
       return stores_depend_on(op->then_case, var) && stores_depend_on(op->else_case, var);
     }
-    case tir::StmtKind::kLet: return stores_depend_on(tir::as<tir::LetNode>(stmt)->body, var);
-    case tir::StmtKind::kEvaluate: return true;
+    case tir::StmtKind::kLet:
+      return stores_depend_on(tir::as<tir::LetNode>(stmt)->body, var);
+    case tir::StmtKind::kEvaluate:
+      return true;
   }
   return true;
 }
@@ -136,12 +139,11 @@ CodeGenLLVM::CodeGenLLVM(llvm::Module& module, const std::string& cpu, const std
       features_(features) {
   llvm::Type* ptr = builder_.getPtrTy();
   // struct KilnRuntimeApi { uint32_t version; parallel_launch; alloc_workspace; free_workspace; }
-  api_type_ = llvm::StructType::create(context_, {builder_.getInt32Ty(), ptr, ptr, ptr},
-                                       "KilnRuntimeApi");
-  api_global_ = new llvm::GlobalVariable(module_, ptr, /*isConstant=*/false,
-                                         llvm::GlobalValue::InternalLinkage,
-                                         llvm::ConstantPointerNull::get(builder_.getPtrTy()),
-                                         "kiln_runtime_api");
+  api_type_ =
+      llvm::StructType::create(context_, {builder_.getInt32Ty(), ptr, ptr, ptr}, "KilnRuntimeApi");
+  api_global_ = new llvm::GlobalVariable(
+      module_, ptr, /*isConstant=*/false, llvm::GlobalValue::InternalLinkage,
+      llvm::ConstantPointerNull::get(builder_.getPtrTy()), "kiln_runtime_api");
 }
 
 // ---- functions -------------------------------------------------------------------------------
@@ -204,12 +206,13 @@ void CodeGenLLVM::add_kernel(const tir::PrimFunc& func) {
   function->addParamAttr(0, llvm::Attribute::NoCapture);
   function->addParamAttr(0, llvm::Attribute::ReadOnly);
 
-  llvm::MDNode* align64 = llvm::MDNode::get(
-      context_, {llvm::ConstantAsMetadata::get(builder_.getInt64(kBufferAlign))});
+  llvm::MDNode* align64 =
+      llvm::MDNode::get(context_, {llvm::ConstantAsMetadata::get(builder_.getInt64(kBufferAlign))});
   llvm::MDNode* empty = llvm::MDNode::get(context_, {});
   for (size_t i = 0; i < func.params.size(); ++i) {
     llvm::Value* slot = builder_.CreateConstInBoundsGEP1_64(ptr, args, i);
-    llvm::LoadInst* data = builder_.CreateAlignedLoad(ptr, slot, llvm::Align(8), func.params[i]->name);
+    llvm::LoadInst* data =
+        builder_.CreateAlignedLoad(ptr, slot, llvm::Align(8), func.params[i]->name);
     data->setMetadata(llvm::LLVMContext::MD_align, align64);
     data->setMetadata(llvm::LLVMContext::MD_nonnull, empty);
     data->setMetadata(llvm::LLVMContext::MD_noundef, empty);
@@ -221,9 +224,9 @@ void CodeGenLLVM::add_kernel(const tir::PrimFunc& func) {
 
 void CodeGenLLVM::add_module_init() {
   llvm::Type* ptr = builder_.getPtrTy();
-  llvm::Function* function =
-      begin_function("kiln_module_init", llvm::FunctionType::get(builder_.getInt32Ty(), {ptr}, false),
-                     /*exported=*/true);
+  llvm::Function* function = begin_function(
+      "kiln_module_init", llvm::FunctionType::get(builder_.getInt32Ty(), {ptr}, false),
+      /*exported=*/true);
   llvm::Value* api = function->getArg(0);
   api->setName("api");
   llvm::BasicBlock* check_version = llvm::BasicBlock::Create(context_, "check_version", function);
@@ -289,15 +292,27 @@ llvm::AllocaInst* CodeGenLLVM::entry_alloca(llvm::Type* type, uint64_t count, ui
 void CodeGenLLVM::emit(const tir::Stmt& stmt) {
   KILN_CHECK(stmt) << "null statement in kernel " << kernel_name_;
   switch (stmt->kind()) {
-    case tir::StmtKind::kFor: emit_for(*tir::as<tir::ForNode>(stmt)); break;
-    case tir::StmtKind::kBufferStore: emit_store(*tir::as<tir::BufferStoreNode>(stmt)); break;
-    case tir::StmtKind::kAllocate: emit_allocate(*tir::as<tir::AllocateNode>(stmt)); break;
+    case tir::StmtKind::kFor:
+      emit_for(*tir::as<tir::ForNode>(stmt));
+      break;
+    case tir::StmtKind::kBufferStore:
+      emit_store(*tir::as<tir::BufferStoreNode>(stmt));
+      break;
+    case tir::StmtKind::kAllocate:
+      emit_allocate(*tir::as<tir::AllocateNode>(stmt));
+      break;
     case tir::StmtKind::kSeq:
       for (const tir::Stmt& child : tir::as<tir::SeqNode>(stmt)->stmts) emit(child);
       break;
-    case tir::StmtKind::kIfThenElse: emit_if(*tir::as<tir::IfThenElseNode>(stmt)); break;
-    case tir::StmtKind::kLet: emit_let(*tir::as<tir::LetNode>(stmt)); break;
-    case tir::StmtKind::kEvaluate: emit(tir::as<tir::EvaluateNode>(stmt)->value); break;
+    case tir::StmtKind::kIfThenElse:
+      emit_if(*tir::as<tir::IfThenElseNode>(stmt));
+      break;
+    case tir::StmtKind::kLet:
+      emit_let(*tir::as<tir::LetNode>(stmt));
+      break;
+    case tir::StmtKind::kEvaluate:
+      emit(tir::as<tir::EvaluateNode>(stmt)->value);
+      break;
   }
 }
 
@@ -315,9 +330,8 @@ void CodeGenLLVM::emit_for(const tir::ForNode& op) {
     hint = llvm::MDNode::get(context_, {llvm::MDString::get(context_, "llvm.loop.unroll.full")});
   } else if (op.for_kind == tir::ForKind::kVectorized && stores_depend_on(op.body, op.var.get())) {
     // A loop the vectorize pass left alone; ask LLVM to vectorize it unless it is a reduction.
-    hint = llvm::MDNode::get(context_,
-                             {llvm::MDString::get(context_, "llvm.loop.vectorize.enable"),
-                              llvm::ConstantAsMetadata::get(builder_.getTrue())});
+    hint = llvm::MDNode::get(context_, {llvm::MDString::get(context_, "llvm.loop.vectorize.enable"),
+                                        llvm::ConstantAsMetadata::get(builder_.getTrue())});
   }
   emit_serial_loop(op.var, begin, end, op.body, hint);
 }
@@ -395,7 +409,8 @@ void CodeGenLLVM::emit_parallel_for(const tir::ForNode& op) {
   llvm::IRBuilderBase::InsertPoint parent_ip = builder_.saveIP();
   auto parent_vars = vars_;
   auto parent_buffers = buffers_;
-  llvm::FunctionType* task_type = llvm::FunctionType::get(builder_.getInt32Ty(), {i64, i64, ptr}, false);
+  llvm::FunctionType* task_type =
+      llvm::FunctionType::get(builder_.getInt32Ty(), {i64, i64, ptr}, false);
   llvm::Function* task = begin_function(kernel_name_ + "_par_" + std::to_string(parallel_count_++),
                                         task_type, /*exported=*/false);
   state_.in_parallel = true;
@@ -416,8 +431,8 @@ void CodeGenLLVM::emit_parallel_for(const tir::ForNode& op) {
     llvm::LoadInst* value = builder_.CreateLoad(fields[i], slot);
     loaded.push_back(value);
   }
-  llvm::MDNode* align64 = llvm::MDNode::get(
-      context_, {llvm::ConstantAsMetadata::get(builder_.getInt64(kBufferAlign))});
+  llvm::MDNode* align64 =
+      llvm::MDNode::get(context_, {llvm::ConstantAsMetadata::get(builder_.getInt64(kBufferAlign))});
   for (size_t i = 0; i < uses.buffers.size(); ++i) {
     auto* data = llvm::cast<llvm::LoadInst>(loaded[2 + i]);
     data->setMetadata(llvm::LLVMContext::MD_align, align64);
@@ -435,8 +450,10 @@ void CodeGenLLVM::emit_parallel_for(const tir::ForNode& op) {
       builder_.CreateMul(builder_.CreateAdd(task_index, builder_.getInt64(1)), task_extent),
       num_tasks);
   const DataType& var_type = op.var->dtype();
-  llvm::Value* begin = emit_cast(var_type, tir::index_type(), builder_.CreateAdd(loaded[0], chunk_begin));
-  llvm::Value* end = emit_cast(var_type, tir::index_type(), builder_.CreateAdd(loaded[0], chunk_end));
+  llvm::Value* begin =
+      emit_cast(var_type, tir::index_type(), builder_.CreateAdd(loaded[0], chunk_begin));
+  llvm::Value* end =
+      emit_cast(var_type, tir::index_type(), builder_.CreateAdd(loaded[0], chunk_end));
   emit_serial_loop(op.var, begin, end, op.body, nullptr);
   emit_return(builder_.getInt32(0));
 
@@ -504,7 +521,8 @@ void CodeGenLLVM::emit_allocate(const tir::AllocateNode& op) {
   llvm::Value* api = load_runtime_api();
   llvm::FunctionType* alloc_type = llvm::FunctionType::get(ptr, {builder_.getInt64Ty()}, false);
   llvm::Value* alloc = runtime_api_entry(api, 2);
-  llvm::Value* data = builder_.CreateCall(alloc_type, alloc, {builder_.getInt64(bytes)}, buffer->name);
+  llvm::Value* data =
+      builder_.CreateCall(alloc_type, alloc, {builder_.getInt64(bytes)}, buffer->name);
   emit_return_if(builder_.CreateIsNull(data), builder_.getInt32(kOutOfWorkspace));
   state_.live_workspaces.push_back(data);
   {

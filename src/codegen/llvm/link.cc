@@ -19,7 +19,8 @@ int run_process(const std::vector<std::string>& argv, std::string* output) {
   KILN_CHECK(!argv.empty());
   int pipe_fds[2];
   if (pipe2(pipe_fds, O_CLOEXEC) != 0) {
-    throw Error(std::string("cannot create a pipe to run ") + argv[0] + ": " + std::strerror(errno));
+    throw Error(std::string("cannot create a pipe to run ") + argv[0] + ": " +
+                std::strerror(errno));
   }
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
@@ -56,9 +57,9 @@ int run_process(const std::vector<std::string>& argv, std::string* output) {
 
 std::string find_host_libm(const std::string& arch) {
   const std::string multiarch = arch + "-linux-gnu";
-  for (const std::string& dir : {"/lib/" + multiarch, "/usr/lib/" + multiarch,
-                                 std::string("/lib64"), std::string("/usr/lib64"),
-                                 std::string("/lib"), std::string("/usr/lib")}) {
+  for (const std::string& dir :
+       {"/lib/" + multiarch, "/usr/lib/" + multiarch, std::string("/lib64"),
+        std::string("/usr/lib64"), std::string("/lib"), std::string("/usr/lib")}) {
     std::string path = dir + "/libm.so.6";
     std::error_code error;
     if (std::filesystem::exists(path, error)) return path;

@@ -42,10 +42,14 @@ const llvm::Target& lookup_target(const std::string& triple) {
 
 llvm::CodeGenOptLevel codegen_opt_level(int opt_level) {
   switch (opt_level) {
-    case 0: return llvm::CodeGenOptLevel::None;
-    case 1: return llvm::CodeGenOptLevel::Less;
-    case 2: return llvm::CodeGenOptLevel::Default;
-    default: return llvm::CodeGenOptLevel::Aggressive;
+    case 0:
+      return llvm::CodeGenOptLevel::None;
+    case 1:
+      return llvm::CodeGenOptLevel::Less;
+    case 2:
+      return llvm::CodeGenOptLevel::Default;
+    default:
+      return llvm::CodeGenOptLevel::Aggressive;
   }
 }
 
@@ -55,8 +59,7 @@ std::unique_ptr<llvm::MCSubtargetInfo> create_subtarget_info(const std::string& 
                                                              const std::string& cpu,
                                                              const std::string& features) {
   const llvm::Target& target = lookup_target(triple);
-  std::unique_ptr<llvm::MCSubtargetInfo> info(
-      target.createMCSubtargetInfo(triple, cpu, features));
+  std::unique_ptr<llvm::MCSubtargetInfo> info(target.createMCSubtargetInfo(triple, cpu, features));
   KILN_CHECK(info) << "no subtarget info for " << triple;
   return info;
 }

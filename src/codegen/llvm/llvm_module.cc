@@ -136,9 +136,10 @@ class LLVMModuleImpl final : public LLVMModule {
     llvm::raw_svector_ostream stream(buffer);
     llvm::legacy::PassManager passes;
     if (machine_->addPassesToEmitFile(passes, stream, nullptr, type)) {
-      throw Error("LLVM cannot emit " +
-                  std::string(type == llvm::CodeGenFileType::AssemblyFile ? "assembly" : "objects") +
-                  " for target '" + target_.str() + "'");
+      throw Error(
+          "LLVM cannot emit " +
+          std::string(type == llvm::CodeGenFileType::AssemblyFile ? "assembly" : "objects") +
+          " for target '" + target_.str() + "'");
     }
     passes.run(*copy);
     return std::string(buffer.data(), buffer.size());
@@ -154,7 +155,8 @@ class LLVMModuleImpl final : public LLVMModule {
   static std::string write_temporary_object(const std::string& bytes) {
     std::string pattern = (std::filesystem::temp_directory_path() / "kiln-XXXXXX.o").string();
     int fd = mkstemps(pattern.data(), 2);
-    if (fd < 0) throw Error("cannot create a temporary object file: " + std::string(std::strerror(errno)));
+    if (fd < 0)
+      throw Error("cannot create a temporary object file: " + std::string(std::strerror(errno)));
     close(fd);
     write_file(pattern, bytes);
     return pattern;

@@ -84,8 +84,10 @@ void check_integer_ops(DataType dtype, const std::vector<T>& a, const std::vecto
       {"mod", [](PrimExpr x, PrimExpr y) { return x % y; }, [](T x, T y) { return T(x % y); }},
       {"floordiv", [](PrimExpr x, PrimExpr y) { return floordiv(x, y); }, floor_div},
       {"floormod", [](PrimExpr x, PrimExpr y) { return floormod(x, y); }, floor_mod},
-      {"min", [](PrimExpr x, PrimExpr y) { return min(x, y); }, [](T x, T y) { return std::min(x, y); }},
-      {"max", [](PrimExpr x, PrimExpr y) { return max(x, y); }, [](T x, T y) { return std::max(x, y); }},
+      {"min", [](PrimExpr x, PrimExpr y) { return min(x, y); },
+       [](T x, T y) { return std::min(x, y); }},
+      {"max", [](PrimExpr x, PrimExpr y) { return max(x, y); },
+       [](T x, T y) { return std::max(x, y); }},
   };
   for (const Case& c : cases) {
     std::vector<T> result = run_binary<T>(dtype, c.build, a, b);
@@ -113,31 +115,46 @@ TEST(CodegenTest, IntegerArithmeticUInt8WrapsAndDividesUnsigned) {
 TEST(CodegenTest, FloatArithmetic) {
   std::vector<float> a = {7.5f, -7.5f, 1.0f, -0.0f, 3.0f, 1e30f, -2.5f};
   std::vector<float> b = {2.0f, 2.0f, 3.0f, 1.0f, -2.0f, 1e-30f, 0.5f};
-  auto check = [&](const char* name, const BinaryBuilder& f, const std::function<float(float, float)>& ref) {
+  auto check = [&](const char* name, const BinaryBuilder& f,
+                   const std::function<float(float, float)>& ref) {
     std::vector<float> result = run_binary<float>(kF32, f, a, b);
     for (size_t i = 0; i < a.size(); ++i) {
       EXPECT_EQ(result[i], ref(a[i], b[i])) << name << "(" << a[i] << ", " << b[i] << ")";
     }
   };
-  check("add", [](PrimExpr x, PrimExpr y) { return x + y; }, [](float x, float y) { return x + y; });
-  check("sub", [](PrimExpr x, PrimExpr y) { return x - y; }, [](float x, float y) { return x - y; });
-  check("mul", [](PrimExpr x, PrimExpr y) { return x * y; }, [](float x, float y) { return x * y; });
-  check("div", [](PrimExpr x, PrimExpr y) { return x / y; }, [](float x, float y) { return x / y; });
-  check("mod", [](PrimExpr x, PrimExpr y) { return x % y; }, [](float x, float y) { return std::fmod(x, y); });
-  check("floordiv", [](PrimExpr x, PrimExpr y) { return floordiv(x, y); },
-        [](float x, float y) { return std::floor(x / y); });
-  check("floormod", [](PrimExpr x, PrimExpr y) { return floormod(x, y); },
-        [](float x, float y) { return x - std::floor(x / y) * y; });
-  check("min", [](PrimExpr x, PrimExpr y) { return min(x, y); }, [](float x, float y) { return x < y ? x : y; });
-  check("max", [](PrimExpr x, PrimExpr y) { return max(x, y); }, [](float x, float y) { return x > y ? x : y; });
+  check(
+      "add", [](PrimExpr x, PrimExpr y) { return x + y; }, [](float x, float y) { return x + y; });
+  check(
+      "sub", [](PrimExpr x, PrimExpr y) { return x - y; }, [](float x, float y) { return x - y; });
+  check(
+      "mul", [](PrimExpr x, PrimExpr y) { return x * y; }, [](float x, float y) { return x * y; });
+  check(
+      "div", [](PrimExpr x, PrimExpr y) { return x / y; }, [](float x, float y) { return x / y; });
+  check(
+      "mod", [](PrimExpr x, PrimExpr y) { return x % y; },
+      [](float x, float y) { return std::fmod(x, y); });
+  check(
+      "floordiv", [](PrimExpr x, PrimExpr y) { return floordiv(x, y); },
+      [](float x, float y) { return std::floor(x / y); });
+  check(
+      "floormod", [](PrimExpr x, PrimExpr y) { return floormod(x, y); },
+      [](float x, float y) { return x - std::floor(x / y) * y; });
+  check(
+      "min", [](PrimExpr x, PrimExpr y) { return min(x, y); },
+      [](float x, float y) { return x < y ? x : y; });
+  check(
+      "max", [](PrimExpr x, PrimExpr y) { return max(x, y); },
+      [](float x, float y) { return x > y ? x : y; });
 }
 
 TEST(CodegenTest, MinMaxNanFollowsTheSelectDefinition) {
   float nan = std::numeric_limits<float>::quiet_NaN();
   std::vector<float> a = {nan, 1.0f, nan};
   std::vector<float> b = {1.0f, nan, nan};
-  std::vector<float> lo = run_binary<float>(kF32, [](PrimExpr x, PrimExpr y) { return min(x, y); }, a, b);
-  std::vector<float> hi = run_binary<float>(kF32, [](PrimExpr x, PrimExpr y) { return max(x, y); }, a, b);
+  std::vector<float> lo = run_binary<float>(
+      kF32, [](PrimExpr x, PrimExpr y) { return min(x, y); }, a, b);
+  std::vector<float> hi = run_binary<float>(
+      kF32, [](PrimExpr x, PrimExpr y) { return max(x, y); }, a, b);
   // min(a, b) = a < b ? a : b: a NaN in b propagates, a NaN in a gives b.
   EXPECT_EQ(lo[0], 1.0f);
   EXPECT_TRUE(std::isnan(lo[1]));
@@ -152,7 +169,7 @@ TEST(CodegenTest, FloorDivModByPowersOfTwoAndVariablesWithNegatives) {
     Buffer out_div = make_buffer("q", kI64, {n});
     Buffer out_mod = make_buffer("r", kI64, {n});
     Var i_var = make_var("i");
-  PrimExpr i(i_var);
+    PrimExpr i(i_var);
     PrimExpr x = PrimExpr(i) - 20;
     Stmt body = make_for(i_var, 0, n, ForKind::kSerial,
                          make_seq({make_store(out_div, floordiv(x, PrimExpr(divisor)), {i}),
@@ -200,9 +217,12 @@ TEST(CodegenTest, ComparisonsWriteBoolsAndSelectPicks) {
       EXPECT_EQ(out[i], c.reference(a[i], b[i]) ? 1 : 0) << int(c.op) << " at " << i;
     }
   }
-  std::vector<float> picked = run_binary<float>(
-      kF32, [](PrimExpr x, PrimExpr y) { return select(logical_and(x > 1.5f, logical_not(y < 0.0f)), x, y * 10.0f); },
-      {1.0f, 2.0f, 3.0f}, {5.0f, 6.0f, -1.0f});
+  std::vector<float> picked =
+      run_binary<float>(kF32,
+                        [](PrimExpr x, PrimExpr y) {
+                          return select(logical_and(x > 1.5f, logical_not(y < 0.0f)), x, y * 10.0f);
+                        },
+                        {1.0f, 2.0f, 3.0f}, {5.0f, 6.0f, -1.0f});
   EXPECT_EQ(picked, (std::vector<float>{50.0f, 2.0f, -10.0f}));
 }
 
@@ -304,7 +324,8 @@ TEST(CodegenTest, MathIntrinsicsMatchTheCLibrary) {
       {"expm1", [](double x) { return std::expm1(x); }, 2},
       {"sigmoid", [](double x) { return 1.0 / (1.0 + std::exp(-x)); }, 3},
   };
-  std::vector<float> inputs = {-2.5f, -1.5f, -0.5f, -0.3f, 0.0f, 0.3f, 0.5f, 0.7f, 1.5f, 2.5f, 3.7f};
+  std::vector<float> inputs = {-2.5f, -1.5f, -0.5f, -0.3f, 0.0f, 0.3f,
+                               0.5f,  0.7f,  1.5f,  2.5f,  3.7f};
   const int64_t n = static_cast<int64_t>(inputs.size());
   for (const IntrinsicCase& c : cases) {
     auto kernel = jit(unary_kernel(std::string("k_") + c.name, kF32, kF32, n,
@@ -323,9 +344,24 @@ TEST(CodegenTest, MathIntrinsicsMatchTheCLibrary) {
 TEST(CodegenTest, BinaryIntrinsicsAndPredicates) {
   std::vector<float> a = {2.0f, -3.0f, 5.5f, 0.5f};
   std::vector<float> b = {3.0f, 2.0f, -2.0f, -1.0f};
-  auto pow_result = run_binary<float>(kF32, [](PrimExpr x, PrimExpr y) { return intrinsic("pow", {x, y}); }, a, b);
-  auto sign_result = run_binary<float>(kF32, [](PrimExpr x, PrimExpr y) { return intrinsic("copysign", {x, y}); }, a, b);
-  auto fmod_result = run_binary<float>(kF32, [](PrimExpr x, PrimExpr y) { return intrinsic("fmod", {x, y}); }, a, b);
+  auto pow_result = run_binary<float>(
+      kF32,
+      [](PrimExpr x, PrimExpr y) {
+        return intrinsic("pow", {x, y});
+      },
+      a, b);
+  auto sign_result = run_binary<float>(
+      kF32,
+      [](PrimExpr x, PrimExpr y) {
+        return intrinsic("copysign", {x, y});
+      },
+      a, b);
+  auto fmod_result = run_binary<float>(
+      kF32,
+      [](PrimExpr x, PrimExpr y) {
+        return intrinsic("fmod", {x, y});
+      },
+      a, b);
   for (size_t i = 0; i < a.size(); ++i) {
     EXPECT_LE(ulp_distance(pow_result[i], std::pow(a[i], b[i])), 1);
     EXPECT_EQ(sign_result[i], std::copysign(a[i], b[i]));
@@ -365,9 +401,10 @@ TEST(CodegenTest, IfThenElseLetAndMultiDimensionalIndices) {
   Var s_var = make_var("s", kI32);
   PrimExpr s(s_var);
   Stmt store = make_let(s_var, cast(kI32, PrimExpr(i) + PrimExpr(j)),
-      make_if(PrimExpr(s) % 2 == 0, make_store(out, PrimExpr(s), {i, j}),
-              make_store(out, -PrimExpr(s), {i, j})));
-  Stmt body = make_for(i_var, 0, 3, ForKind::kSerial, make_for(j_var, 0, 5, ForKind::kSerial, store));
+                        make_if(PrimExpr(s) % 2 == 0, make_store(out, PrimExpr(s), {i, j}),
+                                make_store(out, -PrimExpr(s), {i, j})));
+  Stmt body =
+      make_for(i_var, 0, 3, ForKind::kSerial, make_for(j_var, 0, 5, ForKind::kSerial, store));
   auto kernel = jit(PrimFunc{"branches", {out}, body});
   AlignedVector<int32_t> data(15);
   ASSERT_EQ(kernel(data.data()), 0);
@@ -391,14 +428,16 @@ TEST(CodegenTest, UnrolledAndVectorizedLoopKindsRunCorrectly) {
   PrimExpr k(k_var);
   Stmt body = make_seq({
       make_for(i_var, 0, 4, ForKind::kUnrolled, make_store(out, buffer_load(a, {i}) * 2.0f, {i})),
-      make_for(j_var, 4, n - 4, ForKind::kVectorized, make_store(out, buffer_load(a, {j}) + 1.0f, {j})),
+      make_for(j_var, 4, n - 4, ForKind::kVectorized,
+               make_store(out, buffer_load(a, {j}) + 1.0f, {j})),
       make_store(sum, 0.0f, {0}),
       make_for(k_var, 0, n, ForKind::kVectorized,
                make_store(sum, buffer_load(sum, {0}) + buffer_load(a, {k}), {0})),
   });
   auto kernel = jit(PrimFunc{"kinds", {a, out, sum}, body});
   AlignedVector<float> in(n), result(n), total(1);
-  for (int64_t x = 0; x < n; ++x) in[x] = (x % 3 == 0 ? 1e8f : 1.0f) + static_cast<float>(x) * 0.37f;
+  for (int64_t x = 0; x < n; ++x)
+    in[x] = (x % 3 == 0 ? 1e8f : 1.0f) + static_cast<float>(x) * 0.37f;
   ASSERT_EQ(kernel(in.data(), result.data(), total.data()), 0);
   float expected_sum = 0.0f;
   for (int64_t x = 0; x < n; ++x) {
@@ -410,9 +449,8 @@ TEST(CodegenTest, UnrolledAndVectorizedLoopKindsRunCorrectly) {
 
 TEST(CodegenTest, NoFloatingPointContraction) {
   // a * b + c with a = b = 1 + 2^-12, c = -(1 + 2^-11): 0 with two roundings, 2^-24 with an fma.
-  auto kernel = jit(binary_kernel("muladd", kF32, kF32, 1, [](PrimExpr x, PrimExpr y) {
-    return x * y + (-(x + (y - 1.0f)));
-  }));
+  auto kernel = jit(binary_kernel(
+      "muladd", kF32, kF32, 1, [](PrimExpr x, PrimExpr y) { return x * y + (-(x + (y - 1.0f))); }));
   AlignedVector<float> a(1, 1.0f + std::ldexp(1.0f, -12)), b(1, 1.0f + std::ldexp(1.0f, -12)), c(1);
   ASSERT_EQ(kernel(a.data(), b.data(), c.data()), 0);
   EXPECT_EQ(c[0], 0.0f);

@@ -95,7 +95,8 @@ template <typename T>
 class AlignedVector {
  public:
   explicit AlignedVector(size_t size, T value = T())
-      : size_(size), data_(static_cast<T*>(std::aligned_alloc(64, (size * sizeof(T) + 63) / 64 * 64 + 64))) {
+      : size_(size),
+        data_(static_cast<T*>(std::aligned_alloc(64, (size * sizeof(T) + 63) / 64 * 64 + 64))) {
     for (size_t i = 0; i < size; ++i) data_.get()[i] = value;
   }
   T* data() { return data_.get(); }

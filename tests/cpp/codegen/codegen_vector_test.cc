@@ -49,12 +49,13 @@ TEST(CodegenTest, RampBroadcastContiguousAndStridedVectorAccess) {
   PrimExpr strided = ramp(PrimExpr(i) * (lanes * 2), 2, lanes);
   PrimExpr value = buffer_load(a, {strided}) * buffer_load(scale, {broadcast(int_imm(0), lanes)}) +
                    cast({DType::kFloat32, lanes}, contiguous);
-  Stmt body = make_for(
-      i, 0, blocks, ForKind::kSerial,
-      make_seq({make_store(out, value, {contiguous}),
-                make_store(back, buffer_load(out, {contiguous}), {strided + broadcast(int_imm(1), lanes)})}));
+  Stmt body = make_for(i_var, 0, blocks, ForKind::kSerial,
+                       make_seq({make_store(out, value, {contiguous}),
+                                 make_store(back, buffer_load(out, {contiguous}),
+                                            {strided + broadcast(int_imm(1), lanes)})}));
   auto kernel = jit(PrimFunc{"vectors", {a, scale, out, back}, body});
-  AlignedVector<float> av(blocks * lanes * 2), sv(1, 3.0f), ov(blocks * lanes), bv(blocks * lanes * 2, -1.0f);
+  AlignedVector<float> av(blocks * lanes * 2), sv(1, 3.0f), ov(blocks * lanes),
+      bv(blocks * lanes * 2, -1.0f);
   for (int64_t k = 0; k < blocks * lanes * 2; ++k) av[k] = static_cast<float>(k);
   ASSERT_EQ(kernel(av.data(), sv.data(), ov.data(), bv.data()), 0);
   for (int64_t k = 0; k < blocks * lanes; ++k) {
@@ -78,8 +79,8 @@ TEST(CodegenTest, VectorIntrinsicsSelectsAndBoolVectors) {
   Stmt body = make_for(i_var, 0, 2, ForKind::kSerial,
                        make_seq({make_store(flags, positive, {index}),
                                  make_store(out,
-                                            select(buffer_load(flags, {index}), intrinsic("tanh", {x}),
-                                                   intrinsic("exp", {x})),
+                                            select(buffer_load(flags, {index}),
+                                                   intrinsic("tanh", {x}), intrinsic("exp", {x})),
                                             {index})}));
   auto kernel = jit(PrimFunc{"vector_math", {a, out, flags}, body});
   AlignedVector<float> av(8), ov(8);
@@ -101,14 +102,14 @@ TEST(CodegenTest, Float16AndBFloat16BuffersRoundAfterEachOperation) {
     Buffer b = make_buffer("b", element, {n});
     Buffer c = make_buffer("c", element, {n});
     Var i_var = make_var("i");
-  PrimExpr i(i_var);
+    PrimExpr i(i_var);
     PrimExpr x = buffer_load(a, {i});
     PrimExpr y = buffer_load(b, {i});
     Stmt scalar = make_store(c, x * y + intrinsic("sqrt", {x}), {i});
     Stmt body = make_for(i_var, 0, n / 2, ForKind::kSerial, scalar);
     // The second half with 8-lane vectors.
     Var v_var = make_var("v");
-  PrimExpr v(v_var);
+    PrimExpr v(v_var);
     PrimExpr index = ramp(PrimExpr(v) * 8 + n / 2, 1, 8);
     PrimExpr xv = buffer_load(a, {index});
     PrimExpr yv = buffer_load(b, {index});
@@ -116,8 +117,12 @@ TEST(CodegenTest, Float16AndBFloat16BuffersRoundAfterEachOperation) {
                            make_store(c, xv * yv + intrinsic("sqrt", {xv}), {index}));
     auto kernel = jit(PrimFunc{"half", {a, b, c}, make_seq({body, vector})});
     bool is_half = dtype == DType::kFloat16;
-    auto encode = [&](float value) { return is_half ? float_to_half(value) : float_to_bfloat16(value); };
-    auto decode = [&](uint16_t bits) { return is_half ? half_to_float(bits) : bfloat16_to_float(bits); };
+    auto encode = [&](float value) {
+      return is_half ? float_to_half(value) : float_to_bfloat16(value);
+    };
+    auto decode = [&](uint16_t bits) {
+      return is_half ? half_to_float(bits) : bfloat16_to_float(bits);
+    };
     AlignedVector<uint16_t> av(n), bv(n), cv(n);
     for (int64_t k = 0; k < n; ++k) {
       av[k] = encode(0.37f * static_cast<float>(k + 1));
@@ -143,9 +148,11 @@ TEST(CodegenTest, LocalAllocationOnTheStack) {
   Var k_var = make_var("k");
   PrimExpr k(k_var);
   Stmt body = make_allocate(
-      tmp, make_seq({make_for(j_var, 0, n, ForKind::kSerial, make_store(tmp, buffer_load(a, {j}) * 2, {j})),
-                     make_for(k_var, 0, n, ForKind::kSerial,
-                              make_store(out, buffer_load(tmp, {PrimExpr(n - 1) - PrimExpr(k)}), {k}))}));
+      tmp,
+      make_seq(
+          {make_for(j_var, 0, n, ForKind::kSerial, make_store(tmp, buffer_load(a, {j}) * 2, {j})),
+           make_for(k_var, 0, n, ForKind::kSerial,
+                    make_store(out, buffer_load(tmp, {PrimExpr(n - 1) - PrimExpr(k)}), {k}))}));
   // Run it with no runtime table at all: stack allocations need none.
   auto kernel = jit(PrimFunc{"local", {a, out}, body}, nullptr);
   AlignedVector<int32_t> av(n), ov(n);
@@ -164,10 +171,12 @@ PrimFunc workspace_kernel(int64_t n) {
   Var k_var = make_var("k");
   PrimExpr k(k_var);
   Stmt body = make_allocate(
-      tmp, make_seq({make_for(j_var, 0, n, ForKind::kSerial, make_store(tmp, buffer_load(a, {j}) + 1.0f, {j})),
-                     make_store(out, 0.0f, {0}),
-                     make_for(k_var, 0, n, ForKind::kSerial,
-                              make_store(out, buffer_load(out, {0}) + buffer_load(tmp, {k}), {0}))}));
+      tmp,
+      make_seq({make_for(j_var, 0, n, ForKind::kSerial,
+                         make_store(tmp, buffer_load(a, {j}) + 1.0f, {j})),
+                make_store(out, 0.0f, {0}),
+                make_for(k_var, 0, n, ForKind::kSerial,
+                         make_store(out, buffer_load(out, {0}) + buffer_load(tmp, {k}), {0}))}));
   return PrimFunc{"workspace", {a, out}, body};
 }
 
@@ -183,7 +192,8 @@ TEST(CodegenTest, LargeAllocationUsesTheWorkspaceAndFreesIt) {
 
 TEST(CodegenTest, WorkspaceFailureAndMissingRuntimeReturnErrors) {
   static const KilnRuntimeApi failing = {KILN_RUNTIME_API_VERSION, testing::serial_launch,
-                                         testing::failing_alloc_workspace, testing::test_free_workspace};
+                                         testing::failing_alloc_workspace,
+                                         testing::test_free_workspace};
   auto kernel = jit(workspace_kernel(100000), &failing);
   AlignedVector<float> av(100000, 0.5f), ov(1);
   EXPECT_EQ(kernel(av.data(), ov.data()), -1);
@@ -208,13 +218,13 @@ PrimFunc parallel_kernel(int64_t rows, int64_t cols) {
   PrimExpr offset(offset_var);
   PrimExpr flat = PrimExpr(r) * cols + PrimExpr(c);
   Stmt body = make_allocate(
-      row,
-      make_seq({make_for(c_var, 0, cols, ForKind::kParallel,
-                         make_store(row, buffer_load(a, {flat}) * 2.0f, {PrimExpr(c)})),
-                make_for(c2_var, 0, cols, ForKind::kSerial,
-                         make_store(out, buffer_load(row, {PrimExpr(c2)}) + PrimExpr(offset),
-                                    {PrimExpr(r) * cols + PrimExpr(c2)}))}));
-  Stmt outer = make_let(offset_var, float_imm(0.25), make_for(r_var, 0, rows, ForKind::kParallel, body));
+      row, make_seq({make_for(c_var, 0, cols, ForKind::kParallel,
+                              make_store(row, buffer_load(a, {flat}) * 2.0f, {PrimExpr(c)})),
+                     make_for(c2_var, 0, cols, ForKind::kSerial,
+                              make_store(out, buffer_load(row, {PrimExpr(c2)}) + PrimExpr(offset),
+                                         {PrimExpr(r) * cols + PrimExpr(c2)}))}));
+  Stmt outer =
+      make_let(offset_var, float_imm(0.25), make_for(r_var, 0, rows, ForKind::kParallel, body));
   return PrimFunc{"parallel", {a, out}, outer};
 }
 
@@ -234,7 +244,8 @@ TEST(CodegenTest, ParallelLoopWithSerialAndThreadedRuntimes) {
 
 TEST(CodegenTest, ParallelTaskErrorsPropagate) {
   static const KilnRuntimeApi failing = {KILN_RUNTIME_API_VERSION, testing::threaded_launch,
-                                         testing::failing_alloc_workspace, testing::test_free_workspace};
+                                         testing::failing_alloc_workspace,
+                                         testing::test_free_workspace};
   auto kernel = jit(parallel_kernel(8, 4), &failing);
   AlignedVector<float> av(32), ov(32);
   EXPECT_EQ(kernel(av.data(), ov.data()), -1);

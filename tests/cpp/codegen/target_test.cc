@@ -87,7 +87,8 @@ TEST(TargetTest, ErrorsNameTheBadPartAndTheValidChoices) {
 
   EXPECT_NE(error_of("llvm -opt-level=4").find("[0, 3]"), std::string::npos);
   EXPECT_NE(error_of("llvm -num-cores=abc").find("invalid value 'abc'"), std::string::npos);
-  EXPECT_NE(error_of("llvm -mtriple=nonsense-cpu").find("unknown target triple"), std::string::npos);
+  EXPECT_NE(error_of("llvm -mtriple=nonsense-cpu").find("unknown target triple"),
+            std::string::npos);
 }
 
 TEST(TargetTest, OptionsAreListedForTheCli) {
@@ -96,7 +97,8 @@ TEST(TargetTest, OptionsAreListedForTheCli) {
     names.push_back(option.name);
     EXPECT_FALSE(option.help.empty());
   }
-  EXPECT_EQ(names, (std::vector<std::string>{"mcpu", "mattr", "mtriple", "num-cores", "opt-level"}));
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"mcpu", "mattr", "mtriple", "num-cores", "opt-level"}));
 }
 
 }  // namespace

@@ -19,9 +19,8 @@ struct Foreign {
   bool* deleted;
 };
 
-DLManagedTensor* make_foreign(void* data, std::vector<int64_t> shape,
-                              std::vector<int64_t> strides, DLDataType dtype, bool* deleted,
-                              DLDeviceType device = kDLCPU) {
+DLManagedTensor* make_foreign(void* data, std::vector<int64_t> shape, std::vector<int64_t> strides,
+                              DLDataType dtype, bool* deleted, DLDeviceType device = kDLCPU) {
   auto* foreign = new Foreign;
   foreign->shape = std::move(shape);
   foreign->strides = std::move(strides);

@@ -69,22 +69,23 @@ Json tensor(const std::string& name, const std::string& kind, Json storage) {
 // y = relu(relu(x + w) + x): t2 reuses t0's storage (t0 is dead once t1 exists), as the
 // compiler's liveness planning does.
 Json test_graph() {
-  return {{"format", "kiln-graph"},
-          {"version", 1},
-          {"storages", {{{"nbytes", 24}}, {{"nbytes", 24}}, {{"nbytes", 64}}, {{"nbytes", 24}},
-                        {{"nbytes", 24}}}},
-          {"tensors",
-           {tensor("x", "input", 0), tensor("w", "param", 1), tensor("t0", "intermediate", 2),
-            tensor("t1", "intermediate", 3), tensor("t2", "intermediate", 2),
-            tensor("y", "output", 4)}},
-          {"inputs", {0}},
-          {"outputs", {5}},
-          {"params", {1}},
-          {"nodes",
-           {{{"kernel", "add"}, {"args", {0, 1, 2}}, {"name", "/add"}, {"ops", {"add"}}},
-            {{"kernel", "relu"}, {"args", {2, 3}}, {"name", "/relu"}, {"ops", {"relu"}}},
-            {{"kernel", "add"}, {"args", {3, 0, 4}}, {"name", "/add2"}, {"num_outputs", 1}},
-            {{"kernel", "relu"}, {"args", {4, 5}}, {"name", "/relu2"}}}}};
+  return {
+      {"format", "kiln-graph"},
+      {"version", 1},
+      {"storages",
+       {{{"nbytes", 24}}, {{"nbytes", 24}}, {{"nbytes", 64}}, {{"nbytes", 24}}, {{"nbytes", 24}}}},
+      {"tensors",
+       {tensor("x", "input", 0), tensor("w", "param", 1), tensor("t0", "intermediate", 2),
+        tensor("t1", "intermediate", 3), tensor("t2", "intermediate", 2),
+        tensor("y", "output", 4)}},
+      {"inputs", {0}},
+      {"outputs", {5}},
+      {"params", {1}},
+      {"nodes",
+       {{{"kernel", "add"}, {"args", {0, 1, 2}}, {"name", "/add"}, {"ops", {"add"}}},
+        {{"kernel", "relu"}, {"args", {2, 3}}, {"name", "/relu"}, {"ops", {"relu"}}},
+        {{"kernel", "add"}, {"args", {3, 0, 4}}, {"name", "/add2"}, {"num_outputs", 1}},
+        {{"kernel", "relu"}, {"args", {4, 5}}, {"name", "/relu2"}}}}};
 }
 
 std::map<std::string, Tensor> test_params() {
@@ -98,7 +99,8 @@ std::vector<float> values(const Tensor& tensor) {
 
 std::vector<float> expected_output(const std::vector<float>& x, const std::vector<float>& w) {
   std::vector<float> y;
-  for (size_t i = 0; i < x.size(); ++i) y.push_back(std::max(std::max(x[i] + w[i], 0.0f) + x[i], 0.0f));
+  for (size_t i = 0; i < x.size(); ++i)
+    y.push_back(std::max(std::max(x[i] + w[i], 0.0f) + x[i], 0.0f));
   return y;
 }
 
@@ -114,8 +116,8 @@ TEST(GraphExecutorTest, RunsAGraphWithSharedStorages) {
 
   std::vector<float> w = {1, -2, 3, -4, 5, -6};
   // Twice with different inputs: the second run must not see the first's intermediates.
-  for (std::vector<float> x : {std::vector<float>{0.5f, 1, -1, 2, -3, 4},
-                               std::vector<float>{-1, -1, -1, 1, 1, 1}}) {
+  for (std::vector<float> x :
+       {std::vector<float>{0.5f, 1, -1, 2, -3, 4}, std::vector<float>{-1, -1, -1, 1, 1, 1}}) {
     executor.set_input("x", Tensor::from_float32s(x, {2, 3}));
     executor.run();
     Tensor y = executor.get_output(0);
@@ -172,7 +174,8 @@ TEST(GraphExecutorTest, SetInputNamesWhatItExpects) {
                     "input 'x' expects float32[2, 3], got float32[2]");
   EXPECT_KILN_ERROR(executor.set_input("x", Tensor(DType::kInt64, {2, 3})),
                     "input 'x' expects float32[2, 3], got int64[2, 3]");
-  EXPECT_KILN_ERROR(executor.set_input("x", Tensor()), "input 'x' expects float32[2, 3], got nothing");
+  EXPECT_KILN_ERROR(executor.set_input("x", Tensor()),
+                    "input 'x' expects float32[2, 3], got nothing");
   EXPECT_KILN_ERROR(executor.set_input("data", Tensor(DType::kFloat32, {2, 3})),
                     "the model has no input 'data'; its inputs are: 'x' float32[2, 3]");
 }
@@ -231,12 +234,18 @@ TEST(GraphExecutorTest, MalformedGraphsAreRefusedClearly) {
        "storages[0].nbytes must be a non-negative integer"},
       {"bad dtype", [](Json& g) { g["tensors"][0]["dtype"] = "float8"; },
        "tensors[0] ('x') has an unknown dtype 'float8'"},
-      {"negative dim", [](Json& g) { g["tensors"][0]["shape"] = {2, -3}; },
+      {"negative dim",
+       [](Json& g) {
+         g["tensors"][0]["shape"] = {2, -3};
+       },
        "tensors[0] ('x').shape must be a non-negative integer"},
       {"bad kind", [](Json& g) { g["tensors"][2]["kind"] = "scratch"; }, "is not one of"},
       {"storage id", [](Json& g) { g["tensors"][2]["storage"] = 9; },
        "tensors[2] ('t0').storage = 9 is not a storage id (there are 5 storages)"},
-      {"too big for storage", [](Json& g) { g["tensors"][3]["shape"] = {2, 4}; },
+      {"too big for storage",
+       [](Json& g) {
+         g["tensors"][3]["shape"] = {2, 4};
+       },
        "tensors[3] ('t1') (32 bytes at offset 0) does not fit in storage 3 (24 bytes)"},
       {"offset overflow", [](Json& g) { g["tensors"][2]["offset"] = 64; },
        "does not fit in storage 2"},
@@ -246,7 +255,10 @@ TEST(GraphExecutorTest, MalformedGraphsAreRefusedClearly) {
        "tensors[3] ('t1') has no \"storage\""},
       {"input id", [](Json& g) { g["inputs"] = {6}; },
        "inputs[0] = 6 is not a tensor id (there are 6 tensors)"},
-      {"input of wrong kind", [](Json& g) { g["inputs"] = {0, 2}; },
+      {"input of wrong kind",
+       [](Json& g) {
+         g["inputs"] = {0, 2};
+       },
        "\"inputs\" lists tensor 2 ('t0'), which is not of that kind"},
       {"input not listed", [](Json& g) { g["inputs"] = Json::array(); },
        "tensor 'x' is missing from \"inputs\""},
@@ -254,9 +266,15 @@ TEST(GraphExecutorTest, MalformedGraphsAreRefusedClearly) {
        "tensor 'w' is missing from \"params\""},
       {"input shares storage", [](Json& g) { g["tensors"][3]["storage"] = 0; },
        "tensor 'x' (an input or parameter) shares storage 0 with another tensor"},
-      {"node arg id", [](Json& g) { g["nodes"][0]["args"] = {0, 1, 17}; },
+      {"node arg id",
+       [](Json& g) {
+         g["nodes"][0]["args"] = {0, 1, 17};
+       },
        "nodes[0].args[2] = 17 is not a tensor id"},
-      {"node writes input", [](Json& g) { g["nodes"][0]["args"] = {1, 2, 0}; },
+      {"node writes input",
+       [](Json& g) {
+         g["nodes"][0]["args"] = {1, 2, 0};
+       },
        "nodes[0] (kernel 'add') writes to 'x', an input or parameter"},
       {"num_outputs", [](Json& g) { g["nodes"][0]["num_outputs"] = 4; },
        "nodes[0].num_outputs exceeds its argument count"},

@@ -104,8 +104,16 @@ TEST(RuntimeModuleTest, LoadsACompiledLibraryAndRunsItsKernel) {
         {"version", 1},
         {"storages", {{{"nbytes", 4000}}, {{"nbytes", 4000}}}},
         {"tensors",
-         {{{"name", "x"}, {"dtype", "float32"}, {"shape", {1000}}, {"storage", 0}, {"kind", "input"}},
-          {{"name", "y"}, {"dtype", "float32"}, {"shape", {1000}}, {"storage", 1}, {"kind", "output"}}}},
+         {{{"name", "x"},
+           {"dtype", "float32"},
+           {"shape", {1000}},
+           {"storage", 0},
+           {"kind", "input"}},
+          {{"name", "y"},
+           {"dtype", "float32"},
+           {"shape", {1000}},
+           {"storage", 1},
+           {"kind", "output"}}}},
         {"inputs", {0}},
         {"outputs", {1}},
         {"params", nlohmann::json::array()},
@@ -132,8 +140,9 @@ TEST(RuntimeModuleTest, LoadErrorsNameTheFile) {
   std::string plain = build_library(dir, "plain", kNotAModuleSource);
   ASSERT_FALSE(plain.empty());
   EXPECT_KILN_ERROR(load_shared_library(plain),
-                    "'" + plain + "' is not a Kiln compiled module: it does not export "
-                    "kiln_module_init");
+                    "'" + plain +
+                        "' is not a Kiln compiled module: it does not export "
+                        "kiln_module_init");
   std::string failing = build_library(dir, "failing", kFailingInitSource);
   ASSERT_FALSE(failing.empty());
   EXPECT_KILN_ERROR(load_shared_library(failing), "kiln_module_init returned 5");
@@ -165,8 +174,8 @@ std::vector<std::string> needed_libraries(const std::string& path) {
       Elf64_Dyn entry;
       std::memcpy(&entry, image.data() + dynamic.sh_offset + offset, sizeof(entry));
       if (entry.d_tag == DT_NULL) break;
-      if (entry.d_tag == DT_NEEDED) needed.emplace_back(image.data() + strings.sh_offset +
-                                                        entry.d_un.d_val);
+      if (entry.d_tag == DT_NEEDED)
+        needed.emplace_back(image.data() + strings.sh_offset + entry.d_un.d_val);
     }
   }
   return needed;
@@ -181,13 +190,12 @@ TEST(RuntimeLibraryTest, DependsOnNeitherLLVMNorProtobuf) {
   std::string listing;
   for (const std::string& name : needed) listing += name + " ";
   // Sanity: the reader found the real dependencies, so an empty check cannot pass by accident.
-  EXPECT_TRUE(std::any_of(needed.begin(), needed.end(),
-                          [](const std::string& n) { return n.find("libarchive") == 0; }))
-      << listing;
+  EXPECT_TRUE(std::any_of(needed.begin(), needed.end(), [](const std::string& n) {
+    return n.find("libarchive") == 0;
+  })) << listing;
   for (std::string name : needed) {
-    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) {
-      return static_cast<char>(std::tolower(c));
-    });
+    std::transform(name.begin(), name.end(), name.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     EXPECT_EQ(name.find("llvm"), std::string::npos) << listing;
     EXPECT_EQ(name.find("protobuf"), std::string::npos) << listing;
     EXPECT_EQ(name.find("onnx"), std::string::npos) << listing;

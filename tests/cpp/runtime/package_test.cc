@@ -81,7 +81,8 @@ TEST(ParamsTest, CorruptionIsDescribed) {
       {"KILNPARM" + u32(2) + good.substr(12), "format version 2 is not version 1"},
       {header + u32(1000000), "it claims 1000000 tensors"},
       {good + "x", "1 unexpected bytes after the last tensor"},
-      {header + u32(1) + u32(1) + "w" + u32(6) + "float9" + u32(0) + tail, "unknown dtype 'float9'"},
+      {header + u32(1) + u32(1) + "w" + u32(6) + "float9" + u32(0) + tail,
+       "unknown dtype 'float9'"},
       {header + u32(1) + record_start + u32(1000) + tail, "has 1000 dimensions"},
       {header + u32(1) + record_start + u32(1) + u64(~0ull) + tail, "has an impossible shape"},
       {header + u32(1) + record_start + u32(1) + u64(2) + u64(12) + tail,
@@ -105,7 +106,10 @@ TEST(ParamsTest, CorruptionIsDescribed) {
 
 PackageContents sample_package() {
   PackageContents contents;
-  contents.library = std::string("\x7f" "ELF fake library bytes", 23);
+  contents.library = std::string(
+      "\x7f"
+      "ELF fake library bytes",
+      23);
   contents.graph_json = R"({"format": "kiln-graph", "version": 1})";
   contents.params = serialize_params(sample_params());
   contents.metadata_json = R"({"kiln_version": "0.1.0", "target": "llvm", "inputs": []})";
@@ -151,8 +155,9 @@ TEST(PackageTest, TamperedMemberIsRefused) {
     FAIL() << "a tampered package was accepted";
   } catch (const Error& error) {
     EXPECT_EQ(std::string(error.what()),
-              path + " is not a valid Kiln package: mod.params does not match its SHA-256 in "
-                     "metadata.json (the package was modified or corrupted; compile it again)");
+              path +
+                  " is not a valid Kiln package: mod.params does not match its SHA-256 in "
+                  "metadata.json (the package was modified or corrupted; compile it again)");
   }
 }
 

@@ -43,14 +43,14 @@ inline void write_file(const std::string& path, const std::string& bytes) {
 }
 
 // Runs `statement` and expects a kiln::Error whose message contains `text`.
-#define EXPECT_KILN_ERROR(statement, text)                                                 \
-  do {                                                                                     \
-    try {                                                                                  \
-      statement;                                                                           \
-      ADD_FAILURE() << "expected a kiln::Error containing: " << (text);                    \
-    } catch (const ::kiln::Error& error) {                                                 \
+#define EXPECT_KILN_ERROR(statement, text)                                                \
+  do {                                                                                    \
+    try {                                                                                 \
+      statement;                                                                          \
+      ADD_FAILURE() << "expected a kiln::Error containing: " << (text);                   \
+    } catch (const ::kiln::Error& error) {                                                \
       EXPECT_NE(std::string(error.what()).find(text), std::string::npos) << error.what(); \
-    }                                                                                      \
+    }                                                                                     \
   } while (0)
 
 }  // namespace kiln::runtime::testing

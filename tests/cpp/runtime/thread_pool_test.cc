@@ -55,7 +55,8 @@ TEST_F(ThreadPoolTest, EveryTaskRunsExactlyOnce) {
     ASSERT_EQ(parallel_launch(0, record_task, &record), 0);
     ASSERT_EQ(record.num_tasks, 4);
     ASSERT_TRUE(record.consistent);
-    for (int i = 0; i < 4; ++i) ASSERT_EQ(record.runs[i], 1) << "launch " << launch << " task " << i;
+    for (int i = 0; i < 4; ++i)
+      ASSERT_EQ(record.runs[i], 1) << "launch " << launch << " task " << i;
     for (int i = 4; i < 64; ++i) ASSERT_EQ(record.runs[i], 0);
   }
 }
@@ -224,8 +225,7 @@ TEST(ThreadPoolEnvironmentTest, ParsesKilnNumThreads) {
 
 // Runs this test binary again with `environment` prefixed, on one test; returns its output.
 std::string run_child(const std::string& environment, int* exit_code) {
-  std::string command = environment +
-                        " /proc/" + std::to_string(getpid()) +
+  std::string command = environment + " /proc/" + std::to_string(getpid()) +
                         "/exe --gtest_filter=ThreadPoolEnvironmentTest.ChildReportsThreads 2>&1";
   FILE* pipe = popen(command.c_str(), "r");
   std::string output;

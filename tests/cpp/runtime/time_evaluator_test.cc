@@ -37,8 +37,8 @@ TEST(TimeEvaluatorTest, MeasuresEachRepeatAsTheMeanOfNumberCalls) {
 TEST(TimeEvaluatorTest, StatisticsFollowNumpy) {
   // Calls of growing length, one per measurement, so that the results differ.
   int call = 0;
-  BenchmarkResult result = time_evaluator(
-      [&] { std::this_thread::sleep_for(milliseconds(1 + (call++ % 4))); }, 1, 4);
+  BenchmarkResult result =
+      time_evaluator([&] { std::this_thread::sleep_for(milliseconds(1 + (call++ % 4))); }, 1, 4);
   std::vector<double> sorted = result.results;
   std::sort(sorted.begin(), sorted.end());
   double mean = (sorted[0] + sorted[1] + sorted[2] + sorted[3]) / 4;

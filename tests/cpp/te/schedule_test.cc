@@ -16,8 +16,8 @@ struct Matmul {
     a = placeholder({m, k}, kF32, "A");
     b = placeholder({k, n}, kF32, "B");
     IterVar r = reduce_axis(k, "k");
-    c = compute({m, n}, [&](const Indices& i) { return sum(a(i[0], r.var) * b(r.var, i[1]), {r}); }, "C",
-                "matmul", {"i", "j"});
+    c = compute({m, n}, [&](const Indices& i) { return sum(a(i[0], r.var) * b(r.var, i[1]), {r}); },
+                "C", "matmul", {"i", "j"});
   }
 };
 
@@ -65,8 +65,8 @@ TEST(Schedule, SplitTileReorderFuse) {
 
 TEST(Schedule, ErrorsNameStageLoopAndProblem) {
   Matmul mm(16, 16, 16);
-  Tensor relu = compute({16, 16}, [&](const Indices& i) { return tir::max(mm.c(i[0], i[1]), 0.0f); },
-                        "relu");
+  Tensor relu = compute(
+      {16, 16}, [&](const Indices& i) { return tir::max(mm.c(i[0], i[1]), 0.0f); }, "relu");
   Schedule s({relu});
   EXPECT_NE(error_of([&] { s.split("D", "i", 4); }).find("no stage 'D' (stages: C, relu)"),
             std::string::npos);
@@ -74,14 +74,12 @@ TEST(Schedule, ErrorsNameStageLoopAndProblem) {
             std::string::npos);
   EXPECT_NE(error_of([&] { s.split("C", "i", 0); }).find("factor 0"), std::string::npos);
   EXPECT_NE(error_of([&] { s.split("C", "i", -3); }).find("must be positive"), std::string::npos);
-  EXPECT_NE(error_of([&] { s.reorder("C", {"i", "i"}); }).find("appears twice"),
-            std::string::npos);
+  EXPECT_NE(error_of([&] { s.reorder("C", {"i", "i"}); }).find("appears twice"), std::string::npos);
   EXPECT_NE(error_of([&] { s.reorder("C", {"i", "q"}); }).find("no loop 'q'"), std::string::npos);
   EXPECT_NE(error_of([&] { s.fuse("C", {"i", "k"}); }).find("not adjacent"), std::string::npos);
   EXPECT_NE(error_of([&] { s.fuse("C", {"j", "i"}); }).find("not adjacent"), std::string::npos);
   EXPECT_NE(error_of([&] { s.fuse("C", {"j", "k"}); }).find("reduce loop"), std::string::npos);
-  EXPECT_NE(error_of([&] { s.vectorize("C", "j"); }).find("not the innermost"),
-            std::string::npos);
+  EXPECT_NE(error_of([&] { s.vectorize("C", "j"); }).find("not the innermost"), std::string::npos);
   EXPECT_NE(error_of([&] { s.vectorize("C", "k"); }).find("reduce loop"), std::string::npos);
   EXPECT_NE(error_of([&] { s.parallel("C", "k"); }).find("race"), std::string::npos);
   EXPECT_NE(error_of([&] { s.compute_inline("relu"); }).find("output"), std::string::npos);
@@ -99,8 +97,10 @@ TEST(Schedule, ErrorsNameStageLoopAndProblem) {
 
 TEST(Schedule, AnnotationsAndAttachmentsProtectTheirLoops) {
   Tensor a = placeholder({32}, kF32, "a");
-  Tensor b = compute({32}, [&](const Indices& i) { return a(i[0]) * 2.0f; }, "b");
-  Tensor c = compute({32}, [&](const Indices& i) { return b(i[0]) + 1.0f; }, "c");
+  Tensor b = compute(
+      {32}, [&](const Indices& i) { return a(i[0]) * 2.0f; }, "b");
+  Tensor c = compute(
+      {32}, [&](const Indices& i) { return b(i[0]) + 1.0f; }, "c");
   Schedule s({c});
   auto [outer, inner] = s.split("c", "i0", 8);
   s.compute_at("b", "c", outer);
@@ -108,23 +108,26 @@ TEST(Schedule, AnnotationsAndAttachmentsProtectTheirLoops) {
             std::string::npos);
   EXPECT_NE(error_of([&] { s.compute_inline("b"); }).find("computed at 'c'"), std::string::npos);
   s.vectorize("c", inner);
-  EXPECT_NE(error_of([&] { s.split("c", inner, 4); }).find("already annotated"),
-            std::string::npos);
+  EXPECT_NE(error_of([&] { s.split("c", inner, 4); }).find("already annotated"), std::string::npos);
   EXPECT_NE(error_of([&] { s.parallel("c", inner); }).find("already vectorized"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { s.reorder("c", {inner, outer}); }).find("no longer be innermost"),
+  EXPECT_NE(error_of([&] {
+              s.reorder("c", {inner, outer});
+            }).find("no longer be innermost"),
             std::string::npos);
-  EXPECT_NE(error_of([&] { s.compute_at("b", "c", inner); }).find("vectorized"),
-            std::string::npos);
+  EXPECT_NE(error_of([&] { s.compute_at("b", "c", inner); }).find("vectorized"), std::string::npos);
   EXPECT_NE(error_of([&] { s.cache_write("c"); }).find("before any other primitive"),
             std::string::npos);
 }
 
 TEST(Schedule, ComputeAtNeedsTheOnlyConsumer) {
   Tensor a = placeholder({16}, kF32, "a");
-  Tensor b = compute({16}, [&](const Indices& i) { return a(i[0]) * 2.0f; }, "b");
-  Tensor c = compute({16}, [&](const Indices& i) { return b(i[0]) + 1.0f; }, "c");
-  Tensor d = compute({16}, [&](const Indices& i) { return b(i[0]) + c(i[0]); }, "d");
+  Tensor b = compute(
+      {16}, [&](const Indices& i) { return a(i[0]) * 2.0f; }, "b");
+  Tensor c = compute(
+      {16}, [&](const Indices& i) { return b(i[0]) + 1.0f; }, "c");
+  Tensor d = compute(
+      {16}, [&](const Indices& i) { return b(i[0]) + c(i[0]); }, "d");
   Schedule s({d});
   EXPECT_NE(error_of([&] { s.compute_at("b", "d", "i0"); }).find("consumers: c, d"),
             std::string::npos);
@@ -141,7 +144,7 @@ TEST(Schedule, CacheWriteMakesALocalStage) {
   std::string local = s.cache_write("C");
   EXPECT_EQ(local, "C.local");
   EXPECT_EQ(s.stages(), (Names{"C.local", "C"}));
-  EXPECT_EQ(s.loops("C"), (Names{"i", "j"}));              // the copy out
+  EXPECT_EQ(s.loops("C"), (Names{"i", "j"}));             // the copy out
   EXPECT_EQ(s.loops("C.local"), (Names{"i", "j", "k"}));  // the computation
   EXPECT_NE(error_of([&] { s.cache_write("C"); }).find("already"), std::string::npos);
   EXPECT_NE(error_of([&] { s.compute_inline("C.local"); }).find("reduction"), std::string::npos);
@@ -159,8 +162,10 @@ TEST(Schedule, CopiesAreIndependent) {
 
 TEST(Schedule, DuplicateTensorNamesGetSuffixes) {
   Tensor a = placeholder({4}, kF32, "a");
-  Tensor t1 = compute({4}, [&](const Indices& i) { return a(i[0]) + 1.0f; }, "t");
-  Tensor t2 = compute({4}, [&](const Indices& i) { return t1(i[0]) * 2.0f; }, "t");
+  Tensor t1 = compute(
+      {4}, [&](const Indices& i) { return a(i[0]) + 1.0f; }, "t");
+  Tensor t2 = compute(
+      {4}, [&](const Indices& i) { return t1(i[0]) * 2.0f; }, "t");
   Schedule s({t2});
   EXPECT_EQ(s.stages(), (Names{"t", "t_1"}));
   EXPECT_EQ(s.stage_name(t2), "t_1");

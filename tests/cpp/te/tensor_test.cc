@@ -12,8 +12,12 @@ const DataType kF32{DType::kFloat32, 1};
 TEST(TeTensor, ComputeNamesAxesAndTakesBodyDtype) {
   Tensor a = placeholder({4, 5}, kF32, "a");
   EXPECT_TRUE(a->is_placeholder());
-  Tensor b = compute({4, 5}, [&](const Indices& i) { return tir::cast({DType::kInt32, 1}, a(i[0], i[1])); },
-                     "b", "elemwise");
+  Tensor b = compute(
+      {4, 5},
+      [&](const Indices& i) {
+        return tir::cast({DType::kInt32, 1}, a(i[0], i[1]));
+      },
+      "b", "elemwise");
   EXPECT_FALSE(b->is_placeholder());
   ASSERT_EQ(b->axis.size(), 2u);
   EXPECT_EQ(b->axis[0].var->name, "i0");
@@ -31,21 +35,26 @@ TEST(TeTensor, ComputeNamesAxesAndTakesBodyDtype) {
 TEST(TeTensor, ReductionAxes) {
   Tensor a = placeholder({4, 6}, kF32, "a");
   IterVar k = reduce_axis(6, "k");
-  Tensor s = compute({4}, [&](const Indices& i) { return sum(a(i[0], k.var), {k}); }, "s");
+  Tensor s = compute(
+      {4}, [&](const Indices& i) { return sum(a(i[0], k.var), {k}); }, "s");
   ASSERT_EQ(s->reduce_axis().size(), 1u);
   EXPECT_EQ(s->reduce_axis()[0].var, k.var);
   EXPECT_TRUE(a->reduce_axis().empty());
   // A reduction inside other arithmetic has no loop to live in.
-  EXPECT_THROW(compute({4}, [&](const Indices& i) { return sum(a(i[0], k.var), {k}) + 1.0f; }, "bad"),
+  EXPECT_THROW(compute(
+                   {4}, [&](const Indices& i) { return sum(a(i[0], k.var), {k}) + 1.0f; }, "bad"),
                Error);
 }
 
 TEST(TeTensor, InputTensorsAndPostOrder) {
   Tensor a = placeholder({8}, kF32, "a");
   Tensor b = placeholder({8}, kF32, "b");
-  Tensor c = compute({8}, [&](const Indices& i) { return a(i[0]) * b(i[0]) + a(i[0]); }, "c");
-  Tensor d = compute({8}, [&](const Indices& i) { return c(i[0]) + b(i[0]); }, "d");
-  Tensor e = compute({8}, [&](const Indices& i) { return c(i[0]) * d(i[0]); }, "e");
+  Tensor c = compute(
+      {8}, [&](const Indices& i) { return a(i[0]) * b(i[0]) + a(i[0]); }, "c");
+  Tensor d = compute(
+      {8}, [&](const Indices& i) { return c(i[0]) + b(i[0]); }, "d");
+  Tensor e = compute(
+      {8}, [&](const Indices& i) { return c(i[0]) * d(i[0]); }, "e");
   std::vector<Tensor> inputs = input_tensors(c);
   ASSERT_EQ(inputs.size(), 2u);
   EXPECT_EQ(inputs[0], a);
@@ -63,7 +72,8 @@ TEST(TeTensor, LongChainsDoNotRecurse) {
   Tensor t = placeholder({2}, kF32, "x");
   for (int k = 0; k < 3000; ++k) {
     Tensor prev = t;
-    t = compute({2}, [&](const Indices& i) { return prev(i[0]) + 1.0f; }, "t" + std::to_string(k));
+    t = compute(
+        {2}, [&](const Indices& i) { return prev(i[0]) + 1.0f; }, "t" + std::to_string(k));
   }
   EXPECT_EQ(post_order({t}).size(), 3001u);
 }

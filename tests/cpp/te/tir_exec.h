@@ -9,6 +9,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <stdexcept>
 #include <string>
 #include <unordered_map>
@@ -54,13 +55,20 @@ class TirExec {
 
   static int64_t wrap(const tir::DataType& dtype, int64_t value) {
     switch (dtype.dtype) {
-      case DType::kInt8: return static_cast<int8_t>(value);
-      case DType::kInt16: return static_cast<int16_t>(value);
-      case DType::kInt32: return static_cast<int32_t>(value);
-      case DType::kUInt8: return static_cast<uint8_t>(value);
-      case DType::kUInt16: return static_cast<uint16_t>(value);
-      case DType::kUInt32: return static_cast<uint32_t>(value);
-      default: return value;
+      case DType::kInt8:
+        return static_cast<int8_t>(value);
+      case DType::kInt16:
+        return static_cast<int16_t>(value);
+      case DType::kInt32:
+        return static_cast<int32_t>(value);
+      case DType::kUInt8:
+        return static_cast<uint8_t>(value);
+      case DType::kUInt16:
+        return static_cast<uint16_t>(value);
+      case DType::kUInt32:
+        return static_cast<uint32_t>(value);
+      default:
+        return value;
     }
   }
 
@@ -93,7 +101,14 @@ class TirExec {
     if (dtype.is_float()) {
       value.f = stored;
     } else {
-      value.i = static_cast<int64_t>(stored);
+      // int64 limits (reduction identities) do not survive the double round trip exactly.
+      if (stored >= 0x1p63) {
+        value.i = std::numeric_limits<int64_t>::max();
+      } else if (stored <= -0x1p63) {
+        value.i = std::numeric_limits<int64_t>::min();
+      } else {
+        value.i = static_cast<int64_t>(stored);
+      }
     }
     return value;
   }
@@ -104,8 +119,12 @@ class TirExec {
     bool is_float = dtype.is_float();
     Value out;
     switch (expr->kind()) {
-      case ExprKind::kIntImm: out.i = expr.as<IntImmNode>()->value; return out;
-      case ExprKind::kFloatImm: out.f = round(dtype, expr.as<FloatImmNode>()->value); return out;
+      case ExprKind::kIntImm:
+        out.i = expr.as<IntImmNode>()->value;
+        return out;
+      case ExprKind::kFloatImm:
+        out.f = round(dtype, expr.as<FloatImmNode>()->value);
+        return out;
       case ExprKind::kVar: {
         auto it = vars_.find(expr.as<VarNode>());
         if (it == vars_.end()) {
@@ -119,15 +138,33 @@ class TirExec {
         if (is_float) {
           double x = a.f, y = b.f, r = 0;
           switch (op->op) {
-            case BinaryOp::kAdd: r = x + y; break;
-            case BinaryOp::kSub: r = x - y; break;
-            case BinaryOp::kMul: r = x * y; break;
-            case BinaryOp::kDiv: r = x / y; break;
-            case BinaryOp::kMod: r = std::fmod(x, y); break;
-            case BinaryOp::kFloorDiv: r = std::floor(x / y); break;
-            case BinaryOp::kFloorMod: r = x - std::floor(x / y) * y; break;
-            case BinaryOp::kMin: r = std::fmin(x, y); break;
-            case BinaryOp::kMax: r = std::fmax(x, y); break;
+            case BinaryOp::kAdd:
+              r = x + y;
+              break;
+            case BinaryOp::kSub:
+              r = x - y;
+              break;
+            case BinaryOp::kMul:
+              r = x * y;
+              break;
+            case BinaryOp::kDiv:
+              r = x / y;
+              break;
+            case BinaryOp::kMod:
+              r = std::fmod(x, y);
+              break;
+            case BinaryOp::kFloorDiv:
+              r = std::floor(x / y);
+              break;
+            case BinaryOp::kFloorMod:
+              r = x - std::floor(x / y) * y;
+              break;
+            case BinaryOp::kMin:
+              r = std::fmin(x, y);
+              break;
+            case BinaryOp::kMax:
+              r = std::fmax(x, y);
+              break;
           }
           out.f = round(dtype, r);
         } else {
@@ -136,15 +173,33 @@ class TirExec {
                           op->op == BinaryOp::kFloorDiv || op->op == BinaryOp::kFloorMod;
           if (division && y == 0) throw std::runtime_error("integer division by zero");
           switch (op->op) {
-            case BinaryOp::kAdd: r = x + y; break;
-            case BinaryOp::kSub: r = x - y; break;
-            case BinaryOp::kMul: r = x * y; break;
-            case BinaryOp::kDiv: r = x / y; break;
-            case BinaryOp::kMod: r = x % y; break;
-            case BinaryOp::kFloorDiv: r = x / y - ((x % y != 0 && ((x < 0) != (y < 0))) ? 1 : 0); break;
-            case BinaryOp::kFloorMod: r = ((x % y) + y) % y; break;
-            case BinaryOp::kMin: r = std::min(x, y); break;
-            case BinaryOp::kMax: r = std::max(x, y); break;
+            case BinaryOp::kAdd:
+              r = x + y;
+              break;
+            case BinaryOp::kSub:
+              r = x - y;
+              break;
+            case BinaryOp::kMul:
+              r = x * y;
+              break;
+            case BinaryOp::kDiv:
+              r = x / y;
+              break;
+            case BinaryOp::kMod:
+              r = x % y;
+              break;
+            case BinaryOp::kFloorDiv:
+              r = x / y - ((x % y != 0 && ((x < 0) != (y < 0))) ? 1 : 0);
+              break;
+            case BinaryOp::kFloorMod:
+              r = ((x % y) + y) % y;
+              break;
+            case BinaryOp::kMin:
+              r = std::min(x, y);
+              break;
+            case BinaryOp::kMax:
+              r = std::max(x, y);
+              break;
           }
           out.i = wrap(dtype, r);
         }
@@ -158,12 +213,24 @@ class TirExec {
         double y = operand_float ? b.f : static_cast<double>(b.i);
         bool r = false;
         switch (op->op) {
-          case CompareOp::kEQ: r = x == y; break;
-          case CompareOp::kNE: r = x != y; break;
-          case CompareOp::kLT: r = x < y; break;
-          case CompareOp::kLE: r = x <= y; break;
-          case CompareOp::kGT: r = x > y; break;
-          case CompareOp::kGE: r = x >= y; break;
+          case CompareOp::kEQ:
+            r = x == y;
+            break;
+          case CompareOp::kNE:
+            r = x != y;
+            break;
+          case CompareOp::kLT:
+            r = x < y;
+            break;
+          case CompareOp::kLE:
+            r = x <= y;
+            break;
+          case CompareOp::kGT:
+            r = x > y;
+            break;
+          case CompareOp::kGE:
+            r = x >= y;
+            break;
         }
         out.i = r;
         return out;
@@ -174,7 +241,9 @@ class TirExec {
         out.i = op->op == LogicalOp::kAnd ? (a && b) : (a || b);
         return out;
       }
-      case ExprKind::kNot: out.i = eval(expr.as<NotNode>()->a).i == 0; return out;
+      case ExprKind::kNot:
+        out.i = eval(expr.as<NotNode>()->a).i == 0;
+        return out;
       case ExprKind::kSelect: {
         const auto* op = expr.as<SelectNode>();
         Value t = eval(op->true_value), f = eval(op->false_value);
@@ -246,8 +315,8 @@ class TirExec {
         Memory& mem = memory(op->buffer.get());
         int64_t flat = offset(op->buffer.get(), op->indices);
         Value v = eval(op->value);
-        (*mem.data)[flat] = op->buffer->dtype.is_float() ? round(op->buffer->dtype, v.f)
-                                                         : static_cast<double>(v.i);
+        (*mem.data)[flat] =
+            op->buffer->dtype.is_float() ? round(op->buffer->dtype, v.f) : static_cast<double>(v.i);
         if (!mem.written.empty()) mem.written[flat] = true;
         ++stores_;
         return;
@@ -258,8 +327,7 @@ class TirExec {
           throw std::runtime_error("buffer " + op->buffer->name + " allocated twice at once");
         }
         std::vector<double> storage(op->buffer->numel(), std::nan(""));
-        memory_[op->buffer.get()] =
-            Memory{&storage, std::vector<bool>(op->buffer->numel(), false)};
+        memory_[op->buffer.get()] = Memory{&storage, std::vector<bool>(op->buffer->numel(), false)};
         exec(op->body);
         memory_.erase(op->buffer.get());
         return;
@@ -279,7 +347,9 @@ class TirExec {
         vars_.erase(op->var.get());
         return;
       }
-      case StmtKind::kEvaluate: eval(as<EvaluateNode>(stmt)->value); return;
+      case StmtKind::kEvaluate:
+        eval(as<EvaluateNode>(stmt)->value);
+        return;
     }
   }
 

@@ -122,9 +122,12 @@ TEST(Vectorize, FallsBackToSerialLoops) {
   Stmt nested = loop(4, make_for(kv, 0, 4, ForKind::kSerial, make_store(f.a, 1.0f, {f.j * 4 + k})));
   EXPECT_EQ(vectorized(nested),
             "for (j, 0, 4) {\n  for (k, 0, 4) {\n    a[j * 4 + k] = 1f\n  }\n}\n");
-  Stmt guarded = loop(8, make_if(f.i * 8 + f.j < 60, make_store(f.a, 1.0f, {f.i * 8 + f.j})));
+  Stmt guarded = loop(8, make_if(f.i * 8 + f.j != 60, make_store(f.a, 1.0f, {f.i * 8 + f.j})));
   EXPECT_EQ(vectorized(guarded),
-            "for (j, 0, 8) {\n  if (i * 8 + j < 60) {\n    a[i * 8 + j] = 1f\n  }\n}\n");
+            "for (j, 0, 8) {\n  if (i * 8 + j != 60) {\n    a[i * 8 + j] = 1f\n  }\n}\n");
+  Stmt selected = loop(8, make_if(f.i * 8 + f.j < 60, make_store(f.a, 1.0f, {f.i * 8 + f.j}),
+                                  make_store(f.a, 2.0f, {f.i * 8 + f.j})));
+  EXPECT_EQ(vectorized(selected).substr(0, 31), "for (j, 0, 8) {\n  if (i * 8 + j");
   Stmt let = loop(8, make_let(tv, f.j * 2, make_store(f.a, 1.0f, {PrimExpr(tv)})));
   EXPECT_EQ(vectorized(let), "for (j, 0, 8) {\n  let t = j * 2 {\n    a[t] = 1f\n  }\n}\n");
   // Extents that are not constants or too long.
@@ -132,6 +135,28 @@ TEST(Vectorize, FallsBackToSerialLoops) {
   EXPECT_EQ(vectorized(dynamic), "for (j, 0, min(i, 8)) {\n  a[j] = 1f\n}\n");
   Stmt long_loop = loop(128, make_store(make_buffer("big", kF32, {128}), 1.0f, {f.j}));
   EXPECT_EQ(vectorized(long_loop), "for (j, 0, 128) {\n  big[j] = 1f\n}\n");
+}
+
+TEST(Vectorize, TailGuardsSplitIntoVectorAndSerialCode) {
+  Fixture f;
+  Var jo = make_var("j.outer");
+  PrimExpr j = PrimExpr(jo) * 8 + f.j;
+  Stmt body =
+      make_for(jo, 0, 3, ForKind::kSerial,
+               make_for(f.jv, 0, 8, ForKind::kVectorized,
+                        make_if(j < 20, make_store(f.out, buffer_load(f.a, {j}) * 2.0f, {j}))));
+  EXPECT_EQ(vectorized(body),
+            "for (j.outer, 0, 3) {\n"
+            "  if (j.outer * 8 + 7 < 20) {\n"
+            "    out[ramp(j.outer * 8, 1, 8)] = a[ramp(j.outer * 8, 1, 8)] * broadcast(2f, 8)\n"
+            "  } else {\n"
+            "    for (j, 0, 8) {\n"
+            "      if (j.outer * 8 + j < 20) {\n"
+            "        out[j.outer * 8 + j] = a[j.outer * 8 + j] * 2f\n"
+            "      }\n"
+            "    }\n"
+            "  }\n"
+            "}\n");
 }
 
 TEST(Vectorize, TrivialExtents) {

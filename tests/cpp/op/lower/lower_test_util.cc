@@ -8,8 +8,11 @@
 
 #include "ir/op.h"
 #include "kiln/error.h"
+#include "../../te/tir_exec.h"
 #include "te/interpreter.h"
+#include "te/lower.h"
 #include "te/schedule.h"
+#include "tir/pipeline.h"
 
 namespace kiln::op::lower_test {
 
@@ -106,11 +109,54 @@ void expect_matches_reference(const Lowered& lowered, double rtol, double atol, 
   expect_close(actual[0], run_reference(lowered, args), rtol, atol);
 }
 
-void expect_schedules(const Lowered& lowered) {
+namespace {
+
+bool unsupported_by_executor(const std::exception& error) {
+  return std::string(error.what()).find("not supported by the test executor") != std::string::npos;
+}
+
+// Runs the lowered kernel on `args` with the loop-IR test executor and compares its outputs with
+// the interpreter's `expected`.
+void expect_kernel_matches(const tir::PrimFunc& func, const std::vector<Tensor>& args,
+                           const std::vector<Tensor>& expected) {
+  std::vector<std::vector<double>> buffers;
+  for (const Tensor& arg : args) {
+    std::vector<double>& buffer = buffers.emplace_back(static_cast<size_t>(arg.numel()));
+    for (int64_t i = 0; i < arg.numel(); ++i) buffer[static_cast<size_t>(i)] = arg.element_as_double(i);
+  }
+  for (const Tensor& out : expected) buffers.emplace_back(static_cast<size_t>(out.numel()), NAN);
+  std::vector<std::vector<double>*> pointers;
+  for (std::vector<double>& buffer : buffers) pointers.push_back(&buffer);
+  try {
+    test::TirExec().run(func, pointers);
+  } catch (const std::runtime_error& error) {
+    if (unsupported_by_executor(error)) return;  // e.g. an intrinsic it does not know
+    ADD_FAILURE() << "executing the lowered kernel: " << error.what();
+    return;
+  }
+  for (size_t k = 0; k < expected.size(); ++k) {
+    Tensor actual(expected[k].dtype(), expected[k].shape());
+    const std::vector<double>& buffer = buffers[args.size() + k];
+    for (int64_t i = 0; i < actual.numel(); ++i) {
+      actual.set_element_from_double(i, buffer[static_cast<size_t>(i)]);
+    }
+    SCOPED_TRACE("lowered kernel, output " + std::to_string(k));
+    expect_close(actual, expected[k], 1e-5, 1e-6);
+  }
+}
+
+}  // namespace
+
+void expect_schedules(const Lowered& lowered, bool execute) {
   const OpImpl* impl = find_impl(lowered.op_name);
   ASSERT_NE(impl, nullptr);
+  std::vector<Tensor> args = random_args(lowered, 11);
+  std::vector<Tensor> expected;
+  if (execute) expected = run_compute(lowered, args);
   for (ScheduleContext context : {ScheduleContext{512, 16}, ScheduleContext{256, 1},
                                   ScheduleContext{128, 2}}) {
+    SCOPED_TRACE(lowered.op_name + " scheduled for " + std::to_string(context.vector_bits) +
+                 " bits, " + std::to_string(context.num_cores) + " cores");
     te::Schedule schedule(lowered.outputs);
     try {
       if (impl->schedule) {
@@ -118,9 +164,13 @@ void expect_schedules(const Lowered& lowered) {
       } else {
         default_schedule(schedule, lowered.outputs, context);
       }
+      std::vector<te::Tensor> params = lowered.inputs;
+      params.insert(params.end(), lowered.outputs.begin(), lowered.outputs.end());
+      tir::PrimFunc func = te::lower(schedule, params, "kernel");
+      if (execute) expect_kernel_matches(func, args, expected);
+      tir::lower_tir(func);
     } catch (const std::exception& error) {
-      ADD_FAILURE() << lowered.op_name << ": schedule for " << context.vector_bits << " bits, "
-                    << context.num_cores << " cores failed: " << error.what();
+      ADD_FAILURE() << error.what() << "\nschedule:\n" << schedule.to_string();
     }
   }
 }

@@ -56,7 +56,9 @@ void expect_matches_reference(const Lowered& lowered, double rtol = 1e-5, double
                               double low = -2.0, double high = 2.0, uint32_t seed = 1);
 
 // The registered schedule (or the default one) applies for a few target contexts (AVX-512 and
-// many cores, AVX2 with one core, 128-bit with two) and the result lowers to loop IR.
-void expect_schedules(const Lowered& lowered);
+// many cores, AVX2 with one core, 128-bit with two), lowers to loop IR and passes the loop-IR
+// pipeline. With `execute`, the lowered kernel also runs (test executor, where it supports every
+// node) on random arguments and must match the interpreter.
+void expect_schedules(const Lowered& lowered, bool execute = true);
 
 }  // namespace kiln::op::lower_test
