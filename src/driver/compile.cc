@@ -467,7 +467,7 @@ Package compile(const Model& model, const CompileOptions& options) {
     if (format == "ir") write_text(path + ".ir", ir::print_module(module));
     if (format == "tir") {
       std::string text;
-      for (const tir::PrimFunc& kernel : graph.kernels) text += tir::print(kernel) + "\n";
+      for (const tir::PrimFunc& kernel : graph.kernels) text += tir::to_text(kernel) + "\n";
       write_text(path + ".tir", text);
     }
   }

@@ -55,12 +55,12 @@ int run_process(const std::vector<std::string>& argv, std::string* output) {
   return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
 }
 
-std::string find_host_libm(const std::string& arch) {
+std::string find_host_library(const std::string& arch, const std::string& soname) {
   const std::string multiarch = arch + "-linux-gnu";
   for (const std::string& dir :
        {"/lib/" + multiarch, "/usr/lib/" + multiarch, std::string("/lib64"),
         std::string("/usr/lib64"), std::string("/lib"), std::string("/usr/lib")}) {
-    std::string path = dir + "/libm.so.6";
+    std::string path = dir + "/" + soname;
     std::error_code error;
     if (std::filesystem::exists(path, error)) return path;
   }

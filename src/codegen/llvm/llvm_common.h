@@ -50,8 +50,8 @@ std::unique_ptr<JitSession> create_jit_session(const Target& target,
 // `output`. kiln::Error when it cannot be started.
 int run_process(const std::vector<std::string>& argv, std::string* output);
 
-// The host's libm.so.6 for an architecture ("x86_64"), or "" when not found; linked into shared
-// libraries so that the math functions kernels call resolve wherever the library is loaded.
-std::string find_host_libm(const std::string& arch);
+// The path of a host system library (`soname` "libm.so.6") for an architecture ("x86_64"), or ""
+// when not found.
+std::string find_host_library(const std::string& arch, const std::string& soname);
 
 }  // namespace kiln::codegen

@@ -74,12 +74,16 @@ class LLVMModuleImpl final : public LLVMModule {
     std::string object = emit(llvm::CodeGenFileType::ObjectFile);
     std::string object_path = write_temporary_object(object);
     std::vector<std::string> argv = {KILN_LLD_PATH, "-shared", "-o", path, object_path};
-    // Host libraries get libm as a dependency so that libm calls resolve even in a process that
-    // has not loaded it; for cross targets there is nothing to link against, and a shared
-    // library may leave those symbols for the loader.
+    // Host libraries depend on libm (math functions) and libgcc_s (float16 conversions on CPUs
+    // without F16C), so that those calls resolve in any process that loads them; for cross
+    // targets there is nothing to link against, and a shared library may leave those symbols to
+    // the loader.
     if (target_.is_host()) {
-      std::string libm = find_host_libm(machine_->getTargetTriple().getArchName().str());
-      if (!libm.empty()) argv.push_back(libm);
+      std::string arch = machine_->getTargetTriple().getArchName().str();
+      for (const char* soname : {"libm.so.6", "libgcc_s.so.1"}) {
+        std::string library = find_host_library(arch, soname);
+        if (!library.empty()) argv.push_back(library);
+      }
     }
     std::string output;
     int status = 0;

@@ -11,6 +11,7 @@
 
 #include "codegen_test_util.h"
 #include "kiln/error.h"
+#include "kiln/tensor.h"
 
 namespace kiln::codegen {
 namespace {
@@ -153,6 +154,37 @@ TEST(LlvmModuleTest, SharedLibraryLoadsPrivatelyAndRuns) {
   void* args[] = {a.data(), b.data(), out.data()};
   ASSERT_EQ(kernel(args), 0);
   for (int k = 0; k < 100; ++k) EXPECT_FLOAT_EQ(out[k], std::tanh(a[k]) + b[k]) << k;
+  dlclose(handle);
+}
+
+TEST(LlvmModuleTest, Float16OnABaselineCpuLinksItsConversionHelpers) {
+  // Without F16C, half <-> float conversions are calls into libgcc (__extendhfsf2).
+  Target target = parse_target("llvm -mtriple=x86_64-linux-gnu -mcpu=x86-64");
+  if (!target.is_host()) GTEST_SKIP() << "not an x86-64 host";
+  DataType f16{DType::kFloat16, 1};
+  Buffer a = make_buffer("a", f16, {8});
+  Buffer b = make_buffer("b", f16, {8});
+  Var i_var = make_var("i");
+  PrimExpr i(i_var);
+  Stmt body = make_for(i_var, 0, 8, ForKind::kSerial,
+                       make_store(b, buffer_load(a, {i}) * buffer_load(a, {i}), {i}));
+  auto module = LLVMModule::build({PrimFunc{"square", {a, b}, body}}, target);
+  EXPECT_NE(module->assembly().find("__extendhfsf2"), std::string::npos);
+  TempDir dir;
+  std::string path = dir.file("half.so");
+  module->write_shared_library(path);
+  void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  ASSERT_NE(handle, nullptr) << dlerror();
+  auto kernel = reinterpret_cast<KilnKernel>(dlsym(handle, "square"));
+  ASSERT_NE(kernel, nullptr);
+  AlignedVector<uint16_t> in(8), out(8);
+  for (int k = 0; k < 8; ++k) in[k] = float_to_half(0.75f * static_cast<float>(k));
+  void* args[] = {in.data(), out.data()};
+  ASSERT_EQ(kernel(args), 0);
+  for (int k = 0; k < 8; ++k) {
+    float value = half_to_float(in[k]);
+    EXPECT_EQ(out[k], float_to_half(value * value)) << k;
+  }
   dlclose(handle);
 }
 
