@@ -99,9 +99,9 @@ const std::map<std::string, UnaryFn>& unary_fns() {
         return call1(intrinsic_name, x);
       };
     };
-    for (const char* name : {"exp", "log", "sqrt", "erf", "tanh", "sigmoid", "floor", "ceil",
-                             "round", "sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh",
-                             "asinh", "acosh", "atanh", "isnan"}) {
+    for (const char* name : {"exp",  "log",   "sqrt", "erf",   "tanh",  "sigmoid", "floor",
+                             "ceil", "round", "sin",  "cos",   "tan",   "asin",    "acos",
+                             "atan", "sinh",  "cosh", "asinh", "acosh", "atanh",   "isnan"}) {
       intrinsic_op(name, name);
     }
     table["abs"] = [](const PrimExpr& x, DType dtype, const Attrs&) { return abs_of(x, dtype); };
@@ -178,9 +178,8 @@ OpImpl unary_impl(const std::string& name, UnaryFn fn) {
     const te::Tensor& data = inputs[0];
     DType dtype = data->dtype.dtype;
     return {te::compute(
-        result_shape(result),
-        [&](const Indices& i) { return fn(data(as_exprs(i)), dtype, attrs); }, name,
-        "elemwise")};
+        result_shape(result), [&](const Indices& i) { return fn(data(as_exprs(i)), dtype, attrs); },
+        name, "elemwise")};
   };
   return impl;
 }
@@ -188,8 +187,8 @@ OpImpl unary_impl(const std::string& name, UnaryFn fn) {
 // ---------------------------------------------------------------------------------------------
 // Binary operators and the other broadcasting ones: element functions of the broadcast operands.
 
-using BinaryFn = std::function<PrimExpr(const PrimExpr& a, const PrimExpr& b, DType dtype,
-                                        const Attrs& attrs)>;
+using BinaryFn =
+    std::function<PrimExpr(const PrimExpr& a, const PrimExpr& b, DType dtype, const Attrs& attrs)>;
 
 // fmod = 0: the remainder takes the divisor's sign (Python); fmod = 1: the dividend's (C).
 PrimExpr mod_of(const PrimExpr& a, const PrimExpr& b, DType dtype, const Attrs& attrs) {
@@ -278,8 +277,7 @@ OpImpl binary_impl(const std::string& name, BinaryFn fn) {
         shape,
         [&](const Indices& i) {
           std::vector<PrimExpr> index = as_exprs(i);
-          return fn(broadcast_read(a, index, shape), broadcast_read(b, index, shape), dtype,
-                    attrs);
+          return fn(broadcast_read(a, index, shape), broadcast_read(b, index, shape), dtype, attrs);
         },
         name, "broadcast")};
   };

@@ -29,9 +29,9 @@ using ComputeFn = std::function<std::vector<te::Tensor>(
 // Adds steps to `schedule` for the stages of `outputs` (and the stages they depend on that the
 // compute created). Must produce correct code for every shape, including sizes that the chosen
 // split factors do not divide.
-using ScheduleFn = std::function<void(te::Schedule& schedule,
-                                      const std::vector<te::Tensor>& outputs,
-                                      const ScheduleContext& context)>;
+using ScheduleFn =
+    std::function<void(te::Schedule& schedule, const std::vector<te::Tensor>& outputs,
+                       const ScheduleContext& context)>;
 
 struct OpImpl {
   ComputeFn compute;

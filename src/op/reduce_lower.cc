@@ -63,8 +63,8 @@ struct ReduceLayout {
   }
 };
 
-ReduceLayout reduce_layout(const te::Tensor& data, const std::vector<int64_t>& axes,
-                           bool keepdims, std::string_view op_name) {
+ReduceLayout reduce_layout(const te::Tensor& data, const std::vector<int64_t>& axes, bool keepdims,
+                           std::string_view op_name) {
   ReduceLayout layout;
   layout.data_shape = data->shape;
   layout.keepdims = keepdims;
@@ -122,9 +122,7 @@ std::vector<te::Tensor> reduce_compute(Reduction kind, const std::string& name,
   auto finish = [&](const te::Tensor& stage, const std::function<PrimExpr(PrimExpr)>& fn) {
     return te::compute(
         out_shape,
-        [&](const Indices& i) {
-          return tir::cast(scalar_type(dtype), fn(stage(as_exprs(i))));
-        },
+        [&](const Indices& i) { return tir::cast(scalar_type(dtype), fn(stage(as_exprs(i)))); },
         name, "elemwise");
   };
   using tir::ReduceCombiner;
@@ -188,8 +186,8 @@ std::vector<te::Tensor> reduce_compute(Reduction kind, const std::string& name,
           out_shape,
           [&](const Indices& i) {
             PrimExpr m = peak(as_exprs(i));
-            PrimExpr finite = tir::logical_not(tir::logical_or(tir::intrinsic("isinf", {m}),
-                                                               tir::intrinsic("isnan", {m})));
+            PrimExpr finite = tir::logical_not(
+                tir::logical_or(tir::intrinsic("isinf", {m}), tir::intrinsic("isnan", {m})));
             return tir::select(finite, m, constant(math, 0));
           },
           name + "_shift", "elemwise");
@@ -199,7 +197,8 @@ std::vector<te::Tensor> reduce_compute(Reduction kind, const std::string& name,
           [&](const Indices& i) {
             std::vector<PrimExpr> out = as_exprs(i);
             std::vector<IterVar> axes = layout.make_axes("r");
-            PrimExpr term = tir::intrinsic("exp", {load(layout.input_index(out, axes)) - shift(out)});
+            PrimExpr term =
+                tir::intrinsic("exp", {load(layout.input_index(out, axes)) - shift(out)});
             return axes.empty() ? term : te::sum(term, axes);
           },
           name + "_sum", "reduce");
@@ -207,8 +206,7 @@ std::vector<te::Tensor> reduce_compute(Reduction kind, const std::string& name,
           out_shape,
           [&](const Indices& i) {
             std::vector<PrimExpr> out = as_exprs(i);
-            return tir::cast(scalar_type(dtype),
-                             shift(out) + tir::intrinsic("log", {total(out)}));
+            return tir::cast(scalar_type(dtype), shift(out) + tir::intrinsic("log", {total(out)}));
           },
           name, "elemwise")};
     }

@@ -65,8 +65,8 @@ std::vector<te::Tensor> reshape_compute(const std::string& name,
 
 // ---------------------------------------------------------------------------------------------
 
-std::vector<te::Tensor> transpose_compute(const std::vector<te::Tensor>& inputs,
-                                          const Attrs& attrs, const ir::Type& result) {
+std::vector<te::Tensor> transpose_compute(const std::vector<te::Tensor>& inputs, const Attrs& attrs,
+                                          const ir::Type& result) {
   const te::Tensor& data = inputs[0];
   auto rank = static_cast<int64_t>(data->shape.size());
   std::vector<int64_t> permutation = attrs.get_ints("axes");
@@ -92,8 +92,8 @@ std::vector<te::Tensor> expand_compute(const std::vector<te::Tensor>& inputs, co
   std::vector<int64_t> out_shape = result_shape(result);
   return {te::compute(
       out_shape,
-      [&](const Indices& i) { return broadcast_read(inputs[0], as_exprs(i), out_shape); },
-      "expand", "broadcast")};
+      [&](const Indices& i) { return broadcast_read(inputs[0], as_exprs(i), out_shape); }, "expand",
+      "broadcast")};
 }
 
 std::vector<te::Tensor> tile_compute(const std::vector<te::Tensor>& inputs, const Attrs&,
@@ -152,8 +152,8 @@ std::vector<te::Tensor> concat_compute(const std::vector<te::Tensor>& inputs, co
 std::vector<te::Tensor> split_compute(const std::vector<te::Tensor>& inputs, const Attrs& attrs,
                                       const ir::Type& result) {
   const te::Tensor& data = inputs[0];
-  auto axis = static_cast<size_t>(normalize_axis(
-      attrs.get_int("axis"), static_cast<int64_t>(data->shape.size()), "split"));
+  auto axis = static_cast<size_t>(
+      normalize_axis(attrs.get_int("axis"), static_cast<int64_t>(data->shape.size()), "split"));
   std::vector<te::Tensor> parts;
   int64_t offset = 0;
   for (const std::vector<int64_t>& shape : tuple_shapes(result)) {
@@ -180,7 +180,8 @@ struct AxisSlice {
 
 AxisSlice slice_axis(int64_t dim, int64_t begin, int64_t step) {
   if (begin < 0) begin += dim;
-  int64_t start = step > 0 ? std::clamp<int64_t>(begin, 0, dim) : std::clamp<int64_t>(begin, -1, dim - 1);
+  int64_t start =
+      step > 0 ? std::clamp<int64_t>(begin, 0, dim) : std::clamp<int64_t>(begin, -1, dim - 1);
   return {start, step};
 }
 
@@ -275,8 +276,8 @@ std::vector<te::Tensor> depth_to_space_compute(const std::vector<te::Tensor>& in
         PrimExpr row = tir::floormod(i[2], PrimExpr(block));
         PrimExpr col = tir::floormod(i[3], PrimExpr(block));
         // DCR: the block offset is the outer part of the channel; CRD: the inner part.
-        PrimExpr channel = dcr ? (row * block + col) * out_channels + i[1]
-                               : (i[1] * block + row) * block + col;
+        PrimExpr channel =
+            dcr ? (row * block + col) * out_channels + i[1] : (i[1] * block + row) * block + col;
         return data(i[0], channel, tir::floordiv(i[2], PrimExpr(block)),
                     tir::floordiv(i[3], PrimExpr(block)));
       },
@@ -315,8 +316,8 @@ std::vector<te::Tensor> gather_compute(const std::vector<te::Tensor>& inputs, co
                                        const ir::Type& result) {
   const te::Tensor& data = inputs[0];
   const te::Tensor& indices = inputs[1];
-  auto axis = static_cast<size_t>(normalize_axis(
-      attrs.get_int("axis"), static_cast<int64_t>(data->shape.size()), "gather"));
+  auto axis = static_cast<size_t>(
+      normalize_axis(attrs.get_int("axis"), static_cast<int64_t>(data->shape.size()), "gather"));
   size_t index_rank = indices->shape.size();
   return {te::compute(
       result_shape(result),
@@ -382,11 +383,11 @@ std::vector<te::Tensor> full_compute(const std::vector<te::Tensor>&, const Attrs
 }
 
 OpImpl reshape_like(const std::string& name) {
-  return OpImpl{[name](const std::vector<te::Tensor>& inputs, const Attrs& attrs,
-                       const ir::Type& result) {
-                  return reshape_compute(name, inputs, attrs, result);
-                },
-                nullptr};
+  return OpImpl{
+      [name](const std::vector<te::Tensor>& inputs, const Attrs& attrs, const ir::Type& result) {
+        return reshape_compute(name, inputs, attrs, result);
+      },
+      nullptr};
 }
 
 }  // namespace

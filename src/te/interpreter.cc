@@ -209,12 +209,11 @@ double float_intrinsic(const std::string& name, const std::vector<double>& args)
       {"expm1", [](double x) { return std::expm1(x); }},
       {"sigmoid", [](double x) { return 1.0 / (1.0 + std::exp(-x)); }},
   };
-  static const std::map<std::string, std::function<double(double, double)>, std::less<>> binary =
-      {
-          {"pow", [](double x, double y) { return std::pow(x, y); }},
-          {"copysign", [](double x, double y) { return std::copysign(x, y); }},
-          {"fmod", [](double x, double y) { return std::fmod(x, y); }},
-      };
+  static const std::map<std::string, std::function<double(double, double)>, std::less<>> binary = {
+      {"pow", [](double x, double y) { return std::pow(x, y); }},
+      {"copysign", [](double x, double y) { return std::copysign(x, y); }},
+      {"fmod", [](double x, double y) { return std::fmod(x, y); }},
+  };
   if (auto it = unary.find(name); it != unary.end()) {
     KILN_CHECK(args.size() == 1) << "intrinsic " << name << " takes 1 argument";
     return it->second(args[0]);
@@ -412,7 +411,7 @@ class Interpreter {
     Scalar result;
     bool from_float = dtype_is_float(from);
     if (dtype_is_float(to)) {
-      double source = from_float       ? value.f
+      double source = from_float          ? value.f
                       : is_unsigned(from) ? static_cast<double>(static_cast<uint64_t>(value.i))
                                           : static_cast<double>(value.i);
       result.f = round_float(to, source);

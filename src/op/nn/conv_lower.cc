@@ -39,8 +39,7 @@ std::vector<te::Tensor> conv2d_compute(const std::vector<te::Tensor>& inputs,
         [&](const Indices& axes) {
           std::vector<PrimExpr> i = as_exprs(axes);
           return read_or(data, {i[0], i[1], i[2] - padding[0], i[3] - padding[1]},
-                         {false, false, padding[0] + padding[2] != 0,
-                          padding[1] + padding[3] != 0},
+                         {false, false, padding[0] + padding[2] != 0, padding[1] + padding[3] != 0},
                          constant(dtype, 0));
         },
         "conv2d_pad", "pad", {"n", "c", "h", "w"});

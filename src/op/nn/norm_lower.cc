@@ -23,14 +23,12 @@ std::vector<te::Tensor> batch_norm_compute(const std::vector<te::Tensor>& inputs
   const te::Tensor& data = inputs[0];
   const te::Tensor &gamma = inputs[1], &beta = inputs[2], &mean = inputs[3], &var = inputs[4];
   std::vector<int64_t> shape = result_shape(result);
-  auto axis = static_cast<size_t>(normalize_axis(
-      attrs.get_int("axis"), static_cast<int64_t>(shape.size()), "batch_norm"));
+  auto axis = static_cast<size_t>(
+      normalize_axis(attrs.get_int("axis"), static_cast<int64_t>(shape.size()), "batch_norm"));
   double epsilon = attrs.get_float("epsilon");
   te::Tensor scale = te::compute(
       {shape[axis]},
-      [&](const Indices& c) {
-        return gamma(c[0]) / tir::intrinsic("sqrt", {var(c[0]) + epsilon});
-      },
+      [&](const Indices& c) { return gamma(c[0]) / tir::intrinsic("sqrt", {var(c[0]) + epsilon}); },
       "batch_norm_scale", "elemwise");
   return {te::compute(
       shape,
@@ -83,7 +81,8 @@ te::Tensor normalize(const te::Tensor& data, const NormPlan& plan, double epsilo
   };
   PrimExpr inverse_count = constant(dtype, 1.0 / static_cast<double>(count));
   te::Tensor total = reduce(name + "_sum", [&](const Exprs&, const Exprs& in) { return data(in); });
-  te::Tensor mean = per_stat(name + "_mean", [&](const Exprs& s) { return total(s) * inverse_count; });
+  te::Tensor mean =
+      per_stat(name + "_mean", [&](const Exprs& s) { return total(s) * inverse_count; });
   te::Tensor squares = reduce(name + "_sqsum", [&](const Exprs& stat, const Exprs& in) {
     PrimExpr deviation = data(in) - mean(stat);
     return deviation * deviation;
@@ -216,8 +215,8 @@ std::vector<te::Tensor> lp_normalize_compute(const std::vector<te::Tensor>& inpu
                                              const Attrs& attrs, const ir::Type& result) {
   const te::Tensor& data = inputs[0];
   std::vector<int64_t> shape = result_shape(result);
-  auto axis = static_cast<size_t>(normalize_axis(
-      attrs.get_int("axis"), static_cast<int64_t>(shape.size()), "lp_normalize"));
+  auto axis = static_cast<size_t>(
+      normalize_axis(attrs.get_int("axis"), static_cast<int64_t>(shape.size()), "lp_normalize"));
   bool l1 = attrs.get_int("p") == 1;
   std::vector<int64_t> norm_shape = shape;
   norm_shape[axis] = 1;

@@ -82,11 +82,16 @@ std::vector<te::Tensor> window_pool_compute(PoolKind kind, const std::string& na
   if (kind == PoolKind::kMax) {
     return {te::compute(
         out_shape,
-        [&](const Indices& i) { return te::max_reduce(tap(as_exprs(i)), {ry, rx}); }, name,
-        "pool", axis_names)};
+        [&](const Indices& i) {
+          return te::max_reduce(tap(as_exprs(i)), {ry, rx});
+        },
+        name, "pool", axis_names)};
   }
   te::Tensor total = te::compute(
-      out_shape, [&](const Indices& i) { return te::sum(tap(as_exprs(i)), {ry, rx}); },
+      out_shape,
+      [&](const Indices& i) {
+        return te::sum(tap(as_exprs(i)), {ry, rx});
+      },
       name + "_sum", "pool", axis_names);
   if (kind == PoolKind::kLp) {
     return {te::compute(
@@ -130,17 +135,22 @@ std::vector<te::Tensor> global_pool_compute(bool is_max, const std::string& name
   auto tap = [&](const Indices& i) { return data(i[0], i[1], ry.var, rx.var); };
   if (is_max) {
     return {te::compute(
-        out_shape, [&](const Indices& i) { return te::max_reduce(tap(i), {ry, rx}); }, name,
-        "pool")};
+        out_shape,
+        [&](const Indices& i) {
+          return te::max_reduce(tap(i), {ry, rx});
+        },
+        name, "pool")};
   }
   te::Tensor total = te::compute(
-      out_shape, [&](const Indices& i) { return te::sum(tap(i), {ry, rx}); }, name + "_sum",
-      "pool");
+      out_shape,
+      [&](const Indices& i) {
+        return te::sum(tap(i), {ry, rx});
+      },
+      name + "_sum", "pool");
   double count = static_cast<double>(height * width);
   return {te::compute(
-      out_shape,
-      [&](const Indices& i) { return total(as_exprs(i)) / constant(dtype, count); }, name,
-      "elemwise")};
+      out_shape, [&](const Indices& i) { return total(as_exprs(i)) / constant(dtype, count); },
+      name, "elemwise")};
 }
 
 OpImpl window_pool(PoolKind kind, const std::string& name) {
@@ -152,11 +162,11 @@ OpImpl window_pool(PoolKind kind, const std::string& name) {
 }
 
 OpImpl global_pool(bool is_max, const std::string& name) {
-  return OpImpl{[is_max, name](const std::vector<te::Tensor>& inputs, const Attrs&,
-                               const ir::Type& result) {
-                  return global_pool_compute(is_max, name, inputs, result);
-                },
-                schedule_all_stages};
+  return OpImpl{
+      [is_max, name](const std::vector<te::Tensor>& inputs, const Attrs&, const ir::Type& result) {
+        return global_pool_compute(is_max, name, inputs, result);
+      },
+      schedule_all_stages};
 }
 
 }  // namespace

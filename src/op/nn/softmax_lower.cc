@@ -67,10 +67,10 @@ std::vector<te::Tensor> softmax_compute(bool log, const std::vector<te::Tensor>&
   AlongAxis along = along_axis(result, attrs, name);
   te::Tensor peak = along.reduce(name + "_max", tir::ReduceCombiner::kMax,
                                  [&](const Exprs&, const Exprs& in) { return data(in); });
-  te::Tensor total =
-      along.reduce(name + "_expsum", tir::ReduceCombiner::kSum, [&](const Exprs& at, const Exprs& in) {
-        return tir::intrinsic("exp", {data(in) - peak(at)});
-      });
+  te::Tensor total = along.reduce(name + "_expsum", tir::ReduceCombiner::kSum,
+                                  [&](const Exprs& at, const Exprs& in) {
+                                    return tir::intrinsic("exp", {data(in) - peak(at)});
+                                  });
   return {te::compute(
       along.shape,
       [&](const Indices& i) {
@@ -114,12 +114,11 @@ void register_softmax_impls() {
                                     return softmax_compute(false, inputs, attrs, result);
                                   },
                                   schedule_all_stages});
-  register_impl("log_softmax",
-                OpImpl{[](const std::vector<te::Tensor>& inputs, const ir::Attrs& attrs,
-                          const ir::Type& result) {
-                         return softmax_compute(true, inputs, attrs, result);
-                       },
-                       schedule_all_stages});
+  register_impl("log_softmax", OpImpl{[](const std::vector<te::Tensor>& inputs,
+                                         const ir::Attrs& attrs, const ir::Type& result) {
+                                        return softmax_compute(true, inputs, attrs, result);
+                                      },
+                                      schedule_all_stages});
   register_impl("hardmax", OpImpl{hardmax_compute, schedule_all_stages});
 }
 

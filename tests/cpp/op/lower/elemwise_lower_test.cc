@@ -119,8 +119,8 @@ TEST(LowerElemwiseTest, ModBothConventions) {
   for (DType dtype : {DType::kFloat32, DType::kInt32}) {
     for (int64_t fmod : {0, 1}) {
       SCOPED_TRACE(std::string(dtype_name(dtype)) + " fmod=" + std::to_string(fmod));
-      Lowered lowered = lower("mod", {typed(dtype, {4, 9}), typed(dtype, {9})},
-                              ir::Attrs{{"fmod", fmod}});
+      Lowered lowered =
+          lower("mod", {typed(dtype, {4, 9}), typed(dtype, {9})}, ir::Attrs{{"fmod", fmod}});
       std::vector<Tensor> args = {random_tensor(dtype, {4, 9}, 3, -20, 20),
                                   random_tensor(dtype, {9}, 4, 1, 6)};
       // Negative divisors too, never zero.
@@ -133,8 +133,8 @@ TEST(LowerElemwiseTest, ModBothConventions) {
 }
 
 TEST(LowerElemwiseTest, IntegerArithmeticWrapsAndTruncates) {
-  for (const char* name : {"add", "subtract", "multiply", "divide", "maximum", "minimum",
-                                  "power"}) {
+  for (const char* name :
+       {"add", "subtract", "multiply", "divide", "maximum", "minimum", "power"}) {
     SCOPED_TRACE(name);
     Lowered lowered = lower(name, {typed(DType::kInt32, {3, 8}), typed(DType::kInt32, {8})});
     std::vector<Tensor> args = {random_tensor(DType::kInt32, {3, 8}, 5, -50, 50),
@@ -178,8 +178,7 @@ TEST(LowerElemwiseTest, ComparisonsAndLogic) {
 }
 
 TEST(LowerElemwiseTest, WhereBroadcastsAllThree) {
-  Lowered lowered =
-      lower("where", {typed(DType::kBool, {3, 1, 8}), f32({5, 1}), f32({8})});
+  Lowered lowered = lower("where", {typed(DType::kBool, {3, 1, 8}), f32({5, 1}), f32({8})});
   expect_matches_reference(lowered, 0, 0);
   expect_schedules(lowered);
 }

@@ -6,9 +6,9 @@
 #include <map>
 #include <random>
 
+#include "../../te/tir_exec.h"
 #include "ir/op.h"
 #include "kiln/error.h"
-#include "../../te/tir_exec.h"
 #include "te/interpreter.h"
 #include "te/lower.h"
 #include "te/schedule.h"
@@ -30,9 +30,8 @@ Lowered lower(const std::string& op_name, const std::vector<ir::TensorType>& arg
   if (impl == nullptr) throw Error("no lowering for " + op_name);
   Lowered lowered{op_name, call->attrs, call->type(), {}, {}};
   for (size_t i = 0; i < args.size(); ++i) {
-    lowered.inputs.push_back(te::placeholder(args[i].static_shape(),
-                                             tir::DataType{args[i].dtype, 1},
-                                             "arg" + std::to_string(i)));
+    lowered.inputs.push_back(te::placeholder(
+        args[i].static_shape(), tir::DataType{args[i].dtype, 1}, "arg" + std::to_string(i)));
   }
   lowered.outputs = impl->compute(lowered.inputs, lowered.attrs, lowered.type);
   return lowered;
@@ -122,7 +121,8 @@ void expect_kernel_matches(const tir::PrimFunc& func, const std::vector<Tensor>&
   std::vector<std::vector<double>> buffers;
   for (const Tensor& arg : args) {
     std::vector<double>& buffer = buffers.emplace_back(static_cast<size_t>(arg.numel()));
-    for (int64_t i = 0; i < arg.numel(); ++i) buffer[static_cast<size_t>(i)] = arg.element_as_double(i);
+    for (int64_t i = 0; i < arg.numel(); ++i)
+      buffer[static_cast<size_t>(i)] = arg.element_as_double(i);
   }
   for (const Tensor& out : expected) buffers.emplace_back(static_cast<size_t>(out.numel()), NAN);
   std::vector<std::vector<double>*> pointers;
@@ -153,8 +153,8 @@ void expect_schedules(const Lowered& lowered, bool execute) {
   std::vector<Tensor> args = random_args(lowered, 11);
   std::vector<Tensor> expected;
   if (execute) expected = run_compute(lowered, args);
-  for (ScheduleContext context : {ScheduleContext{512, 16}, ScheduleContext{256, 1},
-                                  ScheduleContext{128, 2}}) {
+  for (ScheduleContext context :
+       {ScheduleContext{512, 16}, ScheduleContext{256, 1}, ScheduleContext{128, 2}}) {
     SCOPED_TRACE(lowered.op_name + " scheduled for " + std::to_string(context.vector_bits) +
                  " bits, " + std::to_string(context.num_cores) + " cores");
     te::Schedule schedule(lowered.outputs);

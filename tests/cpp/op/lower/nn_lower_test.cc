@@ -47,7 +47,8 @@ Tensor conv2d_reference(const Tensor& data, const Tensor& weight, const ConvCase
                 int64_t iy = y * c.strides[0] - c.padding[0] + ky * c.dilation[0];
                 int64_t ix = x * c.strides[1] - c.padding[1] + kx * c.dilation[1];
                 if (iy < 0 || iy >= height || ix < 0 || ix >= width) continue;
-                sum += at(data, {n, group * in_per_group + ic, iy, ix}) * at(weight, {o, ic, ky, kx});
+                sum +=
+                    at(data, {n, group * in_per_group + ic, iy, ix}) * at(weight, {o, ic, ky, kx});
               }
             }
           }
@@ -61,16 +62,16 @@ Tensor conv2d_reference(const Tensor& data, const Tensor& weight, const ConvCase
 
 TEST(LowerConvTest, Conv2dMatchesReference) {
   std::vector<ConvCase> cases = {
-      {{1, 3, 9, 9}, {8, 3, 3, 3}},                                            // plain
-      {{1, 4, 17, 15}, {7, 4, 3, 3}, {1, 1}, {1, 1, 1, 1}},                    // same padding
-      {{2, 3, 16, 16}, {9, 3, 7, 7}, {2, 2}, {3, 3, 3, 3}},                    // stem-like
-      {{1, 8, 9, 17}, {16, 8, 1, 1}},                                          // 1x1
-      {{1, 5, 15, 15}, {4, 5, 3, 3}, {2, 1}, {0, 2, 1, 0}},                    // asymmetric
-      {{1, 4, 16, 16}, {8, 4, 3, 3}, {1, 1}, {2, 2, 2, 2}, {2, 2}},            // dilated
-      {{1, 8, 9, 9}, {8, 2, 3, 3}, {1, 1}, {1, 1, 1, 1}, {1, 1}, 4},           // grouped
-      {{1, 16, 17, 17}, {16, 1, 3, 3}, {1, 1}, {1, 1, 1, 1}, {1, 1}, 16},      // depthwise
-      {{1, 8, 16, 16}, {16, 1, 3, 3}, {2, 2}, {0, 0, 1, 1}, {1, 1}, 8},        // depthwise x2
-      {{1, 7, 8, 8}, {7, 1, 5, 5}, {2, 2}, {2, 2, 2, 2}, {1, 1}, 7},           // depthwise 5x5
+      {{1, 3, 9, 9}, {8, 3, 3, 3}},                                        // plain
+      {{1, 4, 17, 15}, {7, 4, 3, 3}, {1, 1}, {1, 1, 1, 1}},                // same padding
+      {{2, 3, 16, 16}, {9, 3, 7, 7}, {2, 2}, {3, 3, 3, 3}},                // stem-like
+      {{1, 8, 9, 17}, {16, 8, 1, 1}},                                      // 1x1
+      {{1, 5, 15, 15}, {4, 5, 3, 3}, {2, 1}, {0, 2, 1, 0}},                // asymmetric
+      {{1, 4, 16, 16}, {8, 4, 3, 3}, {1, 1}, {2, 2, 2, 2}, {2, 2}},        // dilated
+      {{1, 8, 9, 9}, {8, 2, 3, 3}, {1, 1}, {1, 1, 1, 1}, {1, 1}, 4},       // grouped
+      {{1, 16, 17, 17}, {16, 1, 3, 3}, {1, 1}, {1, 1, 1, 1}, {1, 1}, 16},  // depthwise
+      {{1, 8, 16, 16}, {16, 1, 3, 3}, {2, 2}, {0, 0, 1, 1}, {1, 1}, 8},    // depthwise x2
+      {{1, 7, 8, 8}, {7, 1, 5, 5}, {2, 2}, {2, 2, 2, 2}, {1, 1}, 7},       // depthwise 5x5
   };
   for (const ConvCase& c : cases) {
     ir::Attrs attrs{{"strides", c.strides},
@@ -80,7 +81,8 @@ TEST(LowerConvTest, Conv2dMatchesReference) {
     Lowered lowered = lower("conv2d", {f32(c.data), f32(c.weight)}, attrs);
     SCOPED_TRACE(lowered.type.to_string() + " from " + f32(c.data).to_string());
     std::vector<Tensor> args = random_args(lowered, 3);
-    Tensor expected = conv2d_reference(args[0], args[1], c, lowered.type.as_tensor().static_shape());
+    Tensor expected =
+        conv2d_reference(args[0], args[1], c, lowered.type.as_tensor().static_shape());
     expect_close(run_compute(lowered, args)[0], expected, 1e-5, 1e-5);
     expect_schedules(lowered);
   }
@@ -131,18 +133,20 @@ Tensor pool_reference(const Tensor& data, const PoolCase& c, const Ints& out_sha
 TEST(LowerPoolTest, MaxAndAvgPoolMatchReference) {
   std::vector<PoolCase> cases = {
       {{1, 3, 9, 9}, {2, 2}, {2, 2}},
-      {{1, 4, 17, 16}, {3, 3}, {2, 2}, {1, 1, 1, 1}},                 // ResNet's max pool
-      {{1, 2, 15, 15}, {3, 3}, {2, 2}, {0, 0, 0, 0}, {1, 1}, 1},       // ceil_mode
-      {{1, 2, 16, 17}, {3, 3}, {2, 2}, {1, 1, 1, 1}, {1, 1}, 1},       // ceil_mode + padding
-      {{2, 3, 8, 9}, {3, 2}, {1, 2}, {1, 0, 1, 1}, {1, 1}, 0},         // asymmetric
-      {{1, 2, 11, 11}, {3, 3}, {2, 2}, {1, 1, 1, 1}, {2, 2}, 0},       // dilation
-      {{1, 2, 7, 7}, {7, 7}, {1, 1}},                                  // whole plane
+      {{1, 4, 17, 16}, {3, 3}, {2, 2}, {1, 1, 1, 1}},             // ResNet's max pool
+      {{1, 2, 15, 15}, {3, 3}, {2, 2}, {0, 0, 0, 0}, {1, 1}, 1},  // ceil_mode
+      {{1, 2, 16, 17}, {3, 3}, {2, 2}, {1, 1, 1, 1}, {1, 1}, 1},  // ceil_mode + padding
+      {{2, 3, 8, 9}, {3, 2}, {1, 2}, {1, 0, 1, 1}, {1, 1}, 0},    // asymmetric
+      {{1, 2, 11, 11}, {3, 3}, {2, 2}, {1, 1, 1, 1}, {2, 2}, 0},  // dilation
+      {{1, 2, 7, 7}, {7, 7}, {1, 1}},                             // whole plane
   };
   for (PoolCase c : cases) {
     for (int64_t include : {0, 1}) {
       c.count_include_pad = include;
-      ir::Attrs attrs{{"pool_size", c.pool_size}, {"strides", c.strides},
-                      {"padding", c.padding},     {"dilation", c.dilation},
+      ir::Attrs attrs{{"pool_size", c.pool_size},
+                      {"strides", c.strides},
+                      {"padding", c.padding},
+                      {"dilation", c.dilation},
                       {"ceil_mode", c.ceil_mode}};
       Lowered max_pool = lower("max_pool2d", {f32(c.data)}, attrs);
       SCOPED_TRACE(max_pool.type.to_string() + " from " + f32(c.data).to_string() +
@@ -165,8 +169,10 @@ TEST(LowerPoolTest, MaxAndAvgPoolMatchReference) {
 TEST(LowerPoolTest, LpPool) {
   for (int64_t p : {1, 2, 3}) {
     Lowered lowered = lower("lp_pool2d", {f32({1, 2, 8, 9})},
-                            ir::Attrs{{"pool_size", Ints{3, 3}}, {"strides", Ints{2, 2}},
-                                      {"padding", Ints{1, 1, 1, 1}}, {"p", p}});
+                            ir::Attrs{{"pool_size", Ints{3, 3}},
+                                      {"strides", Ints{2, 2}},
+                                      {"padding", Ints{1, 1, 1, 1}},
+                                      {"p", p}});
     std::vector<Tensor> args = random_args(lowered, 9);
     Ints out_shape = lowered.type.as_tensor().static_shape();
     Tensor expected(DType::kFloat32, out_shape);
@@ -219,9 +225,8 @@ TEST(LowerPoolTest, GlobalPools) {
 // dense, matmul
 
 TEST(LowerDenseTest, DenseMatchesReference) {
-  for (const auto& [data_shape, units] :
-       std::vector<std::pair<Ints, int64_t>>{{{1, 17}, 9}, {{4, 16}, 15}, {{2, 3, 8}, 16},
-                                             {{7}, 8}}) {
+  for (const auto& [data_shape, units] : std::vector<std::pair<Ints, int64_t>>{
+           {{1, 17}, 9}, {{4, 16}, 15}, {{2, 3, 8}, 16}, {{7}, 8}}) {
     int64_t k = data_shape.back();
     Lowered lowered = lower("dense", {f32(data_shape), f32({units, k})});
     SCOPED_TRACE(lowered.type.to_string());
@@ -264,7 +269,8 @@ TEST(LowerSoftmaxTest, SoftmaxAndLogSoftmaxAlongEachAxis) {
   Ints shape = {2, 9, 17};
   for (int64_t axis : {-1, 1, 0}) {
     for (bool log : {false, true}) {
-      Lowered lowered = lower(log ? "log_softmax" : "softmax", {f32(shape)}, ir::Attrs{{"axis", axis}});
+      Lowered lowered =
+          lower(log ? "log_softmax" : "softmax", {f32(shape)}, ir::Attrs{{"axis", axis}});
       SCOPED_TRACE(lowered.op_name + " axis " + std::to_string(axis));
       // Large values: the max subtraction must keep exp finite.
       std::vector<Tensor> args = random_args(lowered, 6, -100, 100);
@@ -292,14 +298,15 @@ TEST(LowerSoftmaxTest, SoftmaxAndLogSoftmaxAlongEachAxis) {
 
 TEST(LowerSoftmaxTest, HardmaxMarksTheFirstMaximum) {
   Lowered lowered = lower("hardmax", {f32({3, 8})});
-  Tensor data = Tensor::from_float32s({1, 3, 3, 0, 0, 0, 0, 0,   //
-                                       5, 1, 2, 5, 0, 0, 0, 0,   //
+  Tensor data = Tensor::from_float32s({1,  3,  3,  0,  0,  0,  0,  0,  //
+                                       5,  1,  2,  5,  0,  0,  0,  0,  //
                                        -1, -2, -3, -4, -5, -6, -7, -0.5f},
                                       {3, 8});
   Tensor out = run_compute(lowered, {data})[0];
   std::vector<double> expected(24, 0.0);
   expected[1] = expected[8] = expected[23] = 1.0;
-  for (int64_t i = 0; i < 24; ++i) EXPECT_EQ(out.element_as_double(i), expected[static_cast<size_t>(i)]) << i;
+  for (int64_t i = 0; i < 24; ++i)
+    EXPECT_EQ(out.element_as_double(i), expected[static_cast<size_t>(i)]) << i;
   expect_schedules(lowered);
 }
 
@@ -318,8 +325,8 @@ TEST(LowerNormTest, BatchNormInference) {
   for (int64_t i = 0; i < expected.numel(); ++i) {
     int64_t c = (i / (5 * 17)) % 9;
     double x = args[0].element_as_double(i);
-    double normalised = (x - args[3].element_as_double(c)) /
-                        std::sqrt(args[4].element_as_double(c) + 1e-3);
+    double normalised =
+        (x - args[3].element_as_double(c)) / std::sqrt(args[4].element_as_double(c) + 1e-3);
     expected.set_element_from_double(
         i, normalised * args[1].element_as_double(c) + args[2].element_as_double(c));
   }
@@ -383,8 +390,8 @@ TEST(LowerNormTest, InstanceAndGroupNorm) {
   expect_close(run_compute(instance, args)[0], expected, 1e-4, 1e-5);
   expect_schedules(instance);
 
-  Lowered group = lower("group_norm", {f32(shape), f32({6}), f32({6})},
-                        ir::Attrs{{"num_groups", int64_t{3}}});
+  Lowered group =
+      lower("group_norm", {f32(shape), f32({6}), f32({6})}, ir::Attrs{{"num_groups", int64_t{3}}});
   expected = normalize_reference(
       args[0], 2 * plane, 1e-5,
       [&](int64_t i) { return args[1].element_as_double((i / plane) % 6); },
@@ -396,8 +403,9 @@ TEST(LowerNormTest, InstanceAndGroupNorm) {
 TEST(LowerNormTest, LocalResponseNormalisation) {
   Ints shape = {1, 7, 3, 5};
   for (int64_t size : {3, 4}) {
-    Lowered lowered = lower("lrn", {f32(shape)},
-                            ir::Attrs{{"size", size}, {"alpha", 0.01}, {"beta", 0.75}, {"bias", 2.0}});
+    Lowered lowered =
+        lower("lrn", {f32(shape)},
+              ir::Attrs{{"size", size}, {"alpha", 0.01}, {"beta", 0.75}, {"bias", 2.0}});
     std::vector<Tensor> args = random_args(lowered, 10);
     Tensor expected(DType::kFloat32, shape);
     for (int64_t i = 0; i < expected.numel(); ++i) {
@@ -409,7 +417,8 @@ TEST(LowerNormTest, LocalResponseNormalisation) {
         sum += x * x;
       }
       expected.set_element_from_double(
-          i, args[0].element_as_double(i) / std::pow(2.0 + 0.01 / static_cast<double>(size) * sum, 0.75));
+          i, args[0].element_as_double(i) /
+                 std::pow(2.0 + 0.01 / static_cast<double>(size) * sum, 0.75));
     }
     expect_close(run_compute(lowered, args)[0], expected, 1e-5, 1e-6);
     expect_schedules(lowered);
