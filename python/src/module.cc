@@ -1,6 +1,7 @@
 // The _kiln extension module: a thin nanobind layer over the C++ driver. Python-side
 // conveniences (printing to files, numpy arrays, the tvmc names) live in python/kiln/*.py.
 #include <nanobind/nanobind.h>
+#include <nanobind/ndarray.h>
 #include <nanobind/stl/map.h>
 #include <nanobind/stl/pair.h>
 #include <nanobind/stl/string.h>
@@ -49,10 +50,38 @@ nb::list params_as_tuples(const kiln::Model& model) {
   return items;
 }
 
-// (name, dtype, shape, bytes) tuples <-> kiln::Tensor; numpy conversion happens in Python.
-nb::tuple tensor_to_tuple(const std::string& name, const kiln::Tensor& tensor) {
-  nb::bytes data(static_cast<const char*>(tensor.data()), tensor.nbytes());
-  return nb::make_tuple(name, std::string(kiln::dtype_name(tensor.dtype())), tensor.shape(), data);
+// Inputs arrive as (name, dtype, shape, bytes) tuples built in Python.
+nb::dlpack::dtype dlpack_dtype(kiln::DType dtype) {
+  using Code = nb::dlpack::dtype_code;
+  auto make = [](Code code, int bits) {
+    return nb::dlpack::dtype{static_cast<uint8_t>(code), static_cast<uint8_t>(bits), 1};
+  };
+  switch (dtype) {
+    case kiln::DType::kFloat32: return make(Code::Float, 32);
+    case kiln::DType::kFloat16: return make(Code::Float, 16);
+    case kiln::DType::kFloat64: return make(Code::Float, 64);
+    case kiln::DType::kBFloat16: return make(Code::UInt, 16);  // numpy has no bfloat16: raw bits
+    case kiln::DType::kInt8: return make(Code::Int, 8);
+    case kiln::DType::kInt16: return make(Code::Int, 16);
+    case kiln::DType::kInt32: return make(Code::Int, 32);
+    case kiln::DType::kInt64: return make(Code::Int, 64);
+    case kiln::DType::kUInt8: return make(Code::UInt, 8);
+    case kiln::DType::kUInt16: return make(Code::UInt, 16);
+    case kiln::DType::kUInt32: return make(Code::UInt, 32);
+    case kiln::DType::kUInt64: return make(Code::UInt, 64);
+    case kiln::DType::kBool: return make(Code::Bool, 8);
+  }
+  return make(Code::Float, 32);
+}
+
+// A numpy array over the tensor's own (aligned) storage: no copy; the array keeps it alive.
+nb::object tensor_to_numpy(const kiln::Tensor& tensor) {
+  auto* holder = new kiln::Tensor(tensor);
+  nb::capsule owner(holder, [](void* pointer) noexcept { delete static_cast<kiln::Tensor*>(pointer); });
+  std::vector<size_t> shape(holder->shape().begin(), holder->shape().end());
+  nb::ndarray<nb::numpy> array(holder->mutable_data(), shape.size(), shape.data(), owner, nullptr,
+                               dlpack_dtype(holder->dtype()));
+  return nb::cast(array, nb::rv_policy::reference);
 }
 
 kiln::Tensor tensor_from_parts(const std::string& name, const std::string& dtype_text,
@@ -159,10 +188,14 @@ NB_MODULE(_kiln, m) {
         }
         nb::dict out;
         nb::list outputs;
-        for (const auto& [name, tensor] : result.outputs) outputs.append(tensor_to_tuple(name, tensor));
+        for (const auto& [name, tensor] : result.outputs) {
+          outputs.append(nb::make_tuple(name, tensor_to_numpy(tensor)));
+        }
         out["outputs"] = outputs;
         nb::list used_inputs;
-        for (const auto& [name, tensor] : result.inputs) used_inputs.append(tensor_to_tuple(name, tensor));
+        for (const auto& [name, tensor] : result.inputs) {
+          used_inputs.append(nb::make_tuple(name, tensor_to_numpy(tensor)));
+        }
         out["inputs"] = used_inputs;
         if (result.has_times) {
           nb::dict times;

@@ -6,7 +6,6 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
-#include <unistd.h>
 
 #include "codegen/target.h"
 #include "kiln/kiln.h"
@@ -78,27 +77,6 @@ std::string shape_text(const std::vector<int64_t>& shape) {
   return text + "]";
 }
 
-// Writes the library to a private file, loads it, removes the file (the mapping stays valid).
-std::shared_ptr<runtime::KernelModule> load_library(const std::string& bytes) {
-  std::string pattern = (std::filesystem::temp_directory_path() / "kiln-mod-XXXXXX.so").string();
-  int fd = mkstemps(pattern.data(), 3);
-  if (fd < 0) throw Error("cannot create a temporary file to load the package's kernels");
-  ssize_t written = ::write(fd, bytes.data(), bytes.size());
-  ::close(fd);
-  if (written != static_cast<ssize_t>(bytes.size())) {
-    std::filesystem::remove(pattern);
-    throw Error("cannot write the package's kernels to " + pattern + " (disk full?)");
-  }
-  try {
-    auto module = runtime::load_shared_library(pattern);
-    std::filesystem::remove(pattern);
-    return module;
-  } catch (...) {
-    std::filesystem::remove(pattern);
-    throw;
-  }
-}
-
 }  // namespace
 
 Package::Package(const std::string& path) : path_(path) {
@@ -131,7 +109,8 @@ RunResult run(const Package& package, const RunOptions& options) {
                 " and cannot run on this machine; run it where that target lives");
   }
   runtime::PackageContents contents = runtime::read_package(package.path());
-  std::shared_ptr<runtime::KernelModule> module = load_library(contents.library);
+  std::shared_ptr<runtime::KernelModule> module =
+      runtime::load_shared_library_bytes(contents.library, package.path() + ":mod.so");
   auto params = runtime::deserialize_params(contents.params, package.path() + ":mod.params");
   runtime::GraphExecutor executor(contents.graph_json, module, params);
 

@@ -257,3 +257,13 @@ def test_cli_compile_and_run(run_cli, tmp_path):
 def test_models_match_onnxruntime(kiln, exported, tmp_path, name, rtol, atol):
     path = exported(name)
     check_against_ort(kiln, path, tmp_path, rtol=rtol, atol=atol)
+
+
+def test_outputs_are_numpy_views_of_aligned_runtime_storage(kiln, tmp_path):
+    path = tmp_path / "mlp.onnx"
+    onnx_models.save(onnx_models.mlp(), path)
+    package = kiln.compile(kiln.load(str(path)), package_path=str(tmp_path / "m.tar"))
+    out = kiln.run(package).outputs["output_0"]
+    assert not out.flags["OWNDATA"]  # a view of the runtime tensor, not a copy
+    assert out.ctypes.data % 64 == 0
+    assert out.dtype == np.float32 and out.shape == (1, 10)
