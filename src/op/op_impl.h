@@ -18,6 +18,12 @@ namespace kiln::op {
 struct ScheduleContext {
   int vector_bits = 256;  // SIMD register width: 512 (AVX-512), 256 (AVX2), 128 (SSE, NEON)
   int num_cores = 1;      // parallel loops only when > 1
+  // When the kernel is a fused group: the output of the group's anchor operator (conv2d, dense,
+  // ...), whose elementwise epilogue (bias, relu, residual add) produces `outputs[0]`; the stages
+  // between the anchor and outputs[0] are already inlined into outputs[0]. The anchor's schedule
+  // tiles outputs[0] and computes the anchor inside that tiling (compute_at). Null when the
+  // kernel is the operator alone (then the anchor is outputs[0] itself).
+  te::Tensor anchor;
   // Lanes of `dtype` in one vector register (at least 1).
   int lanes(DType dtype) const;
 };
