@@ -97,6 +97,13 @@ struct CompileOptions {
   // Any of "ll", "asm", "tir", "ir": written next to the package as <package_path>.<ext>
   // (.ll, .s, .tir, .ir).
   std::vector<std::string> dump_code;
+  // Graph passes not to run, by name: infer_types, simplify_inference, fold_constant,
+  // fold_scale_axis, eliminate_common_subexpr, simplify_expr, convert_layout, fuse_ops (TVM's
+  // names, e.g. "FoldConstant", work too). An unknown name is a kiln::Error listing the passes.
+  std::vector<std::string> disabled_pass;
+  // Data layout for convolutions and pools: "" (keep the model's NCHW) or "NCHW"; "NHWC" is
+  // rejected as not supported yet.
+  std::string desired_layout;
 };
 
 // A compiled model on disk: a .tar with the kernels (mod.so), the graph (mod.json), the weights

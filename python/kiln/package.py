@@ -133,17 +133,26 @@ def compile(
     package_path: Optional[Union[str, os.PathLike]] = None,
     opt_level: int = 3,
     dump_code: Optional[Union[str, Sequence[str]]] = None,
+    disabled_pass: Optional[Union[str, Sequence[str]]] = None,
+    desired_layout: Optional[str] = None,
 ) -> Package:
     """Compile `model` for `target` into a package (.tar). Without `package_path` the package is
-    written to a new directory under the system's temporary folder, which Kiln never deletes."""
+    written to a new directory under the system's temporary folder, which Kiln never deletes.
+
+    `disabled_pass` names graph passes not to run (a list, or "a,b"); `desired_layout` is the data
+    layout of convolutions ("NCHW"; "NHWC" is not supported yet)."""
     if not isinstance(model, Model):
         raise _kiln.Error(f"compile expects a kiln.Model, got {type(model).__name__}")
     if isinstance(dump_code, str):
         dump_code = [part for part in dump_code.split(",") if part]
     formats = list(dump_code or [])
+    if isinstance(disabled_pass, str):
+        disabled_pass = [part for part in disabled_pass.split(",") if part]
+    disabled = [str(name) for name in (disabled_pass or [])]
     if package_path is None:
         package_path = os.path.join(tempfile.mkdtemp(prefix="kiln-"), "module.tar")
-    native = _kiln.compile(model._native, target, os.fspath(package_path), int(opt_level), formats)
+    native = _kiln.compile(model._native, target, os.fspath(package_path), int(opt_level), formats,
+                           disabled, desired_layout or "")
     return Package(native)
 
 

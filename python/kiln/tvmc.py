@@ -42,13 +42,13 @@ def compile(model, target: str = "llvm", opt_level: int = 3, tuning_records=None
         raise Error(f"tvmc.compile got unexpected arguments: {', '.join(sorted(kwargs))}")
     _reject_unsupported("compile", tuning_records=tuning_records, cross=cross,
                         cross_options=cross_options, target_host=target_host,
-                        disabled_pass=disabled_pass, pass_context_configs=pass_context_configs,
+                        pass_context_configs=pass_context_configs,
                         additional_target_options=additional_target_options,
-                        desired_layout=desired_layout, desired_layout_ops=desired_layout_ops)
+                        desired_layout_ops=desired_layout_ops)
     if output_format not in ("so", "tar"):
         raise Error(f"output_format must be 'so' or 'tar', got {output_format!r}")
     return _compile(model, target=target, package_path=package_path, opt_level=opt_level,
-                    dump_code=dump_code)
+                    dump_code=dump_code, disabled_pass=disabled_pass, desired_layout=desired_layout)
 
 
 def run(package, device: str = "cpu", hostname=None, port: int = 9090, rpc_key=None, inputs=None,

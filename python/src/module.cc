@@ -149,17 +149,21 @@ NB_MODULE(_kiln, m) {
   m.def(
       "compile",
       [](const kiln::Model& model, const std::string& target, const std::string& package_path,
-         int opt_level, const std::vector<std::string>& dump_code) {
+         int opt_level, const std::vector<std::string>& dump_code,
+         const std::vector<std::string>& disabled_pass, const std::string& desired_layout) {
         kiln::CompileOptions options;
         options.target = target;
         options.package_path = package_path;
         options.opt_level = opt_level;
         options.dump_code = dump_code;
+        options.disabled_pass = disabled_pass;
+        options.desired_layout = desired_layout;
         nb::gil_scoped_release release;
         return kiln::compile(model, options);
       },
       nb::arg("model"), nb::arg("target"), nb::arg("package_path"), nb::arg("opt_level"),
-      nb::arg("dump_code"));
+      nb::arg("dump_code"), nb::arg("disabled_pass") = std::vector<std::string>{},
+      nb::arg("desired_layout") = "");
 
   m.def(
       "run",

@@ -128,6 +128,8 @@ struct CompileArgs {
   std::string output = "module.tar";
   std::string dump_code;
   int opt_level = 3;
+  std::string disabled_pass;
+  std::string desired_layout;
 };
 
 int run_compile(const CompileArgs& args) {
@@ -139,6 +141,8 @@ int run_compile(const CompileArgs& args) {
   options.package_path = args.output;
   options.opt_level = args.opt_level;
   options.dump_code = split_list(args.dump_code);
+  options.disabled_pass = split_list(args.disabled_pass);
+  options.desired_layout = args.desired_layout;
   kiln::Package package = kiln::compile(model, options);
   std::cout << "Compiled " << args.path << " for '" << package.target() << "' into "
             << package.path() << " (" << package.num_kernels() << " kernel launches)\n";
@@ -250,6 +254,10 @@ int main(int argc, char** argv) {
   compile->add_option("--dump-code", compile_args.dump_code, "comma-separated: ll, asm, tir, ir");
   compile->add_option("-O,--opt-level", compile_args.opt_level, "optimisation level 0-3")
       ->check(CLI::Range(0, 3));
+  compile->add_option("--disabled-pass", compile_args.disabled_pass,
+                      "comma-separated graph passes not to run, e.g. fold_scale_axis,fuse_ops");
+  compile->add_option("--desired-layout", compile_args.desired_layout,
+                      "data layout of convolutions: NCHW (NHWC: not supported yet)");
 
   RunArgs run_args;
   CLI::App* run = app.add_subcommand("run", "run a compiled package");

@@ -1,8 +1,11 @@
-// kiln::compile: graph IR -> one kernel per operator call -> LLVM -> package.
+// kiln::compile: graph IR -> one kernel per fused group of operator calls -> LLVM -> package.
 //
 // The steps, in order (each a function below):
 //   check_static_shapes   every value has a static shape (symbolic dims: use shape_dict)
-//   plan_kernels          per call: compute + schedule -> loop IR kernel (identical calls share one)
+//   (graph passes)        the optimising pipeline runs here (see compile())
+//   fuse_ops              partition the calls into fused groups (src/transform/fuse_ops.h)
+//   plan_kernels          per group: computes + inlining + schedule -> loop IR kernel (identical
+//                         groups share one)
 //   add_output_copies     outputs that are inputs, weights or repeated get their own copy kernel
 //   plan_memory           intermediate tensors share storages by liveness
 //   generate code         LLVM module -> shared library
@@ -16,6 +19,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "codegen/llvm/llvm_module.h"
 #include "codegen/target.h"
@@ -24,11 +28,13 @@
 #include "ir/op.h"
 #include "ir/printer.h"
 #include "kiln/kiln.h"
+#include "op/lower_util.h"
 #include "op/op_impl.h"
 #include "runtime/package.h"
 #include "te/lower.h"
 #include "tir/pipeline.h"
 #include "tir/printer.h"
+#include "transform/fuse_ops.h"
 
 namespace kiln {
 
@@ -54,8 +60,9 @@ struct GraphNode {
   std::string kernel;
   std::vector<int> args;  // inputs then outputs
   int num_outputs = 1;
-  std::string name;
-  std::vector<std::string> ops;
+  std::string name;                // the anchor's (else the first call's) source name
+  std::vector<std::string> ops;    // every fused operator, in order
+  std::vector<std::string> names;  // their source names
 };
 
 void check_static_shapes(const ir::Module& module, const std::string& source) {
@@ -97,7 +104,26 @@ class GraphCompiler {
     context_.num_cores = target.num_cores > 0 ? target.num_cores : 2;
   }
 
-  void build(const std::string& source) {
+  void build(const std::string& source, const transform::FusionPlan& plan) {
+    check_supported(source);
+    // Inputs and weights first, in first-use order (the order of mod.json's inputs and params).
+    for (const ir::Expr& node : ir::post_order(module_.main()->body)) {
+      if (ir::as<ir::VarNode>(node) || ir::as<ir::ConstantNode>(node)) value_ids(node);
+    }
+    for (const transform::FusedGroup& group : plan.groups) plan_kernel(group);
+    mark_outputs();
+  }
+
+  std::vector<GraphTensor> tensors;
+  std::vector<GraphNode> nodes;
+  std::vector<int> inputs;
+  std::vector<int> outputs;
+  std::vector<int> params;
+  std::map<std::string, Tensor> param_values;
+  std::vector<tir::PrimFunc> kernels;
+
+ private:
+  void check_supported(const std::string& source) const {
     std::vector<std::string> unsupported;
     for (const ir::Expr& node : ir::post_order(module_.main()->body)) {
       if (const auto* call = ir::as<ir::CallNode>(node)) {
@@ -117,19 +143,8 @@ class GraphCompiler {
       for (size_t i = 0; i < unsupported.size(); ++i) message += (i ? ", " : "") + unsupported[i];
       throw Error(message);
     }
-    for (const ir::Expr& node : ir::post_order(module_.main()->body)) visit(node);
-    mark_outputs();
   }
 
-  std::vector<GraphTensor> tensors;
-  std::vector<GraphNode> nodes;
-  std::vector<int> inputs;
-  std::vector<int> outputs;
-  std::vector<int> params;
-  std::map<std::string, Tensor> param_values;
-  std::vector<tir::PrimFunc> kernels;
-
- private:
   int add_tensor(std::string name, const ir::TensorType& type, std::string kind) {
     tensors.push_back({std::move(name), type.dtype, type.static_shape(), std::move(kind), -1});
     return static_cast<int>(tensors.size()) - 1;
@@ -144,79 +159,109 @@ class GraphCompiler {
     return candidate;
   }
 
-  void visit(const ir::Expr& node) {
+  // The tensor ids of a value (several for a tuple). Inputs and weights get their tensor on first
+  // sight; calls have theirs once their group's kernel is planned (groups come in topological
+  // order, so a group's inputs are always there).
+  const std::vector<int>& value_ids(const ir::Expr& node) {
+    auto known = values_.find(node.get());
+    if (known != values_.end()) return known->second;
+    std::vector<int> ids;
     switch (node->kind()) {
       case ir::ExprKind::kVar: {
         const auto* var = ir::as<ir::VarNode>(node);
-        int id = add_tensor(var->name, var->tensor_type(), "input");
-        inputs.push_back(id);
-        values_[node.get()] = {id};
+        ids = {add_tensor(var->name, var->tensor_type(), "input")};
+        inputs.push_back(ids[0]);
         break;
       }
       case ir::ExprKind::kConstant: {
         const auto* constant = ir::as<ir::ConstantNode>(node);
         std::string name = unique_param_name(constant->name);
-        int id = add_tensor(name, constant->type().as_tensor(), "param");
+        ids = {add_tensor(name, constant->type().as_tensor(), "param")};
         param_values[name] = constant->value;
-        params.push_back(id);
-        values_[node.get()] = {id};
+        params.push_back(ids[0]);
         break;
       }
-      case ir::ExprKind::kCall: visit_call(*ir::as<ir::CallNode>(node), node.get()); break;
-      case ir::ExprKind::kTuple: {
-        std::vector<int> ids;
+      case ir::ExprKind::kTuple:
         for (const ir::Expr& field : ir::as<ir::TupleNode>(node)->fields) {
-          const auto& field_ids = values_.at(field.get());
+          const std::vector<int>& field_ids = value_ids(field);
           ids.insert(ids.end(), field_ids.begin(), field_ids.end());
         }
-        values_[node.get()] = ids;
         break;
-      }
       case ir::ExprKind::kTupleGetItem: {
         const auto* item = ir::as<ir::TupleGetItemNode>(node);
-        values_[node.get()] = {values_.at(item->tuple.get()).at(static_cast<size_t>(item->index))};
+        ids = {value_ids(item->tuple).at(static_cast<size_t>(item->index))};
         break;
       }
+      case ir::ExprKind::kCall:
+        KILN_CHECK(false) << "compile: " << ir::as<ir::CallNode>(node)->op.name
+                          << " is read before its kernel is planned";
+        break;
       case ir::ExprKind::kFunction: KILN_CHECK(false) << "nested function"; break;
     }
+    return values_[node.get()] = std::move(ids);
   }
 
-  void visit_call(const ir::CallNode& call, const ir::ExprNode* node) {
+  static std::vector<ir::TensorType> result_types(const ir::CallNode& call) {
+    if (call.type().is_tensor()) return {call.type().as_tensor()};
+    std::vector<ir::TensorType> types;
+    for (const ir::Type& field : call.type().fields()) types.push_back(field.as_tensor());
+    return types;
+  }
+
+  // One kernel launch for the group: its external inputs then its outputs. Groups with the same
+  // calls (operators, attributes, wiring) over the same input types share one kernel.
+  void plan_kernel(const transform::FusedGroup& group) {
     std::vector<int> arg_ids;
     std::vector<te::Tensor> placeholders;
-    std::string key = call.op.name + "(";
-    for (size_t i = 0; i < call.args.size(); ++i) {
-      const auto& ids = values_.at(call.args[i].get());
-      KILN_CHECK(ids.size() == 1) << call.op.name << ": tuple argument";
+    std::string key;
+    std::unordered_map<const ir::ExprNode*, std::string> local_names;  // for the key
+    for (size_t i = 0; i < group.inputs.size(); ++i) {
+      const std::vector<int>& ids = value_ids(group.inputs[i]);
+      const ir::Call& reader = group.calls.front();
+      KILN_CHECK(ids.size() == 1) << reader->op.name << ": tuple argument";
       arg_ids.push_back(ids[0]);
-      const ir::TensorType& type = call.args[i]->type().as_tensor();
+      const ir::TensorType& type = group.inputs[i]->type().as_tensor();
       placeholders.push_back(te::placeholder(type.static_shape(), tir::DataType{type.dtype, 1},
                                              "arg" + std::to_string(i)));
-      key += type.to_string() + ",";
+      local_names[group.inputs[i].get()] = "in" + std::to_string(i);
+      key += "in" + std::to_string(i) + ":" + type.to_string() + ";";
     }
-    key += ")" + attrs_key(call.attrs);
-
-    std::vector<ir::TensorType> result_types;
-    if (call.type().is_tensor()) {
-      result_types.push_back(call.type().as_tensor());
-    } else {
-      for (const ir::Type& field : call.type().fields()) result_types.push_back(field.as_tensor());
+    for (size_t c = 0; c < group.calls.size(); ++c) {
+      const ir::CallNode& call = *group.calls[c];
+      key += call.op.name + "(";
+      for (const ir::Expr& arg : call.args) key += local_names.at(arg.get()) + ",";
+      key += ")" + attrs_key(call.attrs) + ";";
+      local_names[&call] = "%" + std::to_string(c);
     }
+    key += "->";
     std::vector<int> out_ids;
-    std::string base = call.source_name.empty() ? call.op.name : call.source_name;
-    for (size_t i = 0; i < result_types.size(); ++i) {
-      out_ids.push_back(add_tensor(result_types.size() == 1 ? base : base + ":" + std::to_string(i),
-                                   result_types[i], "intermediate"));
+    for (const ir::Call& output : group.outputs) {
+      key += local_names.at(output.get()) + ",";
+      std::vector<ir::TensorType> types = result_types(*output);
+      std::string base = output->source_name.empty() ? output->op.name : output->source_name;
+      std::vector<int> ids;
+      for (size_t i = 0; i < types.size(); ++i) {
+        ids.push_back(add_tensor(types.size() == 1 ? base : base + ":" + std::to_string(i),
+                                 types[i], "intermediate"));
+      }
+      out_ids.insert(out_ids.end(), ids.begin(), ids.end());
+      values_[output.get()] = ids;
     }
-    values_[node] = out_ids;
 
-    auto known = kernel_names_.find(key);
     std::string kernel_name;
+    auto known = kernel_names_.find(key);
     if (known != kernel_names_.end()) {
       kernel_name = known->second;
     } else {
-      kernel_name = "k" + std::to_string(kernels.size()) + "_" + call.op.name;
-      kernels.push_back(make_kernel(call, placeholders, kernel_name));
+      kernel_name = "k" + std::to_string(kernels.size());
+      for (const ir::Call& call : group.calls) {
+        if (kernel_name.size() > 40) {
+          kernel_name += "_etc";
+          break;
+        }
+        kernel_name += "_" + call->op.name;
+      }
+      kernels.push_back(make_kernel(group, placeholders, kernel_name));
       kernel_names_[key] = kernel_name;
     }
     GraphNode graph_node;
@@ -224,31 +269,117 @@ class GraphCompiler {
     graph_node.args = arg_ids;
     graph_node.args.insert(graph_node.args.end(), out_ids.begin(), out_ids.end());
     graph_node.num_outputs = static_cast<int>(out_ids.size());
-    graph_node.name = call.source_name;
-    graph_node.ops = {call.op.name};
+    const ir::Call& named = group.anchor ? group.anchor : group.calls.front();
+    graph_node.name = named->source_name;
+    for (const ir::Call& call : group.calls) {
+      graph_node.ops.push_back(call->op.name);
+      graph_node.names.push_back(call->source_name);
+    }
     nodes.push_back(std::move(graph_node));
   }
 
-  tir::PrimFunc make_kernel(const ir::CallNode& call, const std::vector<te::Tensor>& placeholders,
-                            const std::string& kernel_name) {
-    const op::OpImpl* impl = op::find_impl(call.op.name);
-    KILN_CHECK(impl != nullptr);
-    try {
-      std::vector<te::Tensor> results = impl->compute(placeholders, call.attrs, call.type());
-      te::Schedule schedule(results);
-      if (impl->schedule) {
-        impl->schedule(schedule, results, context_);
-      } else {
-        op::default_schedule(schedule, results, context_);
+  static std::string describe(const transform::FusedGroup& group) {
+    std::string names;
+    for (const ir::Call& call : group.calls) {
+      if (!call->source_name.empty()) names += (names.empty() ? "'" : ", '") + call->source_name + "'";
+    }
+    return group.name() + (names.empty() ? "" : " (node" + std::string(group.calls.size() > 1 ? "s " : " ") + names + ")");
+  }
+
+  // The group's tensor expressions: each call's compute applied, in order, to the tensors of its
+  // arguments (placeholders for the group's inputs).
+  struct GroupCompute {
+    std::vector<te::Tensor> outputs;
+    te::Tensor anchor;
+    std::vector<te::Tensor> inlinable;  // elementwise / injective results read only in the group
+  };
+
+  static GroupCompute compute_group(const transform::FusedGroup& group,
+                                    const std::vector<te::Tensor>& placeholders) {
+    GroupCompute result;
+    std::unordered_map<const ir::ExprNode*, std::vector<te::Tensor>> tensors_of;
+    std::unordered_set<const te::TensorNode*> earlier;  // tensors that existed before a call
+    for (size_t i = 0; i < group.inputs.size(); ++i) {
+      tensors_of[group.inputs[i].get()] = {placeholders[i]};
+      earlier.insert(placeholders[i].get());
+    }
+    for (const ir::Call& call : group.calls) {
+      const op::OpImpl* impl = op::find_impl(call->op.name);
+      KILN_CHECK(impl != nullptr);
+      std::vector<te::Tensor> args;
+      for (const ir::Expr& arg : call->args) args.push_back(tensors_of.at(arg.get()).at(0));
+      std::vector<te::Tensor> results;
+      try {
+        results = impl->compute(args, call->attrs, call->type());
+      } catch (const Error& error) {
+        throw Error("cannot compile " + call->op.name +
+                    (call->source_name.empty() ? "" : " (node '" + call->source_name + "')") +
+                    ": " + error.what());
       }
-      std::vector<te::Tensor> args = placeholders;
-      args.insert(args.end(), results.begin(), results.end());
-      tir::PrimFunc func = te::lower(schedule, args, kernel_name);
-      return tir::lower_tir(std::move(func));
+      bool is_output = std::find(group.outputs.begin(), group.outputs.end(), call) !=
+                       group.outputs.end();
+      for (const te::Tensor& tensor : results) {
+        // A result the compute passed through (an earlier tensor) is not this call's stage.
+        bool own = !earlier.count(tensor.get()) && !tensor->is_placeholder();
+        if (own && !is_output && call != group.anchor && tensor->reduce_axis().empty()) {
+          result.inlinable.push_back(tensor);
+        }
+        earlier.insert(tensor.get());
+      }
+      tensors_of[call.get()] = results;
+      if (call == group.anchor) result.anchor = results.at(0);
+      if (is_output) result.outputs.insert(result.outputs.end(), results.begin(), results.end());
+    }
+    return result;
+  }
+
+  // The schedule: the group's elementwise / injective intermediates inlined, then the anchor
+  // operator's schedule (ScheduleContext::anchor set when the epilogue follows it), or for a
+  // chain without an anchor the last operator's schedule (one call) or the generic one.
+  tir::PrimFunc make_kernel(const transform::FusedGroup& group,
+                            const std::vector<te::Tensor>& placeholders,
+                            const std::string& kernel_name) {
+    GroupCompute computed = compute_group(group, placeholders);
+    std::vector<te::Tensor> args = placeholders;
+    args.insert(args.end(), computed.outputs.begin(), computed.outputs.end());
+    auto inlined_schedule = [&]() {
+      te::Schedule schedule(computed.outputs);
+      for (const te::Tensor& tensor : computed.inlinable) {
+        schedule.compute_inline(schedule.stage_name(tensor));
+      }
+      return schedule;
+    };
+    op::ScheduleContext context = context_;
+    op::ScheduleFn schedule_fn = op::default_schedule;
+    const op::OpImpl* owner = op::find_impl(
+        (group.anchor ? group.anchor : group.calls.back())->op.name);
+    if (group.anchor) {
+      if (computed.anchor != computed.outputs.at(0)) context.anchor = computed.anchor;
+      if (owner->schedule) schedule_fn = owner->schedule;
+    } else if (group.calls.size() == 1) {
+      if (owner->schedule) schedule_fn = owner->schedule;
+    } else {
+      // Several operators' stages: each that is left at the root gets the generic schedule.
+      schedule_fn = op::schedule_all_stages;
+    }
+    try {
+      te::Schedule schedule = inlined_schedule();
+      schedule_fn(schedule, computed.outputs, context);
+      return tir::lower_tir(te::lower(schedule, args, kernel_name));
     } catch (const Error& error) {
-      throw Error("cannot compile " + call.op.name +
-                  (call.source_name.empty() ? "" : " (node '" + call.source_name + "')") + ": " +
-                  error.what());
+      if (!context.anchor) {
+        throw Error("cannot compile " + describe(group) + ": " + error.what());
+      }
+    }
+    // An anchor schedule that cannot take the epilogue yet: the anchor as a loop nest of its own
+    // at the root, then the epilogue (still one kernel).
+    try {
+      te::Schedule schedule = inlined_schedule();
+      op::ScheduleContext alone = context_;
+      op::schedule_all_stages(schedule, computed.outputs, alone);
+      return tir::lower_tir(te::lower(schedule, args, kernel_name));
+    } catch (const Error& error) {
+      throw Error("cannot compile " + describe(group) + ": " + error.what());
     }
   }
 
@@ -259,7 +390,7 @@ class GraphCompiler {
     const auto& names = module_.output_names();
     std::vector<ir::Expr> output_exprs = module_.outputs();
     for (size_t i = 0; i < output_exprs.size(); ++i) {
-      int id = values_.at(output_exprs[i].get()).at(0);
+      int id = value_ids(output_exprs[i]).at(0);
       if (tensors[static_cast<size_t>(id)].kind != "intermediate" || taken.count(id)) {
         id = add_copy(id, names[i]);
       }
@@ -293,7 +424,7 @@ class GraphCompiler {
       kernels.push_back(tir::lower_tir(te::lower(schedule, {in, out}, kernel_name)));
       kernel_names_[key] = kernel_name;
     }
-    nodes.push_back({kernel_name, {source, id}, 1, name, {"copy"}});
+    nodes.push_back({kernel_name, {source, id}, 1, name, {"copy"}, {name}});
     return id;
   }
 
@@ -371,7 +502,8 @@ std::string graph_to_json(const GraphCompiler& graph, const std::vector<size_t>&
                           {"args", node.args},
                           {"num_outputs", node.num_outputs},
                           {"name", node.name},
-                          {"ops", node.ops}});
+                          {"ops", node.ops},
+                          {"names", node.names}});
   }
   json graph_json = {{"format", "kiln-graph"}, {"version", 1},          {"storages", storage_items},
                      {"tensors", tensor_items}, {"inputs", graph.inputs}, {"outputs", graph.outputs},
@@ -422,12 +554,19 @@ Package compile(const Model& model, const CompileOptions& options) {
   }
   codegen::Target target = codegen::parse_target(options.target);
   if (options.opt_level != 3) target.opt_level = options.opt_level;
-  const ir::Module& module = model.module();
+  ir::Module module = model.module();
   std::string source = model.source_path().empty() ? "the model" : model.source_path();
   check_static_shapes(module, source);
 
+  // Graph passes: the optimising pipeline (src/driver/pipeline.h) rewrites `module` here, before
+  // fusion and kernel planning.
+
+  // opt_level 0 compiles each call on its own (no fusion), like TVM's FuseOps at level 0.
+  transform::FuseOptions fuse_options;
+  fuse_options.fuse = options.opt_level >= 1;
+  transform::FusionPlan plan = transform::fuse_ops(module, fuse_options);
   GraphCompiler graph(module, target);
-  graph.build(source);
+  graph.build(source, plan);
   std::vector<size_t> storages = plan_memory(graph.tensors, graph.nodes);
 
   std::unique_ptr<codegen::LLVMModule> code = codegen::LLVMModule::build(graph.kernels, target);
@@ -464,7 +603,7 @@ Package compile(const Model& model, const CompileOptions& options) {
     std::string path = options.package_path;
     if (format == "ll") write_text(path + ".ll", code->llvm_ir());
     if (format == "asm") write_text(path + ".s", code->assembly());
-    if (format == "ir") write_text(path + ".ir", ir::print_module(module));
+    if (format == "ir") write_text(path + ".ir", transform::print_fused(module, plan));
     if (format == "tir") {
       std::string text;
       for (const tir::PrimFunc& kernel : graph.kernels) text += tir::to_text(kernel) + "\n";

@@ -93,7 +93,8 @@ class Printer {
   }
 
   void print_body(const Expr& body, std::ostream& out) {
-    for (const Expr& node : post_order(body)) {
+    const std::vector<Expr> order = options_.order.empty() ? post_order(body) : options_.order;
+    for (const Expr& node : order) {
       switch (node->kind()) {
         case ExprKind::kVar:
           if (!names_.count(node.get()))
@@ -128,6 +129,10 @@ class Printer {
   }
 
   void print_value_line(const Expr& node, std::ostream& out) {
+    if (options_.comment_before) {
+      std::string comment = options_.comment_before(node.get());
+      if (!comment.empty()) out << "  # " << comment << "\n";
+    }
     std::string name = prefixed('%', std::to_string(next_value_++));
     names_[node.get()] = name;
     out << "  " << name << " = ";

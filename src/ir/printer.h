@@ -12,7 +12,9 @@
 // serialized-then-loaded copy.
 #pragma once
 
+#include <functional>
 #include <string>
+#include <vector>
 
 #include "ir/module.h"
 
@@ -22,6 +24,12 @@ struct PrintOptions {
   bool show_constants = true;       // the constant table at the end
   bool show_source_names = true;    // "# conv1" comments with the source model's node names
   int64_t inline_values_up_to = 8;  // constants this small show their values in the table
+  // The order of the value lines, when not empty: every node of main's body exactly once, each
+  // after its inputs (the fusion printer lists values group by group). Default: post order.
+  std::vector<Expr> order;
+  // A comment printed on a line of its own before a value's line ("# kernel 3: conv2d + relu");
+  // empty for none.
+  std::function<std::string(const ExprNode*)> comment_before;
 };
 
 std::string print_module(const Module& module, const PrintOptions& options = {});

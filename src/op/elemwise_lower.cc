@@ -3,8 +3,8 @@
 // machinery and lives here too. Each operator is one compute stage; the generic injective default
 // schedule (vectorize the innermost loop, parallel outside) suits all of them.
 //
-// Element formulas follow the reference evaluators in elemwise.cc. Not lowered: bitwise_and /
-// bitwise_or / bitwise_xor / bit_shift (the loop IR has no bitwise operators).
+// Element formulas follow the reference evaluators in elemwise.cc. The bitwise operators use the
+// loop IR's integer intrinsics (bitwise_and, ..., shift_left / shift_right).
 #include <cmath>
 #include <functional>
 #include <limits>
@@ -256,6 +256,15 @@ const std::map<std::string, BinaryFn>& binary_fns() {
     };
     table["logical_or"] = [](const PrimExpr& a, const PrimExpr& b, DType, const Attrs&) {
       return tir::logical_or(a, b);
+    };
+    for (const char* name : {"bitwise_and", "bitwise_or", "bitwise_xor"}) {
+      table[name] = [name](const PrimExpr& a, const PrimExpr& b, DType, const Attrs&) {
+        return intrinsic(name, {a, b});
+      };
+    }
+    table["bit_shift"] = [](const PrimExpr& a, const PrimExpr& b, DType, const Attrs& attrs) {
+      bool left = attrs.get_string("direction") == "left";
+      return intrinsic(left ? "shift_left" : "shift_right", {a, b});
     };
     table["logical_xor"] = [](const PrimExpr& a, const PrimExpr& b, DType, const Attrs&) {
       return a != b;

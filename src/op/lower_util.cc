@@ -1,5 +1,6 @@
 #include "op/lower_util.h"
 
+#include <algorithm>
 #include <limits>
 
 #include "kiln/error.h"
@@ -169,6 +170,7 @@ void schedule_reduction_stage(te::Schedule& schedule, const te::Tensor& stage,
 
 void schedule_stage(te::Schedule& schedule, const te::Tensor& stage,
                     const ScheduleContext& context) {
+  if (!schedule.at_root(schedule.stage_name(stage))) return;
   if (stage->reduce_axis().empty()) {
     schedule_injective_stage(schedule, stage, context);
   } else {
@@ -176,9 +178,61 @@ void schedule_stage(te::Schedule& schedule, const te::Tensor& stage,
   }
 }
 
+std::vector<te::Tensor> schedule_fused_epilogue(te::Schedule& schedule, const te::Tensor& output,
+                                                const ScheduleContext& context) {
+  const te::Tensor& anchor = context.anchor;
+  if (!anchor || anchor == output || anchor->is_placeholder() || output->is_placeholder()) {
+    return {};
+  }
+  const auto& outputs = schedule.outputs();
+  if (std::find(outputs.begin(), outputs.end(), anchor) != outputs.end()) return {};
+  std::string anchor_name = schedule.stage_name(anchor);
+  std::string output_name = schedule.stage_name(output);
+  size_t rank = output->shape.size();
+  if (!schedule.at_root(anchor_name) || !schedule.at_root(output_name) || rank < 2 ||
+      schedule.loops(output_name).size() != rank ||
+      schedule.loops(anchor_name).size() != anchor->shape.size() + anchor->reduce_axis().size()) {
+    return {};
+  }
+  // Steps go to a copy (copy on write) that replaces the schedule only when all of them apply,
+  // e.g. compute_at refuses an anchor that another stage also reads.
+  te::Schedule attempt = schedule;
+  try {
+    if (anchor->reduce_axis().empty()) {
+      attempt.compute_inline(anchor_name);
+      schedule_injective_stage(attempt, output, context);
+    } else {
+      std::vector<std::string> loops = attempt.loops(output_name);
+      std::vector<std::string> outer(loops.begin(), loops.end() - 1);
+      int lanes = context.lanes(output->dtype.dtype);
+      if (lanes > 1 && output->shape.back() >= lanes) {
+        auto [vector_outer, vector_inner] = attempt.split(output_name, loops.back(), lanes);
+        attempt.vectorize(output_name, vector_inner);
+      }
+      std::string row = outer.size() > 1 ? attempt.fuse(output_name, outer) : outer[0];
+      // Inside one iteration of `row` the anchor's region is one row: its own loops stay serial.
+      ScheduleContext serial = context;
+      serial.num_cores = 1;
+      schedule_reduction_stage(attempt, anchor, serial);
+      attempt.compute_at(anchor_name, output_name, row);
+      if (context.num_cores > 1) attempt.parallel(output_name, row);
+    }
+  } catch (const Error&) {
+    return {};
+  }
+  schedule = attempt;
+  return {anchor, output};
+}
+
 void schedule_all_stages(te::Schedule& schedule, const std::vector<te::Tensor>& outputs,
                          const ScheduleContext& context) {
-  for (const te::Tensor& stage : compute_stages(outputs)) schedule_stage(schedule, stage, context);
+  std::vector<te::Tensor> done;
+  if (context.anchor && !outputs.empty()) done = schedule_fused_epilogue(schedule, outputs[0], context);
+  for (const te::Tensor& stage : compute_stages(outputs)) {
+    if (std::find(done.begin(), done.end(), stage) == done.end()) {
+      schedule_stage(schedule, stage, context);
+    }
+  }
 }
 
 }  // namespace kiln::op

@@ -71,10 +71,22 @@ void schedule_injective_stage(te::Schedule& schedule, const te::Tensor& stage,
 // (when it is at least one vector long), the other output dims fused and run in parallel.
 void schedule_reduction_stage(te::Schedule& schedule, const te::Tensor& stage,
                               const ScheduleContext& context);
-// The injective or the reduction schedule, as the stage has reduce axes or not.
+// The injective or the reduction schedule, as the stage has reduce axes or not. Stages that are
+// inlined or computed inside another stage are left alone.
 void schedule_stage(te::Schedule& schedule, const te::Tensor& stage,
                     const ScheduleContext& context);
-// Each compute stage of `outputs`' graph gets the injective or the reduction schedule.
+// A fused group's anchor and epilogue (ScheduleContext::anchor set and not `output` itself):
+// `output`'s outer dims are fused into one parallel loop and its innermost dim is vectorized; the
+// anchor is computed inside the fused loop (one innermost row of it per iteration, while the row
+// is hot in cache) with its own loops serial and vectorized. An anchor without reduce axes
+// (reduce_mean's division) is inlined into `output` instead. Returns the stages it scheduled;
+// none (and the schedule unchanged) when the anchor cannot be attached there (it is an output or
+// has another reader, either stage was scheduled already, `output` has rank < 2): then schedule
+// the anchor as a stage of its own.
+std::vector<te::Tensor> schedule_fused_epilogue(te::Schedule& schedule, const te::Tensor& output,
+                                                const ScheduleContext& context);
+// Each compute stage of `outputs`' graph gets the injective or the reduction schedule; with an
+// anchor, the anchor and outputs[0] get schedule_fused_epilogue first.
 void schedule_all_stages(te::Schedule& schedule, const std::vector<te::Tensor>& outputs,
                          const ScheduleContext& context);
 

@@ -10,15 +10,18 @@
 namespace kiln::op {
 
 // One registration function per lowering file; each calls register_impl for its operators.
-void register_elemwise_impls();   // op/elemwise_lower.cc
-void register_reduce_impls();     // op/reduce_lower.cc
-void register_transform_impls();  // op/transform_lower.cc
-void register_conv_impls();       // op/nn/conv_lower.cc
-void register_pool_impls();       // op/nn/pool_lower.cc
-void register_norm_impls();       // op/nn/norm_lower.cc
-void register_dense_impls();      // op/nn/dense_lower.cc
-void register_softmax_impls();    // op/nn/softmax_lower.cc
-void register_image_impls();      // op/nn/image_lower.cc
+void register_elemwise_impls();        // op/elemwise_lower.cc
+void register_reduce_impls();          // op/reduce_lower.cc
+void register_transform_impls();       // op/transform_lower.cc
+void register_conv_impls();            // op/nn/conv_lower.cc
+void register_pool_impls();            // op/nn/pool_lower.cc
+void register_norm_impls();            // op/nn/norm_lower.cc
+void register_dense_impls();           // op/nn/dense_lower.cc
+void register_softmax_impls();         // op/nn/softmax_lower.cc
+void register_image_impls();           // op/nn/image_lower.cc
+void register_conv_transpose_impls();  // op/nn/conv_transpose_lower.cc
+void register_rnn_impls();             // op/nn/rnn_lower.cc
+void register_einsum_impls();          // op/einsum_lower.cc
 
 namespace {
 
@@ -39,6 +42,9 @@ void register_all_impls() {
   register_dense_impls();
   register_softmax_impls();
   register_image_impls();
+  register_conv_transpose_impls();
+  register_rnn_impls();
+  register_einsum_impls();
 }
 
 int ScheduleContext::lanes(DType dtype) const {
@@ -62,6 +68,12 @@ const OpImpl* find_impl(std::string_view op_name) {
 
 void default_schedule(te::Schedule& schedule, const std::vector<te::Tensor>& outputs,
                       const ScheduleContext& context) {
+  // A fused group: the anchor operator's own stages (conv2d's padding, reduce_mean's sum) need a
+  // schedule too, and the anchor goes inside the epilogue's loops where it can.
+  if (context.anchor) {
+    schedule_all_stages(schedule, outputs, context);
+    return;
+  }
   for (const te::Tensor& output : outputs) {
     if (!output->is_placeholder()) schedule_stage(schedule, output, context);
   }

@@ -22,7 +22,9 @@ struct ScheduleContext {
   // ...), whose elementwise epilogue (bias, relu, residual add) produces `outputs[0]`; the stages
   // between the anchor and outputs[0] are already inlined into outputs[0]. The anchor's schedule
   // tiles outputs[0] and computes the anchor inside that tiling (compute_at). Null when the
-  // kernel is the operator alone (then the anchor is outputs[0] itself).
+  // kernel is the operator alone or the group's last operator is the anchor (then the anchor is
+  // outputs[0] itself). Stages that the driver inlined are not at the root
+  // (te::Schedule::at_root): schedules leave them alone.
   te::Tensor anchor;
   // Lanes of `dtype` in one vector register (at least 1).
   int lanes(DType dtype) const;
@@ -53,7 +55,10 @@ const OpImpl* find_impl(std::string_view op_name);
 void register_all_impls();
 
 // The generic default schedule: fuse the outer data-parallel loops of each output stage and run
-// them in parallel, vectorize the innermost data-parallel loop when it is long enough.
+// them in parallel, vectorize the innermost data-parallel loop when it is long enough. With an
+// anchor, every stage of the kernel is scheduled and the anchor is computed inside the tiling of
+// outputs[0] (schedule_fused_epilogue in op/lower_util.h, which operator schedules may call too),
+// or, where that does not apply, at the root as a loop nest of its own.
 void default_schedule(te::Schedule& schedule, const std::vector<te::Tensor>& outputs,
                       const ScheduleContext& context);
 

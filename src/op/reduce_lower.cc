@@ -2,7 +2,10 @@
 // A reduction is one stage (a Reduce over the reduced axes), followed by a finishing stage where
 // the result needs one (mean, l2, log_sum, log_sum_exp); log_sum_exp subtracts a max stage first.
 //
-// Not lowered: cumsum and topk (sequential scans and sorting, no single reduction).
+// cumsum and topk have no single reduction either; they are written as reductions whose cost is
+// quadratic in the scanned axis (a masked sum per element, a rank per element), which keeps every
+// stage data-parallel and deterministic. The axes they scan are short in the models that use them
+// (positions, class scores), so the quadratic term is cheap there.
 #include <string>
 #include <vector>
 
@@ -272,6 +275,86 @@ OpImpl arg_impl(bool is_max, const std::string& name) {
   return impl;
 }
 
+// Index `out` with the axis position replaced by `position`.
+std::vector<PrimExpr> with_axis(std::vector<PrimExpr> index, size_t axis, PrimExpr position) {
+  index[axis] = std::move(position);
+  return index;
+}
+
+// out[..., i, ...] = sum of data[..., r, ...] over r <= i (r < i exclusive; r >= i / r > i
+// reversed). The sum runs in increasing r, one masked term per position of the axis.
+std::vector<te::Tensor> cumsum_compute(const std::vector<te::Tensor>& inputs, const Attrs& attrs,
+                                       const ir::Type& result) {
+  const te::Tensor& data = inputs[0];
+  std::vector<int64_t> shape = result_shape(result);
+  auto axis = static_cast<size_t>(
+      normalize_axis(attrs.get_int("axis"), static_cast<int64_t>(shape.size()), "cumsum"));
+  bool exclusive = attrs.get_int("exclusive") != 0;
+  bool reverse = attrs.get_int("reverse") != 0;
+  DType dtype = data->dtype.dtype;
+  return {te::compute(
+      shape,
+      [&](const Indices& i) {
+        std::vector<PrimExpr> out = as_exprs(i);
+        IterVar r = te::reduce_axis(shape[axis], "r");
+        PrimExpr position = PrimExpr(r.var), here = out[axis];
+        PrimExpr included = reverse ? (exclusive ? position > here : position >= here)
+                                    : (exclusive ? position < here : position <= here);
+        PrimExpr term =
+            tir::select(included, data(with_axis(out, axis, position)), constant(dtype, 0));
+        return te::sum(term, {r});
+      },
+      "cumsum", "reduce")};
+}
+
+// topk by ranks: rank[j] = how many elements come before element j in the sorted order (larger
+// values first, or smaller with largest = 0; equal values by index, so the ranks are a
+// permutation and ties keep the lower index first, as ONNX wants). The k-th output is the
+// element of rank k. Results are always sorted, which `sorted = 0` allows.
+std::vector<te::Tensor> topk_compute(const std::vector<te::Tensor>& inputs, const Attrs& attrs,
+                                     const ir::Type& result) {
+  const te::Tensor& data = inputs[0];
+  std::vector<int64_t> out_shape = tuple_shapes(result)[0];
+  auto axis = static_cast<size_t>(
+      normalize_axis(attrs.get_int("axis"), static_cast<int64_t>(data->shape.size()), "topk"));
+  bool largest = attrs.get_int("largest") != 0;
+  int64_t extent = data->shape[axis];
+  auto before = [largest](const PrimExpr& other, const PrimExpr& other_index, const PrimExpr& x,
+                          const PrimExpr& x_index) {
+    PrimExpr beats = largest ? other > x : other < x;
+    return tir::logical_or(beats, tir::logical_and(other == x, other_index < x_index));
+  };
+  te::Tensor rank = te::compute(
+      data->shape,
+      [&](const Indices& i) {
+        std::vector<PrimExpr> at = as_exprs(i);
+        IterVar r = te::reduce_axis(extent, "r");
+        PrimExpr other = data(with_axis(at, axis, PrimExpr(r.var)));
+        PrimExpr counted = before(other, PrimExpr(r.var), data(at), at[axis]);
+        return te::sum(tir::select(counted, PrimExpr(1), PrimExpr(0)), {r});
+      },
+      "topk_rank", "reduce");
+  // Exactly one position has each rank; min over the matches finds it.
+  te::Tensor indices = te::compute(
+      out_shape,
+      [&](const Indices& i) {
+        std::vector<PrimExpr> out = as_exprs(i);
+        IterVar r = te::reduce_axis(extent, "r");
+        PrimExpr hit = rank(with_axis(out, axis, PrimExpr(r.var))) == out[axis];
+        return te::min_reduce(tir::select(hit, PrimExpr(r.var), PrimExpr(extent)), {r});
+      },
+      "topk_indices", "reduce");
+  te::Tensor values = te::compute(
+      out_shape,
+      [&](const Indices& i) {
+        std::vector<PrimExpr> out = as_exprs(i);
+        // The clamp only matters for a NaN row, where no rank may match.
+        return data(with_axis(out, axis, clamp_index(indices(out), extent)));
+      },
+      "topk_values", "injective");
+  return {values, indices};
+}
+
 }  // namespace
 
 void register_reduce_impls() {
@@ -287,6 +370,8 @@ void register_reduce_impls() {
   register_impl("reduce_sum_square", reduce_impl(Reduction::kSumSquare, "reduce_sum_square"));
   register_impl("argmax", arg_impl(true, "argmax"));
   register_impl("argmin", arg_impl(false, "argmin"));
+  register_impl("cumsum", OpImpl{cumsum_compute, nullptr});
+  register_impl("topk", OpImpl{topk_compute, schedule_all_stages});
 }
 
 }  // namespace kiln::op

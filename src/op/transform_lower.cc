@@ -4,8 +4,9 @@
 //
 // Indices read from tensors (gather, gather_elements, one_hot) wrap once when negative and are
 // clamped into range: out-of-range data cannot be reported from compiled code, and must never
-// read out of bounds. Not lowered: gather_nd, scatter_elements, shape_of / size_of (folded as
-// constants), range and non_zero (data-dependent shapes).
+// read out of bounds. scatter_elements is a gather in disguise: each output element finds the
+// updates aimed at it by a reduction over the scattered axis. Not lowered: shape_of / size_of
+// (folded as constants), range and non_zero (data-dependent shapes; folded when constant).
 #include <algorithm>
 #include <limits>
 #include <string>
@@ -21,6 +22,7 @@ namespace {
 
 using ir::Attrs;
 using Exprs = std::vector<PrimExpr>;
+using tir::IterVar;
 
 // ---------------------------------------------------------------------------------------------
 // Reshape-like: reshape, squeeze, unsqueeze (same elements in the same order).
@@ -334,6 +336,120 @@ std::vector<te::Tensor> gather_compute(const std::vector<te::Tensor>& inputs, co
       "gather", "injective")};
 }
 
+// out[prefix, rest] = data[prefix[:batch_dims], indices[prefix, 0..L), rest] where prefix indexes
+// indices without its last dim (the tuple of length L).
+std::vector<te::Tensor> gather_nd_compute(const std::vector<te::Tensor>& inputs, const Attrs& attrs,
+                                          const ir::Type& result) {
+  const te::Tensor& data = inputs[0];
+  const te::Tensor& indices = inputs[1];
+  auto batch_dims = static_cast<size_t>(attrs.get_int("batch_dims"));
+  size_t prefix_rank = indices->shape.size() - 1;
+  auto tuple_length = static_cast<size_t>(indices->shape.back());
+  return {te::compute(
+      result_shape(result),
+      [&](const Indices& axes) {
+        Exprs out = as_exprs(axes);
+        Exprs prefix(out.begin(), out.begin() + static_cast<long>(prefix_rank));
+        Exprs in(out.begin(), out.begin() + static_cast<long>(batch_dims));
+        for (size_t k = 0; k < tuple_length; ++k) {
+          Exprs at = prefix;
+          at.push_back(PrimExpr(static_cast<int64_t>(k)));
+          in.push_back(data_index(indices(at), data->shape[batch_dims + k]));
+        }
+        in.insert(in.end(), out.begin() + static_cast<long>(prefix_rank), out.end());
+        return data(in);
+      },
+      "gather_nd", "injective")};
+}
+
+// scatter_elements: update j (an index of `indices`) targets the data position j with its `axis`
+// coordinate replaced by indices[j]. So the updates aimed at output position p are those with
+// j = p except along `axis` (when p is inside the indices' shape there) and indices[j] == p[axis]:
+// one reduction over j[axis] finds them. With reduction none the last such update wins (ONNX
+// leaves duplicates undefined; the reference applies updates in order); otherwise the updates
+// combine with the data value.
+std::vector<te::Tensor> scatter_elements_compute(const std::vector<te::Tensor>& inputs,
+                                                 const Attrs& attrs, const ir::Type& result) {
+  const te::Tensor& data = inputs[0];
+  const te::Tensor& indices = inputs[1];
+  const te::Tensor& updates = inputs[2];
+  std::vector<int64_t> shape = result_shape(result);
+  auto axis = static_cast<size_t>(normalize_axis(
+      attrs.get_int("axis"), static_cast<int64_t>(shape.size()), "scatter_elements"));
+  const std::string& reduction = attrs.get_string("reduction");
+  DType dtype = data->dtype.dtype;
+  const std::vector<int64_t>& update_shape = indices->shape;
+  int64_t updates_along = update_shape[axis];
+
+  // The update index for output position `p` and candidate `r` along the axis (clamped, so that a
+  // read is in bounds even where `aimed` is false), and whether it targets `p`.
+  auto candidate = [&](const Exprs& p, const PrimExpr& r) {
+    Exprs j;
+    PrimExpr inside;
+    for (size_t d = 0; d < shape.size(); ++d) {
+      if (d == axis) {
+        j.push_back(r);
+        continue;
+      }
+      j.push_back(clamp_index(p[d], update_shape[d]));
+      if (update_shape[d] < shape[d]) {
+        PrimExpr in_range = p[d] < PrimExpr(update_shape[d]);
+        inside = inside ? tir::logical_and(inside, in_range) : in_range;
+      }
+    }
+    PrimExpr aimed = data_index(indices(j), shape[axis]) == p[axis];
+    if (inside) aimed = tir::logical_and(inside, aimed);
+    return std::make_pair(j, aimed);
+  };
+
+  if (reduction == "none") {
+    te::Tensor winner = te::compute(
+        shape,
+        [&](const Indices& axes) {
+          Exprs p = as_exprs(axes);
+          IterVar r = te::reduce_axis(updates_along, "r");
+          PrimExpr aimed = candidate(p, PrimExpr(r.var)).second;
+          return te::max_reduce(tir::select(aimed, PrimExpr(r.var), PrimExpr(-1)), {r});
+        },
+        "scatter_winner", "reduce");
+    return {te::compute(
+        shape,
+        [&](const Indices& axes) {
+          Exprs p = as_exprs(axes);
+          PrimExpr last = winner(p);
+          Exprs j = candidate(p, clamp_index(last, updates_along)).first;
+          return tir::select(last >= PrimExpr(0), updates(j), data(p));
+        },
+        "scatter_elements", "injective")};
+  }
+
+  te::Tensor combined = te::compute(
+      shape,
+      [&](const Indices& axes) {
+        Exprs p = as_exprs(axes);
+        IterVar r = te::reduce_axis(updates_along, "r");
+        auto [j, aimed] = candidate(p, PrimExpr(r.var));
+        PrimExpr u = updates(j);
+        if (reduction == "add") return te::sum(tir::select(aimed, u, constant(dtype, 0)), {r});
+        if (reduction == "mul") return te::prod(tir::select(aimed, u, constant(dtype, 1)), {r});
+        if (reduction == "max")
+          return te::max_reduce(tir::select(aimed, u, lowest_value(dtype)), {r});
+        return te::min_reduce(tir::select(aimed, u, highest_value(dtype)), {r});
+      },
+      "scatter_updates", "reduce");
+  return {te::compute(
+      shape,
+      [&](const Indices& axes) {
+        Exprs p = as_exprs(axes);
+        PrimExpr x = data(p), u = combined(p);
+        if (reduction == "add") return x + u;
+        if (reduction == "mul") return x * u;
+        if (reduction == "max") return tir::max(x, u);
+        return tir::min(x, u);
+      },
+      "scatter_elements", "injective")};
+}
+
 std::vector<te::Tensor> gather_elements_compute(const std::vector<te::Tensor>& inputs,
                                                 const Attrs& attrs, const ir::Type& result) {
   const te::Tensor& data = inputs[0];
@@ -407,6 +523,8 @@ void register_transform_impls() {
   register_impl("space_to_depth", OpImpl{space_to_depth_compute, nullptr});
   register_impl("gather", OpImpl{gather_compute, nullptr});
   register_impl("gather_elements", OpImpl{gather_elements_compute, nullptr});
+  register_impl("gather_nd", OpImpl{gather_nd_compute, nullptr});
+  register_impl("scatter_elements", OpImpl{scatter_elements_compute, schedule_all_stages});
   register_impl("one_hot", OpImpl{one_hot_compute, nullptr});
   register_impl("full", OpImpl{full_compute, nullptr});
 }

@@ -226,6 +226,31 @@ double float_intrinsic(const std::string& name, const std::vector<double>& args)
   return 0.0;
 }
 
+// The integer intrinsics (see tir::IntrinsicNode) on values of `dtype` held in int64 (sign- or
+// zero-extended as the dtype says); the caller wraps the result to the dtype.
+int64_t integer_intrinsic(const std::string& name, DType dtype, int64_t a, int64_t b) {
+  // The rounding functions are the identity on integers and nothing is NaN, as in codegen.
+  if (name == "floor" || name == "ceil" || name == "round" || name == "trunc") return a;
+  if (name == "fabs") return dtype_is_signed(dtype) && a < 0 ? -a : a;
+  if (name == "isnan" || name == "isinf") return 0;
+  if (name == "bitwise_and") return a & b;
+  if (name == "bitwise_or") return a | b;
+  if (name == "bitwise_xor") return a ^ b;
+  if (name == "shift_left" || name == "shift_right") {
+    auto bits = static_cast<uint64_t>(dtype_size(dtype) * 8);
+    bool is_signed = dtype_is_signed(dtype);
+    auto amount = static_cast<uint64_t>(b);
+    if (is_signed && b < 0) amount = bits;  // a negative amount is out of range, like a large one
+    if (name == "shift_left") {
+      return amount >= bits ? 0 : static_cast<int64_t>(static_cast<uint64_t>(a) << amount);
+    }
+    if (is_signed) return amount >= bits ? (a < 0 ? -1 : 0) : a >> amount;
+    return amount >= bits ? 0 : static_cast<int64_t>(static_cast<uint64_t>(a) >> amount);
+  }
+  KILN_CHECK(false) << "intrinsic " << name << " on " << dtype_name(dtype);
+  return 0;
+}
+
 // Calls fn(tensor) for every tensor read anywhere inside `expr`.
 void for_each_read(const tir::PrimExpr& expr, const std::function<void(const TensorNode*)>& fn) {
   if (!expr) return;
@@ -490,6 +515,11 @@ class Interpreter {
       }
       case ExprKind::kIntrinsic: {
         const auto* node = expr.as<tir::IntrinsicNode>();
+        if (!node->args.empty() && !node->args[0].dtype().is_float()) {
+          result.i = wrap_int(dtype, integer_intrinsic(node->name, dtype, eval(node->args[0]).i,
+                                                       eval(node->args.back()).i));
+          return result;
+        }
         std::vector<double> args;
         for (const tir::PrimExpr& arg : node->args) {
           KILN_CHECK(arg.dtype().is_float())

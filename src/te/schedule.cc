@@ -550,6 +550,10 @@ std::vector<std::string> Schedule::loops(const std::string& stage) const {
   return state_->get(stage).loops;
 }
 
+bool Schedule::at_root(const std::string& stage) const {
+  return state_->get(stage).attach == AttachKind::kRoot;
+}
+
 std::vector<std::string> Schedule::stages() const {
   std::vector<std::string> names;
   for (const StageState& stage : state_->stages) names.push_back(stage.name);

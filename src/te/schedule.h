@@ -71,6 +71,9 @@ class Schedule {
   // name, the later one (in post order) gets a suffix "_1", "_2", ... — stage_name tells which.
   std::vector<std::string> stages() const;
   std::string stage_name(const Tensor& tensor) const;  // kiln::Error when not a stage
+  // Whether the stage has a loop nest of its own at the kernel's root (not inlined, not computed
+  // inside another stage): what generic schedules may still split, fuse and annotate.
+  bool at_root(const std::string& stage) const;
 
   std::string to_string() const;  // one step per line: split(conv, h, 4) -> h.outer, h.inner
   std::string to_json() const;    // [{"kind": "split", "stage": ..., "loops": [...], ...}, ...]

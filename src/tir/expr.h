@@ -182,6 +182,11 @@ class CastNode final : public PrimExprNode {
 // libm call: exp, log, sqrt, tanh, erf, fabs, floor, ceil, round (half to even: nearbyint),
 // trunc, pow, sin, cos, tan, asin, acos, atan, sinh, cosh, asinh, acosh, atanh, log1p, expm1,
 // sigmoid (1 / (1 + exp(-x))), isnan, isinf, copysign, fmod.
+// Integer intrinsics (both operands of the result's dtype): bitwise_and, bitwise_or,
+// bitwise_xor, shift_left, shift_right (logical for unsigned, arithmetic for signed types; a
+// shift by the bit width or more gives 0, or -1 for a right shift of a negative signed value).
+// They are intrinsics rather than BinaryOps so that the simplifier, which folds only the
+// arithmetic it knows, leaves them alone.
 class IntrinsicNode final : public PrimExprNode {
  public:
   static constexpr ExprKind kKind = ExprKind::kIntrinsic;

@@ -35,8 +35,13 @@ bool is_libm_function(const std::string& name) {
   return false;
 }
 
+bool is_bitwise(const std::string& name) {
+  return name == "bitwise_and" || name == "bitwise_or" || name == "bitwise_xor" ||
+         name == "shift_left" || name == "shift_right";
+}
+
 size_t arity(const std::string& name) {
-  return name == "pow" || name == "copysign" || name == "fmod" ? 2 : 1;
+  return name == "pow" || name == "copysign" || name == "fmod" || is_bitwise(name) ? 2 : 1;
 }
 
 }  // namespace
@@ -71,6 +76,30 @@ llvm::Value* CodeGenLLVM::call_libm(const std::string& name, const DataType& dty
   return result;
 }
 
+// LLVM's shifts are poison for an amount >= the bit width, so such amounts (and negative ones)
+// select the value every bit shifted out gives: 0, or -1 for a negative value shifted right
+// arithmetically.
+llvm::Value* CodeGenLLVM::emit_bitwise(const std::string& name, const DataType& dtype,
+                                       llvm::Value* a, llvm::Value* b) {
+  KILN_CHECK(dtype.is_int()) << "intrinsic " << name << " on " << dtype.to_string() << " in kernel "
+                             << kernel_name_;
+  if (name == "bitwise_and") return builder_.CreateAnd(a, b);
+  if (name == "bitwise_or") return builder_.CreateOr(a, b);
+  if (name == "bitwise_xor") return builder_.CreateXor(a, b);
+  bool is_signed = dtype_is_signed(dtype.dtype);
+  llvm::Type* type = a->getType();
+  llvm::Value* width =
+      llvm::ConstantInt::get(type, static_cast<uint64_t>(dtype_size(dtype.dtype) * 8));
+  // Unsigned comparison: a negative signed amount is huge, hence out of range too.
+  llvm::Value* in_range = builder_.CreateICmpULT(b, width);
+  llvm::Value* zero = llvm::Constant::getNullValue(type);
+  if (name == "shift_left") return builder_.CreateSelect(in_range, builder_.CreateShl(a, b), zero);
+  if (!is_signed) return builder_.CreateSelect(in_range, builder_.CreateLShr(a, b), zero);
+  llvm::Value* all_shifted = builder_.CreateSelect(builder_.CreateICmpSLT(a, zero),
+                                                   llvm::Constant::getAllOnesValue(type), zero);
+  return builder_.CreateSelect(in_range, builder_.CreateAShr(a, b), all_shifted);
+}
+
 llvm::Value* CodeGenLLVM::emit_intrinsic(const tir::IntrinsicNode& op) {
   const std::string& name = op.name;
   KILN_CHECK(op.args.size() == arity(name))
@@ -79,6 +108,7 @@ llvm::Value* CodeGenLLVM::emit_intrinsic(const tir::IntrinsicNode& op) {
   std::vector<llvm::Value*> args;
   for (const tir::PrimExpr& arg : op.args) args.push_back(emit(arg));
 
+  if (is_bitwise(name)) return emit_bitwise(name, dtype, args[0], args[1]);
   if (!dtype.is_float()) {
     // Integer arguments: the rounding functions are the identity, fabs is abs, and an integer
     // is never NaN or infinite.
@@ -117,7 +147,8 @@ llvm::Value* CodeGenLLVM::emit_intrinsic(const tir::IntrinsicNode& op) {
     KILN_CHECK(false) << "unknown intrinsic '" << name << "' in kernel " << kernel_name_
                       << "; supported: exp, log, sqrt, tanh, erf, fabs, floor, ceil, round, "
                          "trunc, pow, sin, cos, tan, asin, acos, atan, sinh, cosh, asinh, "
-                         "acosh, atanh, log1p, expm1, sigmoid, isnan, isinf, copysign, fmod";
+                         "acosh, atanh, log1p, expm1, sigmoid, isnan, isinf, copysign, fmod, "
+                         "bitwise_and, bitwise_or, bitwise_xor, shift_left, shift_right";
   }
   return narrow(result, dtype);
 }

@@ -66,6 +66,8 @@ class CodeGenLLVM {
 
   // ---- intrinsics (codegen_intrinsic.cc) ----
   llvm::Value* emit_intrinsic(const tir::IntrinsicNode& op);
+  llvm::Value* emit_bitwise(const std::string& name, const tir::DataType& dtype, llvm::Value* a,
+                            llvm::Value* b);
   llvm::Value* call_libm(const std::string& name, const tir::DataType& dtype,
                          std::vector<llvm::Value*> args);
   llvm::Value* call_llvm_intrinsic(llvm::Intrinsic::ID id, std::vector<llvm::Value*> args);

@@ -222,6 +222,13 @@ Outputs convert_topk(const NodeContext& ctx) {
   return {ctx.tuple_item(result, 0), ctx.tuple_item(result, 1)};
 }
 
+// Einsum: every input is an operand of the IR's einsum, which checks the equation.
+Outputs convert_einsum(const NodeContext& ctx) {
+  std::vector<ir::Expr> operands;
+  for (size_t i = 0; i < ctx.num_inputs(); ++i) operands.push_back(ctx.input(i));
+  return {ctx.call("einsum", std::move(operands), {{"equation", ctx.attr_string("equation", "")}})};
+}
+
 }  // namespace
 
 void add_math_converters(ConverterTable& table) {
@@ -306,6 +313,7 @@ void add_math_converters(ConverterTable& table) {
   table["ArgMin"] = arg_reduction("argmin");
   table["CumSum"] = convert_cumsum;
   table["TopK"] = convert_topk;
+  table["Einsum"] = convert_einsum;
 }
 
 }  // namespace kiln::frontend::onnx_import

@@ -360,10 +360,17 @@ Outputs convert_dropout(const NodeContext& ctx) {
   return {ctx.input(0)};
 }
 
-// Output [H, W] of a 4-D Resize/Upsample from sizes or scales (N and C must not change).
-std::vector<int64_t> resize_target(const NodeContext& ctx, const ir::TensorType& type,
-                                   std::optional<size_t> sizes_input,
-                                   std::optional<std::vector<double>> scales) {
+// Output [H, W] of a 4-D Resize/Upsample from sizes or scales (N and C must not change), and
+// the H, W scales when they were given: ONNX maps coordinates with the given scale, which differs
+// from output / input when input * scale is not a whole number.
+struct ResizeTarget {
+  std::vector<int64_t> size;
+  std::vector<double> scales;  // empty when sizes were given
+};
+
+ResizeTarget resize_target(const NodeContext& ctx, const ir::TensorType& type,
+                           std::optional<size_t> sizes_input,
+                           std::optional<std::vector<double>> scales) {
   std::vector<int64_t> axes = ctx.attr_ints("axes", {0, 1, 2, 3});
   for (int64_t& axis : axes) axis = normalize_axis(ctx, axis, 4, "axis");
   std::vector<int64_t> sizes(4, -1);
@@ -401,7 +408,14 @@ std::vector<int64_t> resize_target(const NodeContext& ctx, const ir::TensorType&
     bool changes = sizes[d] >= 0 ? type.shape[d] != ir::Dim(sizes[d]) : factors[d] != 1.0;
     if (changes) ctx.fail("resizing the batch or channel dim is not supported");
   }
-  return {out[2], out[3]};
+  ResizeTarget target{{out[2], out[3]}, {}};
+  if (!sizes_input) {
+    for (size_t d = 2; d < 4; ++d) {
+      if (!(factors[d] > 0)) ctx.fail("scale " + std::to_string(factors[d]) + " must be positive");
+      target.scales.push_back(factors[d]);
+    }
+  }
+  return target;
 }
 
 std::vector<double> constant_floats(const NodeContext& ctx, size_t i, const char* what) {
@@ -411,10 +425,11 @@ std::vector<double> constant_floats(const NodeContext& ctx, size_t i, const char
   return values;
 }
 
-ir::Expr make_resize(const NodeContext& ctx, std::vector<int64_t> size, std::string method,
+ir::Expr make_resize(const NodeContext& ctx, ResizeTarget target, std::string method,
                      ir::Attrs attrs) {
   if (method == "bilinear") method = "linear";  // Upsample-7's name
-  attrs.set("size", std::move(size));
+  attrs.set("size", std::move(target.size));
+  attrs.set("scales", std::move(target.scales));
   attrs.set("method", std::move(method));
   return ctx.call("resize2d", {ctx.input(0)}, std::move(attrs));
 }
@@ -431,9 +446,8 @@ Outputs convert_resize(const NodeContext& ctx) {
   const ir::TensorType& type = require_4d(ctx);
   std::string method = ctx.attr_string("mode", "nearest");
   if (ctx.opset() < 11) {
-    std::vector<int64_t> size =
-        resize_target(ctx, type, std::nullopt, constant_floats(ctx, 1, "scales"));
-    return {make_resize(ctx, size, method,
+    ResizeTarget target = resize_target(ctx, type, std::nullopt, constant_floats(ctx, 1, "scales"));
+    return {make_resize(ctx, std::move(target), method,
                         {{"coordinate_transformation_mode", std::string("asymmetric")},
                          {"nearest_mode", std::string("floor")}})};
   }
@@ -449,8 +463,8 @@ Outputs convert_resize(const NodeContext& ctx) {
     // An empty scales tensor stands for "not given" in opset 11-12 exports.
     if (scales->empty()) scales.reset();
   }
-  std::vector<int64_t> size = resize_target(ctx, type, sizes_input, scales);
-  return {make_resize(ctx, size, method,
+  ResizeTarget target = resize_target(ctx, type, sizes_input, scales);
+  return {make_resize(ctx, std::move(target), method,
                       {{"coordinate_transformation_mode", coordinates},
                        {"nearest_mode", ctx.attr_string("nearest_mode", "round_prefer_floor")},
                        {"cubic_coeff_a", ctx.attr_float("cubic_coeff_a", -0.75)},
@@ -462,8 +476,8 @@ Outputs convert_upsample(const NodeContext& ctx) {
   const ir::TensorType& type = require_4d(ctx);
   std::vector<double> scales =
       ctx.opset() < 9 ? ctx.attr_floats("scales", {}) : constant_floats(ctx, 1, "scales");
-  std::vector<int64_t> size = resize_target(ctx, type, std::nullopt, scales);
-  return {make_resize(ctx, size, ctx.attr_string("mode", "nearest"),
+  ResizeTarget target = resize_target(ctx, type, std::nullopt, scales);
+  return {make_resize(ctx, std::move(target), ctx.attr_string("mode", "nearest"),
                       {{"coordinate_transformation_mode", std::string("asymmetric")},
                        {"nearest_mode", std::string("floor")}})};
 }

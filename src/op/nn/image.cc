@@ -1,5 +1,6 @@
 // Image operators: resize2d (ONNX Resize on NCHW data, output size given as an attribute; the
-// importer turns scales into sizes).
+// importer turns scales into sizes and passes the scales too, because ONNX maps coordinates with
+// the given scale, not with output / input, when the two differ).
 #include <string>
 #include <vector>
 
@@ -26,6 +27,12 @@ Type infer_resize2d(const std::vector<Type>& args, const ir::Attrs& attrs) {
   nn::string_choice(attrs, "nearest_mode",
                     {"round_prefer_floor", "round_prefer_ceil", "floor", "ceil"}, kOp);
   nn::require_flag(attrs.get_int("exclude_outside"), "exclude_outside", kOp);
+  const std::vector<double>& scales = attrs.get_floats("scales");
+  if (!scales.empty()) {
+    if (scales.size() != 2 || !(scales[0] > 0) || !(scales[1] > 0)) {
+      type_error(kOp, "scales must be empty or two positive values (height, width)");
+    }
+  }
   if (method != "nearest" && data.dtype == DType::kBool) {
     type_error(kOp, method + " interpolation needs numeric data, got " + data.to_string());
   }
@@ -44,7 +51,9 @@ void register_image_ops(ir::OpRegistry& registry) {
        attr_string("nearest_mode", "round_prefer_floor",
                    "rounding of the input coordinate for nearest"),
        attr_float("cubic_coeff_a", -0.75, "the cubic kernel's a"),
-       attr_int("exclude_outside", 0, "zero the weights of samples outside the input")},
+       attr_int("exclude_outside", 0, "zero the weights of samples outside the input"),
+       attr_floats("scales", std::vector<double>{},
+                   "height, width scales for the coordinate mapping; empty: output / input")},
       ir::OpPattern::kInjective, infer_resize2d));
 }
 

@@ -154,7 +154,7 @@ void expect_schedules(const Lowered& lowered, bool execute) {
   std::vector<Tensor> expected;
   if (execute) expected = run_compute(lowered, args);
   for (ScheduleContext context :
-       {ScheduleContext{512, 16}, ScheduleContext{256, 1}, ScheduleContext{128, 2}}) {
+       {ScheduleContext{512, 16, {}}, ScheduleContext{256, 1, {}}, ScheduleContext{128, 2, {}}}) {
     SCOPED_TRACE(lowered.op_name + " scheduled for " + std::to_string(context.vector_bits) +
                  " bits, " + std::to_string(context.num_cores) + " cores");
     te::Schedule schedule(lowered.outputs);
