@@ -159,7 +159,8 @@ def compile(
 def _input_parts(inputs: Optional[Mapping[str, np.ndarray]]) -> list:
     parts = []
     for name, value in (inputs or {}).items():
-        array = np.ascontiguousarray(value)
+        # np.ascontiguousarray would turn a 0-d array into shape (1,); keep scalars scalar.
+        array = np.require(np.asarray(value), requirements="C")
         dtype = _DTYPE_NAMES.get(array.dtype.name)
         if dtype is None:
             raise _kiln.Error(f"input '{name}' has the unsupported numpy dtype {array.dtype}")

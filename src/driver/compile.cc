@@ -106,7 +106,9 @@ class GraphCompiler {
 
   void build(const std::string& source, const transform::FusionPlan& plan) {
     check_supported(source);
-    // Inputs and weights first, in first-use order (the order of mod.json's inputs and params).
+    // Inputs first, in the model's declared order and including inputs nothing reads (a caller
+    // may feed every declared input); then weights in first-use order.
+    for (const ir::Var& input : module_.inputs()) value_ids(input);
     for (const ir::Expr& node : ir::post_order(module_.main()->body)) {
       if (ir::as<ir::VarNode>(node) || ir::as<ir::ConstantNode>(node)) value_ids(node);
     }
@@ -402,7 +404,8 @@ class GraphCompiler {
   }
 
   int add_copy(int source, const std::string& name) {
-    const GraphTensor& from = tensors[static_cast<size_t>(source)];
+    // A copy: add_tensor() below may reallocate `tensors`.
+    const GraphTensor from = tensors[static_cast<size_t>(source)];
     ir::TensorType type = ir::tensor_type(from.dtype, from.shape);
     int id = add_tensor(name, type, "intermediate");
     std::string key = "copy:" + type.to_string();

@@ -145,8 +145,8 @@ class ScaleAxisFolder final : public ir::ExprMutator {
     if (ir::as<ir::ConstantNode>(weight) == nullptr) return std::nullopt;
 
     // One value per output channel (or a single value), as a column over the weight's rows.
-    ir::Expr scale_vector = folded_call("reshape", {scale_expr},
-                                        {{"newshape", std::vector<int64_t>{-1}}}, "");
+    ir::Expr scale_vector =
+        folded_call("reshape", {scale_expr}, {{"newshape", std::vector<int64_t>{-1}}}, "");
     int64_t weight_rank = weight->type().as_tensor().rank();
     ir::Expr new_weight = folded_call(
         "multiply", {weight, as_column(scale_vector, weight_rank, "")}, {}, constant_name(weight));
@@ -159,8 +159,8 @@ class ScaleAxisFolder final : public ir::ExprMutator {
     ir::Expr new_bias = folded_call("multiply", {bias, scale_vector}, {}, constant_name(bias));
     if (ir::as<ir::ConstantNode>(new_bias) == nullptr) return std::nullopt;
     uses_[new_anchor.get()] = 1;
-    return ir::CallNode::make(anchor->bias_add->op, {new_anchor, new_bias},
-                              anchor->bias_add->attrs, anchor->bias_add->source_name);
+    return ir::CallNode::make(anchor->bias_add->op, {new_anchor, new_bias}, anchor->bias_add->attrs,
+                              anchor->bias_add->source_name);
   }
 
   std::optional<ir::Expr> fold_add(const ir::CallNode& add) {
@@ -178,8 +178,8 @@ class ScaleAxisFolder final : public ir::ExprMutator {
     const ir::Dim& channels = out.shape[static_cast<size_t>(anchor->channel_axis)];
     if (shift->value.numel() != channels.value()) return std::nullopt;
 
-    ir::Expr shift_vector = folded_call("reshape", {shift_expr},
-                                        {{"newshape", std::vector<int64_t>{-1}}}, shift->name);
+    ir::Expr shift_vector =
+        folded_call("reshape", {shift_expr}, {{"newshape", std::vector<int64_t>{-1}}}, shift->name);
     if (anchor->bias_add != nullptr) {
       const ir::Expr& bias = anchor->bias_add->args[1];
       ir::Expr new_bias = folded_call("add", {bias, shift_vector}, {}, constant_name(bias));

@@ -14,8 +14,7 @@ class TypeReinferrer final : public ir::ExprMutator {
  protected:
   ir::Expr rewrite(const ir::Expr& node, const std::vector<ir::Expr>& new_children) override {
     if (const auto* call = ir::as<ir::CallNode>(node)) {
-      ir::Expr remade =
-          ir::CallNode::make(call->op, new_children, call->attrs, call->source_name);
+      ir::Expr remade = ir::CallNode::make(call->op, new_children, call->attrs, call->source_name);
       // Keep sharing the original node when nothing changed, so the module stays cheap to copy.
       if (new_children == call->args && remade->type() == call->type()) return node;
       return remade;

@@ -50,7 +50,8 @@ ir::Expr simplify_once(const ir::Expr& expr) {
   std::string_view name = call->op.name;
   bool same_type = call->type() == input->type();
 
-  if (same_type && (is_reshape_like(*call) || name == "expand" || name == "pad" || name == "cast")) {
+  if (same_type &&
+      (is_reshape_like(*call) || name == "expand" || name == "pad" || name == "cast")) {
     return input;
   }
   if (name == "transpose") {

@@ -296,5 +296,6 @@ def normalize_message(message: str) -> str:
     that the same problem in different cases mostly groups into one reason."""
     text = re.sub(r"(/[^\s:'\"]+)+", "<path>", message)
     text = re.sub(r"node '[^']*'", "node '…'", text)
+    text = re.sub(r"\((\w+)\[[\d, ]*\]\)", r"(\1[…])", text)  # "(int64[2])": a case's shape
     text = re.sub(r"\s+", " ", text).strip()
     return text[:300]

@@ -267,3 +267,41 @@ def test_outputs_are_numpy_views_of_aligned_runtime_storage(kiln, tmp_path):
     assert not out.flags["OWNDATA"]  # a view of the runtime tensor, not a copy
     assert out.ctypes.data % 64 == 0
     assert out.dtype == np.float32 and out.shape == (1, 10)
+
+
+def _save(model, path):
+    onnx_models.save(model, path)
+    return str(path)
+
+
+def test_output_passed_straight_through_from_an_input_or_a_weight(kiln, tmp_path):
+    value = np.arange(6, dtype=np.float32).reshape(2, 3)
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["same"]),
+         helper.make_node("Constant", [], ["const"], value=helper.make_tensor(
+             "c", TensorProto.FLOAT, [2], [7.0, -1.5]))],
+        "through", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 3])],
+        [helper.make_tensor_value_info("same", TensorProto.FLOAT, [2, 3]),
+         helper.make_tensor_value_info("const", TensorProto.FLOAT, [2])])
+    path = _save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]),
+                 tmp_path / "through.onnx")
+    result = kiln.run(kiln.compile(kiln.load(path), package_path=str(tmp_path / "m.tar")),
+                      inputs={"x": value})
+    np.testing.assert_array_equal(result.outputs["same"], value)
+    np.testing.assert_array_equal(result.outputs["const"], np.array([7.0, -1.5], np.float32))
+
+
+def test_scalar_and_unused_inputs(kiln, tmp_path):
+    graph = helper.make_graph(
+        [helper.make_node("Add", ["x", "s"], ["y"])], "scalar",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [3]),
+         helper.make_tensor_value_info("s", TensorProto.FLOAT, []),
+         helper.make_tensor_value_info("unused", TensorProto.FLOAT, [2])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [3])])
+    path = _save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]),
+                 tmp_path / "scalar.onnx")
+    package = kiln.compile(kiln.load(path), package_path=str(tmp_path / "m.tar"))
+    assert [i["name"] for i in package.inputs] == ["x", "s", "unused"]
+    result = kiln.run(package, inputs={"x": np.ones(3, np.float32), "s": np.float32(2.5),
+                                       "unused": np.zeros(2, np.float32)})
+    np.testing.assert_array_equal(result.outputs["output_0"], np.full(3, 3.5, np.float32))

@@ -13,14 +13,26 @@ TEST(TransformEliminateCommonSubexpr, MergesEqualCallsAndSmallEqualConstants) {
   // Two copies of the same constant, and the same computation written twice on top of them.
   ir::Expr a = ir::call("add", {x, f32_constant("c0", {3}, {1, 2, 3})});
   ir::Expr b = ir::call("add", {x, f32_constant("c1", {3}, {1, 2, 3})});
-  ir::Expr ta = ir::call("transpose", {ir::call("relu", {a})}, {{"axes", std::vector<int64_t>{1, 0}}});
-  ir::Expr tb = ir::call("transpose", {ir::call("relu", {b})}, {{"axes", std::vector<int64_t>{1, 0}}});
+  ir::Expr ta =
+      ir::call("transpose", {ir::call("relu", {a})}, {{"axes", std::vector<int64_t>{1, 0}}});
+  ir::Expr tb =
+      ir::call("transpose", {ir::call("relu", {b})}, {{"axes", std::vector<int64_t>{1, 0}}});
   // Same op and input, other attributes: stays separate.
   ir::Expr other = ir::call("transpose", {ir::call("relu", {b})});
   ir::Module module = test::make_module({x}, ir::TupleNode::make({ta, tb, other}), {"a", "b", "c"});
   ir::Module merged = eliminate_common_subexpr(module);
   EXPECT_EQ(test::text(merged),
-            "GOLDEN");
+            "def @main(%x: float32[2, 3]) -> (float32[3, 2], float32[3, 2], float32[3, 2]) {\n"
+            "  %0 = add(%x, $c0) : float32[2, 3]\n"
+            "  %1 = relu(%0) : float32[2, 3]\n"
+            "  %2 = transpose(%1, axes=[1, 0]) : float32[3, 2]\n"
+            "  %3 = transpose(%1, axes=[]) : float32[3, 2]\n"
+            "  %4 = (%2, %2, %3) : (float32[3, 2], float32[3, 2], float32[3, 2])\n"
+            "  return %4\n"
+            "}\n"
+            "constants (1, 3 values):\n"
+            "  $c0: float32[3] = [1, 2, 3]\n"
+            "outputs: a, b, c\n");
   test::expect_same_values(module, merged);
 }
 

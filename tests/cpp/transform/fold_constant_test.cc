@@ -14,13 +14,19 @@ TEST(TransformFoldConstant, FoldsConstantSubgraphsAndKeepsTheRest) {
   ir::Var x = f32_var("x", {2});
   ir::Constant a = f32_constant("a", {2}, {1, 2});
   ir::Constant b = f32_constant("b", {2}, {3, 4});
-  ir::Expr sum = ir::call("add", {a, b}, {}, "sum");       // 4, 6
-  ir::Expr scaled = ir::call("multiply", {sum, sum});      // 16, 36
+  ir::Expr sum = ir::call("add", {a, b}, {}, "sum");   // 4, 6
+  ir::Expr scaled = ir::call("multiply", {sum, sum});  // 16, 36
   ir::Expr body = ir::call("add", {x, scaled});
   ir::Module module = make_module({x}, body);
   ir::Module folded = fold_constant(module);
   EXPECT_EQ(text(folded),
-            "GOLDEN");
+            "def @main(%x: float32[2]) -> float32[2] {\n"
+            "  %0 = add(%x, $const_0) : float32[2]\n"
+            "  return %0\n"
+            "}\n"
+            "constants (1, 2 values):\n"
+            "  $const_0: float32[2] = [16, 36]\n"
+            "outputs: y\n");
   test::expect_same_values(module, folded);
 }
 
@@ -31,7 +37,12 @@ TEST(TransformFoldConstant, TupleGetItemOfATupleIsTheField) {
   ir::Expr body = ir::call("add", {ir::TupleGetItemNode::make(tuple, 1), x});
   ir::Module folded = fold_constant(make_module({x, y}, body));
   EXPECT_EQ(text(folded),
-            "GOLDEN");
+            "def @main(%x: float32[2], %y: float32[2]) -> float32[2] {\n"
+            "  %0 = relu(%y) : float32[2]\n"
+            "  %1 = add(%0, %x) : float32[2]\n"
+            "  return %1\n"
+            "}\n"
+            "outputs: y\n");
 }
 
 TEST(TransformFoldConstant, RespectsTheGrowthLimit) {
@@ -65,8 +76,8 @@ TEST(TransformFoldConstant, IntegerDivisionByZeroIsNotFolded) {
     numerator.set_element_from_int64(i, 4);
     zero.set_element_from_int64(i, 0);
   }
-  ir::Expr quotient = ir::call("divide", {ir::ConstantNode::make(numerator, "n"),
-                                          ir::ConstantNode::make(zero, "z")});
+  ir::Expr quotient = ir::call(
+      "divide", {ir::ConstantNode::make(numerator, "n"), ir::ConstantNode::make(zero, "z")});
   ir::Module folded = fold_constant(make_module({x}, ir::call("add", {x, quotient})));
   EXPECT_EQ(test::count_calls(folded, "divide"), 1);
 }

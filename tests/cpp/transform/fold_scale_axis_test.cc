@@ -24,15 +24,22 @@ TEST(TransformFoldScaleAxis, ScaleAfterConvGoesIntoTheWeights) {
   ir::Module module = test::make_module({x}, ir::call("multiply", {conv(x, w), s}));
   ir::Module folded = fold_scale_axis(module);
   EXPECT_EQ(test::text(folded),
-            "GOLDEN");
+            "def @main(%x: float32[1, 2, 4, 4]) -> float32[1, 2, 6, 6] {\n"
+            "  %0 = conv2d(%x, $w, dilation=[1, 1], groups=1, padding=[1, 1, 1, 1], strides=[1, "
+            "1]) : float32[1, 2, 6, 6]\n"
+            "  return %0\n"
+            "}\n"
+            "constants (1, 4 values):\n"
+            "  $w: float32[2, 2, 1, 1] = [10, 20, -3, -4]\n"
+            "outputs: y\n");
   test::expect_same_values(module, folded);
 }
 
 TEST(TransformFoldScaleAxis, BatchNormAfterConvAndBiasFoldsCompletely) {
   // conv -> bias_add -> batch_norm -> relu, as the ONNX importer produces it.
   ir::Var x = f32_var("x", {1, 3, 5, 5});
-  ir::Expr y = ir::call("bias_add", {conv(x, random_constant("w", {4, 3, 3, 3}, 1)),
-                                     random_constant("b", {4}, 2)});
+  ir::Expr y = ir::call(
+      "bias_add", {conv(x, random_constant("w", {4, 3, 3, 3}, 1)), random_constant("b", {4}, 2)});
   y = ir::call("batch_norm",
                {y, random_constant("gamma", {4}, 3), random_constant("beta", {4}, 4),
                 random_constant("mean", {4}, 5), random_constant("var", {4}, 6, 0.5, 2.0)},
@@ -40,7 +47,17 @@ TEST(TransformFoldScaleAxis, BatchNormAfterConvAndBiasFoldsCompletely) {
   ir::Module module = test::make_module({x}, ir::call("relu", {y}));
   ir::Module folded = fold_constant(fold_scale_axis(simplify_inference(module)));
   EXPECT_EQ(test::text(folded),
-            "GOLDEN");
+            "def @main(%x: float32[1, 3, 5, 5]) -> float32[1, 4, 5, 5] {\n"
+            "  %0 = conv2d(%x, $w, dilation=[1, 1], groups=1, padding=[1, 1, 1, 1], strides=[1, "
+            "1]) : float32[1, 4, 5, 5]\n"
+            "  %1 = bias_add(%0, $b, axis=1) : float32[1, 4, 5, 5]\n"
+            "  %2 = relu(%1) : float32[1, 4, 5, 5]\n"
+            "  return %2\n"
+            "}\n"
+            "constants (2, 112 values):\n"
+            "  $w: float32[4, 3, 3, 3]\n"
+            "  $b: float32[4] = [0.640318274, -0.503582537, -0.434178203, 0.084552981]\n"
+            "outputs: y\n");
   test::expect_same_values(module, folded, 1e-4, 1e-5);
 }
 
@@ -53,7 +70,15 @@ TEST(TransformFoldScaleAxis, DenseScaleAndShiftAlongTheLastAxis) {
   ir::Module module = test::make_module({x}, y);
   ir::Module folded = fold_scale_axis(module);
   EXPECT_EQ(test::text(folded),
-            "GOLDEN");
+            "def @main(%x: float32[2, 3]) -> float32[2, 4] {\n"
+            "  %0 = dense(%x, $w) : float32[2, 4]\n"
+            "  %1 = bias_add(%0, $t, axis=1) : float32[2, 4]\n"
+            "  return %1\n"
+            "}\n"
+            "constants (2, 16 values):\n"
+            "  $w: float32[4, 3]\n"
+            "  $t: float32[4] = [-0.858550251, 0.679898083, -0.757342815, 0.138622656]\n"
+            "outputs: y\n");
   test::expect_same_values(module, folded);
 }
 
@@ -74,8 +99,7 @@ TEST(TransformFoldScaleAxis, LeavesWhatItCannotFold) {
       "multiply", {conv(x, random_constant("w", {2, 2, 3, 3}, 1)), random_constant("sw", {3}, 2)});
   ir::Expr by_input = ir::call("multiply", {conv(x, random_constant("w1", {2, 2, 3, 3}, 5)), x});
   ir::Expr shared_conv = conv(x, random_constant("w2", {2, 2, 3, 3}, 3));
-  ir::Expr scaled_shared =
-      ir::call("multiply", {shared_conv, random_constant("s", {2, 1, 1}, 4)});
+  ir::Expr scaled_shared = ir::call("multiply", {shared_conv, random_constant("s", {2, 1, 1}, 4)});
   ir::Expr body =
       ir::TupleNode::make({along_width, by_input, scaled_shared, ir::call("relu", {shared_conv})});
   ir::Module module = test::make_module({x}, body, {"a", "b", "c", "d"});

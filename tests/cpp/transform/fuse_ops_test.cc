@@ -131,8 +131,8 @@ TEST(FuseOpsTest, AValueWithTwoReadersEndsTheChain) {
   EXPECT_EQ(summary(plan),
             (std::vector<std::string>{
                 "conv2d + bias_add | anchor conv2d | out_elemwise_fusable | in 3 | out 1",
-                "relu | no anchor | elemwise | in 1 | out 1",
-                "sigmoid + add | no anchor | broadcast | in 2 | out 1"}));
+                "sigmoid | no anchor | elemwise | in 1 | out 1",
+                "relu + add | no anchor | broadcast | in 2 | out 1"}));
 }
 
 TEST(FuseOpsTest, AModelOutputIsNotFusedThrough) {

@@ -20,11 +20,10 @@ using transform::test::random_constant;
 ir::Module small_cnn() {
   ir::Var x = f32_var("x", {1, 3, 8, 8});
   auto batch_norm = [](const ir::Expr& data, int64_t channels, uint32_t seed) {
-    return ir::call("batch_norm",
-                    {data, random_constant("gamma", {channels}, seed),
-                     random_constant("beta", {channels}, seed + 1),
-                     random_constant("mean", {channels}, seed + 2),
-                     random_constant("var", {channels}, seed + 3, 0.5, 2.0)});
+    return ir::call("batch_norm", {data, random_constant("gamma", {channels}, seed),
+                                   random_constant("beta", {channels}, seed + 1),
+                                   random_constant("mean", {channels}, seed + 2),
+                                   random_constant("var", {channels}, seed + 3, 0.5, 2.0)});
   };
   ir::Attrs same = {{"padding", std::vector<int64_t>{1, 1, 1, 1}}};
   ir::Expr y = ir::call("conv2d", {x, random_constant("w1", {4, 3, 3, 3}, 1)}, same);
@@ -64,7 +63,28 @@ TEST(Pipeline, OptLevelThreeFoldsBatchNormIntoTheConvs) {
   ir::Module module = small_cnn();
   ir::Module optimized = optimize(module, options_at(3));
   EXPECT_EQ(transform::test::text(optimized),
-            "GOLDEN");
+            "def @main(%x: float32[1, 3, 8, 8]) -> float32[1, 5] {\n"
+            "  %0 = conv2d(%x, $w1, dilation=[1, 1], groups=1, padding=[1, 1, 1, 1], strides=[1, "
+            "1]) : float32[1, 4, 8, 8]\n"
+            "  %1 = bias_add(%0, $b1, axis=1) : float32[1, 4, 8, 8]\n"
+            "  %2 = relu(%1) : float32[1, 4, 8, 8]\n"
+            "  %3 = conv2d(%2, $w2, dilation=[1, 1], groups=1, padding=[1, 1, 1, 1], strides=[1, "
+            "1]) : float32[1, 4, 8, 8]\n"
+            "  %4 = bias_add(%3, $const_3, axis=1) : float32[1, 4, 8, 8]\n"
+            "  %5 = add(%4, %2) : float32[1, 4, 8, 8]\n"
+            "  %6 = relu(%5) : float32[1, 4, 8, 8]\n"
+            "  %7 = global_avg_pool2d(%6) : float32[1, 4, 1, 1]\n"
+            "  %8 = reshape(%7, allowzero=0, newshape=[1, 4]) : float32[1, 4]\n"
+            "  %9 = dense(%8, $fc) : float32[1, 5]\n"
+            "  return %9\n"
+            "}\n"
+            "constants (5, 280 values):\n"
+            "  $w1: float32[4, 3, 3, 3]\n"
+            "  $b1: float32[4] = [-0.686425269, 0.328499794, -0.756521106, 0.490887642]\n"
+            "  $w2: float32[4, 4, 3, 3]\n"
+            "  $const_3: float32[4] = [0.343314588, -0.115481645, -1.12002063, 0.786544144]\n"
+            "  $fc: float32[5, 4]\n"
+            "outputs: y\n");
   transform::test::expect_same_values(module, optimized, 1e-4, 1e-5);
 }
 

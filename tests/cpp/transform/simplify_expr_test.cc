@@ -19,7 +19,11 @@ TEST(TransformSimplifyExpr, RemovesIdentityDataMovement) {
   ir::Module module = test::make_module({x}, ir::call("relu", {y}));
   ir::Module simplified = simplify_expr(module);
   EXPECT_EQ(test::text(simplified),
-            "GOLDEN");
+            "def @main(%x: float32[2, 3]) -> float32[2, 3] {\n"
+            "  %0 = relu(%x) : float32[2, 3]\n"
+            "  return %0\n"
+            "}\n"
+            "outputs: y\n");
 }
 
 TEST(TransformSimplifyExpr, CollapsesReshapeChains) {
@@ -33,7 +37,13 @@ TEST(TransformSimplifyExpr, CollapsesReshapeChains) {
       test::make_module({x}, ir::TupleNode::make({y, ir::call("relu", {back})}), {"a", "b"});
   ir::Module simplified = simplify_expr(module);
   EXPECT_EQ(test::text(simplified),
-            "GOLDEN");
+            "def @main(%x: float32[2, 3, 4]) -> (float32[4, 6], float32[2, 3, 4]) {\n"
+            "  %0 = reshape(%x, allowzero=0, newshape=[4, 6]) : float32[4, 6]\n"
+            "  %1 = relu(%x) : float32[2, 3, 4]\n"
+            "  %2 = (%0, %1) : (float32[4, 6], float32[2, 3, 4])\n"
+            "  return %2\n"
+            "}\n"
+            "outputs: a, b\n");
   test::expect_same_values(module, simplified);
 }
 
@@ -43,13 +53,22 @@ TEST(TransformSimplifyExpr, AdjacentTransposesComposeOrCancel) {
   ir::Expr to_nchw = ir::call("transpose", {to_nhwc}, {{"axes", Ints{0, 3, 1, 2}}});
   ir::Expr swapped = ir::call("transpose", {to_nhwc}, {{"axes", Ints{1, 0, 2, 3}}});
   ir::Expr reversed_twice = ir::call("transpose", {ir::call("transpose", {x})});
-  ir::Module module = test::make_module(
-      {x},
-      ir::TupleNode::make({ir::call("relu", {to_nchw}), swapped, ir::call("exp", {reversed_twice})}),
-      {"a", "b", "c"});
+  ir::Module module = test::make_module({x},
+                                        ir::TupleNode::make({ir::call("relu", {to_nchw}), swapped,
+                                                             ir::call("exp", {reversed_twice})}),
+                                        {"a", "b", "c"});
   ir::Module simplified = simplify_expr(module);
-  EXPECT_EQ(test::text(simplified),
-            "GOLDEN");
+  EXPECT_EQ(
+      test::text(simplified),
+      "def @main(%x: float32[2, 3, 4, 5]) -> (float32[2, 3, 4, 5], float32[4, 2, 5, 3], float32[2, "
+      "3, 4, 5]) {\n"
+      "  %0 = relu(%x) : float32[2, 3, 4, 5]\n"
+      "  %1 = transpose(%x, axes=[2, 0, 3, 1]) : float32[4, 2, 5, 3]\n"
+      "  %2 = exp(%x) : float32[2, 3, 4, 5]\n"
+      "  %3 = (%0, %1, %2) : (float32[2, 3, 4, 5], float32[4, 2, 5, 3], float32[2, 3, 4, 5])\n"
+      "  return %3\n"
+      "}\n"
+      "outputs: a, b, c\n");
   test::expect_same_values(module, simplified);
 }
 

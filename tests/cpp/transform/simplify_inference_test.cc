@@ -23,7 +23,15 @@ TEST(TransformSimplifyInference, BatchNormBecomesScaleAndShiftAlongTheChannelAxi
   ir::Module module = batch_norm_module({1, 2, 3, 3}, 1);
   ir::Module simplified = simplify_inference(module);
   EXPECT_EQ(test::text(simplified),
-            "GOLDEN");
+            "def @main(%x: float32[1, 2, 3, 3]) -> float32[1, 2, 3, 3] {\n"
+            "  %0 = multiply(%x, $bn.scale) : float32[1, 2, 3, 3]\n"
+            "  %1 = add(%0, $bn.shift) : float32[1, 2, 3, 3]\n"
+            "  return %1\n"
+            "}\n"
+            "constants (2, 4 values):\n"
+            "  $bn.scale: float32[2, 1, 1] = [2, 0.5]\n"
+            "  $bn.shift: float32[2, 1, 1] = [1, -2]\n"
+            "outputs: y\n");
   test::expect_same_values(module, simplified);
 }
 
@@ -31,7 +39,15 @@ TEST(TransformSimplifyInference, LastAxisNeedsNoReshape) {
   ir::Module module = batch_norm_module({3, 2}, -1);
   ir::Module simplified = simplify_inference(module);
   EXPECT_EQ(test::text(simplified),
-            "GOLDEN");
+            "def @main(%x: float32[3, 2]) -> float32[3, 2] {\n"
+            "  %0 = multiply(%x, $bn.scale) : float32[3, 2]\n"
+            "  %1 = add(%0, $bn.shift) : float32[3, 2]\n"
+            "  return %1\n"
+            "}\n"
+            "constants (2, 4 values):\n"
+            "  $bn.scale: float32[2] = [2, 0.5]\n"
+            "  $bn.shift: float32[2] = [1, -2]\n"
+            "outputs: y\n");
   test::expect_same_values(module, simplified);
 }
 
@@ -48,8 +64,8 @@ TEST(TransformSimplifyInference, NonConstantParametersStayAsArithmetic) {
 
 TEST(TransformSimplifyInference, LayerNormStays) {
   ir::Var x = f32_var("x", {2, 4});
-  ir::Module module = test::make_module(
-      {x}, ir::call("layer_norm", {x, test::random_constant("g", {4}, 1)}));
+  ir::Module module =
+      test::make_module({x}, ir::call("layer_norm", {x, test::random_constant("g", {4}, 1)}));
   EXPECT_EQ(test::text(simplify_inference(module)), test::text(module));
 }
 

@@ -75,8 +75,8 @@ inline std::vector<Tensor> evaluate(const ir::Module& module,
       std::map<const te::TensorNode*, Tensor> bound;
       for (size_t i = 0; i < call->args.size(); ++i) {
         const Tensor& arg = values.at(call->args[i].get()).at(0);
-        placeholders.push_back(te::placeholder(arg.shape(), tir::DataType{arg.dtype(), 1},
-                                               "arg" + std::to_string(i)));
+        placeholders.push_back(
+            te::placeholder(arg.shape(), tir::DataType{arg.dtype(), 1}, "arg" + std::to_string(i)));
         bound[placeholders.back().get()] = arg;
       }
       value = te::evaluate(impl->compute(placeholders, call->attrs, call->type()), bound);

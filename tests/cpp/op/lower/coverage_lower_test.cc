@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "kiln/error.h"
 #include "lower_test_util.h"
 #include "op/eval_util.h"
 
@@ -62,11 +63,11 @@ TEST(LowerCoverageTest, CumsumAllModes) {
     for (int64_t exclusive : {0, 1}) {
       for (int64_t reverse : {0, 1}) {
         for (DType dtype : {DType::kFloat32, DType::kInt32}) {
-          SCOPED_TRACE("axis " + std::to_string(axis) + " exclusive " +
-                       std::to_string(exclusive) + " reverse " + std::to_string(reverse));
-          Lowered lowered = lower(
-              "cumsum", {typed(dtype, {3, 17, 9})},
-              ir::Attrs{{"axis", axis}, {"exclusive", exclusive}, {"reverse", reverse}});
+          SCOPED_TRACE("axis " + std::to_string(axis) + " exclusive " + std::to_string(exclusive) +
+                       " reverse " + std::to_string(reverse));
+          Lowered lowered =
+              lower("cumsum", {typed(dtype, {3, 17, 9})},
+                    ir::Attrs{{"axis", axis}, {"exclusive", exclusive}, {"reverse", reverse}});
           expect_matches_reference(lowered, 1e-5, 1e-5, -20, 20);
           if (axis == 1) expect_schedules(lowered);
         }
@@ -108,9 +109,9 @@ TEST(LowerCoverageTest, GatherNdMatchesReference) {
     Ints data, indices;
     int64_t batch_dims;
   };
-  for (const Case& c : {Case{{5, 7, 9}, {4, 2}, 0}, Case{{5, 7, 9}, {3, 2, 3}, 0},
-                        Case{{5, 7, 9}, {6, 1}, 0}, Case{{3, 7, 9}, {3, 4, 1}, 1},
-                        Case{{3, 7, 9}, {3, 2}, 1}}) {
+  for (const Case& c :
+       {Case{{5, 7, 9}, {4, 2}, 0}, Case{{5, 7, 9}, {3, 2, 3}, 0}, Case{{5, 7, 9}, {6, 1}, 0},
+        Case{{3, 7, 9}, {3, 4, 1}, 1}, Case{{3, 7, 9}, {3, 2}, 1}}) {
     SCOPED_TRACE(f32(c.data).to_string() + " " + f32(c.indices).to_string());
     Lowered lowered = lower("gather_nd", {f32(c.data), typed(DType::kInt64, c.indices)},
                             ir::Attrs{{"batch_dims", c.batch_dims}});
@@ -133,8 +134,8 @@ TEST(LowerCoverageTest, ScatterElementsAllReductions) {
     int64_t axis;
   };
   for (const char* reduction : {"none", "add", "mul", "max", "min"}) {
-    for (const Case& c : {Case{{6, 9}, {4, 9}, 0}, Case{{6, 9}, {6, 3}, 1},
-                          Case{{4, 5, 17}, {3, 5, 8}, -1}}) {
+    for (const Case& c :
+         {Case{{6, 9}, {4, 9}, 0}, Case{{6, 9}, {6, 3}, 1}, Case{{4, 5, 17}, {3, 5, 8}, -1}}) {
       for (DType dtype : {DType::kFloat32, DType::kInt32}) {
         SCOPED_TRACE(std::string(reduction) + " axis " + std::to_string(c.axis) + " " +
                      std::string(dtype_name(dtype)));
@@ -301,12 +302,12 @@ Tensor resize_reference(const Tensor& data, const ResizeCase& c) {
     for (int64_t ch = 0; ch < out_shape[1]; ++ch) {
       for (int64_t y = 0; y < out_shape[2]; ++y) {
         for (int64_t x = 0; x < out_shape[3]; ++x) {
-          auto rows = taps(original_coordinate(static_cast<double>(y), scale[0], c.in[2],
-                                               c.size[0], c.mode),
-                           c.in[2], c);
-          auto cols = taps(original_coordinate(static_cast<double>(x), scale[1], c.in[3],
-                                               c.size[1], c.mode),
-                           c.in[3], c);
+          auto rows = taps(
+              original_coordinate(static_cast<double>(y), scale[0], c.in[2], c.size[0], c.mode),
+              c.in[2], c);
+          auto cols = taps(
+              original_coordinate(static_cast<double>(x), scale[1], c.in[3], c.size[1], c.mode),
+              c.in[3], c);
           double value = 0;
           for (auto [row, wy] : rows) {
             for (auto [col, wx] : cols) value += wy * wx * at(data, {n, ch, row, col});
@@ -464,8 +465,10 @@ std::vector<Tensor> rnn_reference(bool is_lstm, const RnnCase& c, const std::vec
         std::vector<double> xw(static_cast<size_t>(gates * hidden)), hr(xw.size());
         for (int64_t r = 0; r < gates * hidden; ++r) {
           double sx = at(args[3], {d, r}), sh = at(args[3], {d, gates * hidden + r});
-          for (int64_t k = 0; k < c.input; ++k) sx += at(args[0], {t, b, k}) * at(args[1], {d, r, k});
-          for (int64_t k = 0; k < hidden; ++k) sh += h[static_cast<size_t>(k)] * at(args[2], {d, r, k});
+          for (int64_t k = 0; k < c.input; ++k)
+            sx += at(args[0], {t, b, k}) * at(args[1], {d, r, k});
+          for (int64_t k = 0; k < hidden; ++k)
+            sh += h[static_cast<size_t>(k)] * at(args[2], {d, r, k});
           xw[static_cast<size_t>(r)] = sx;
           hr[static_cast<size_t>(r)] = sh;
         }
