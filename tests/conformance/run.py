@@ -70,13 +70,27 @@ def snapshot_kiln(python_dir: str, dest: str, attempts: int = 4, wait_s: float =
                     if os.path.isfile(path):
                         shutil.copy2(path, os.path.join(lib_dir, lib))
         env = worker_env(dest)
-        check = subprocess.run(
-            [sys.executable, "-c", "import kiln, sys; sys.stdout.write(kiln.__version__)"],
-            capture_output=True, text=True, env=env, cwd=dest)
+        check = subprocess.run([sys.executable, "-c", SMOKE_TEST, cases.data_dir()],
+                               capture_output=True, text=True, env=env, cwd=dest)
         if check.returncode == 0:
             return {"env": env, "version": check.stdout.strip()}
         last_error = check.stderr or f"exit status {check.returncode}"
     raise SystemExit(f"cannot import the kiln package from {python_dir}: {last_error}")
+
+
+# Imports the snapshot and compiles and runs test_abs: a build caught half-way (a Python layer
+# that no longer matches the _kiln module) fails here instead of failing every case.
+SMOKE_TEST = """
+import os, sys, tempfile
+import numpy as np
+import kiln
+model = kiln.load(os.path.join(sys.argv[1], "test_abs", "model.onnx"))
+package = kiln.compile(model, target="llvm",
+                       package_path=os.path.join(tempfile.mkdtemp(dir="."), "abs.tar"))
+x = np.array([[-1.5, 2.0]], np.float32)
+assert np.array_equal(kiln.run(package, inputs={"x": x}).outputs["output_0"], np.abs(x))
+sys.stdout.write(kiln.__version__)
+"""
 
 
 def worker_env(snapshot: str) -> dict:
@@ -597,6 +611,8 @@ def main(argv=None) -> int:
         with open(args.markdown, "w") as f:
             f.write(format_markdown(summary, meta))
     if args.write_expected:
+        if not summary["totals"]["passed"]:
+            raise SystemExit(f"no case passed: not overwriting {args.write_expected}")
         with open(args.write_expected, "w") as f:
             f.write("# Cases of ci_subset.txt that pass (written by run.py --write-expected);\n"
                     "# tests/python/test_conformance_subset.py fails when one stops passing.\n")
