@@ -11,6 +11,7 @@
 
 #include "frontend/frontend.h"
 #include "ir/op.h"
+#include "op/op_impl.h"
 #include "kiln/kiln.h"
 
 namespace nb = nanobind;
@@ -234,6 +235,7 @@ NB_MODULE(_kiln, m) {
       item["pattern"] = std::string(kiln::ir::op_pattern_name(def->pattern));
       item["has_evaluator"] = static_cast<bool>(def->evaluate);
       item["has_macs"] = static_cast<bool>(def->macs);
+      item["has_compute"] = kiln::op::find_impl(def->name) != nullptr;
       nb::list attrs;
       for (const kiln::ir::AttrDef& attr : def->attrs) {
         nb::dict entry;

@@ -23,6 +23,7 @@
 
 #include "codegen/llvm/llvm_module.h"
 #include "codegen/target.h"
+#include "driver/pipeline.h"
 #include "ir/functor.h"
 #include "ir/module.h"
 #include "ir/op.h"
@@ -561,12 +562,18 @@ Package compile(const Model& model, const CompileOptions& options) {
   std::string source = model.source_path().empty() ? "the model" : model.source_path();
   check_static_shapes(module, source);
 
+  PassOptions passes;
+  passes.opt_level = options.opt_level;
+  passes.disabled_passes = options.disabled_pass;
+  passes.desired_layout = options.desired_layout;
   // Graph passes: the optimising pipeline (src/driver/pipeline.h) rewrites `module` here, before
   // fusion and kernel planning.
+  module = optimize(module, passes);
 
-  // opt_level 0 compiles each call on its own (no fusion), like TVM's FuseOps at level 0.
+  // Fusion is the pipeline's last pass by name ("fuse_ops": opt_level >= 1, not disabled); off, each
+  // call is a kernel of its own.
   transform::FuseOptions fuse_options;
-  fuse_options.fuse = options.opt_level >= 1;
+  fuse_options.fuse = pass_enabled("fuse_ops", passes);
   transform::FusionPlan plan = transform::fuse_ops(module, fuse_options);
   GraphCompiler graph(module, target);
   graph.build(source, plan);

@@ -176,7 +176,7 @@ class ScaleAxisFolder final : public ir::ExprMutator {
     if (!broadcasts_along(*shift, out, anchor->channel_axis)) return std::nullopt;
     // bias_add needs a full [C] vector; a scalar shift stays an add.
     const ir::Dim& channels = out.shape[static_cast<size_t>(anchor->channel_axis)];
-    if (shift->value.numel() != channels.value()) return std::nullopt;
+    if (!channels.is_static() || shift->value.numel() != channels.value()) return std::nullopt;
 
     ir::Expr shift_vector =
         folded_call("reshape", {shift_expr}, {{"newshape", std::vector<int64_t>{-1}}}, shift->name);

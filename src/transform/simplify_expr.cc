@@ -50,9 +50,12 @@ ir::Expr simplify_once(const ir::Expr& expr) {
   std::string_view name = call->op.name;
   bool same_type = call->type() == input->type();
 
-  if (same_type &&
-      (is_reshape_like(*call) || name == "expand" || name == "pad" || name == "cast")) {
-    return input;
+  if (same_type && (is_reshape_like(*call) || name == "expand" || name == "cast")) return input;
+  // Not merely the same type: pads of [1, -1] keep the shape but shift the data.
+  if (name == "pad") {
+    const std::vector<int64_t>& pads = call->attrs.get_ints("pads");
+    bool all_zero = std::all_of(pads.begin(), pads.end(), [](int64_t pad) { return pad == 0; });
+    return all_zero ? input : expr;
   }
   if (name == "transpose") {
     if (is_identity_permutation(call->attrs.get_ints("axes"), call->type().as_tensor().rank())) {

@@ -1,6 +1,7 @@
 // simplify_expr: removes data movement that does nothing and collapses chains of it.
 //
-//   reshape / squeeze / unsqueeze / expand / pad to the type it already has   -> x
+//   reshape / squeeze / unsqueeze / expand to the type it already has         -> x
+//   pad with every pad 0                                                      -> x
 //   transpose with the identity permutation                                   -> x
 //   cast to the dtype it already has                                          -> x
 //   a chain of reshape / squeeze / unsqueeze   -> one reshape to the final shape (or x when that

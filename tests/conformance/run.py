@@ -87,7 +87,7 @@ import kiln
 model = kiln.load(os.path.join(sys.argv[1], "test_abs", "model.onnx"))
 package = kiln.compile(model, target="llvm",
                        package_path=os.path.join(tempfile.mkdtemp(dir="."), "abs.tar"))
-x = np.array([[-1.5, 2.0]], np.float32)
+x = np.linspace(-2, 2, 60, dtype=np.float32).reshape(3, 4, 5)
 assert np.array_equal(kiln.run(package, inputs={"x": x}).outputs["output_0"], np.abs(x))
 sys.stdout.write(kiln.__version__)
 """

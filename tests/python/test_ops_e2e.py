@@ -25,18 +25,20 @@ NP_TO_ONNX = {
 
 
 def run_both(kiln, tmp_path, op, feeds, constants=None, attrs=None, num_outputs=1, opset=17,
-             input_names=None):
+             input_names=None, out_dtypes=None):
     """Builds a one-node model: `feeds` are graph inputs, `constants` initializers; input_names
-    orders them for the node (empty string: an omitted optional input). Returns (kiln, ort)
-    output lists."""
+    orders them for the node (empty string: an omitted optional input); outputs have the first
+    input's dtype unless out_dtypes says. Returns (kiln, onnxruntime) output lists."""
     constants = constants or {}
+    first = NP_TO_ONNX[next(iter(feeds.values())).dtype]
+    out_dtypes = out_dtypes or [first] * num_outputs
     names = input_names if input_names is not None else list(feeds) + list(constants)
     outputs = [f"y{i}" for i in range(num_outputs)]
     node = helper.make_node(op, names, outputs, name="node", **(attrs or {}))
     graph = helper.make_graph(
         [node], op.lower(),
         [helper.make_tensor_value_info(n, NP_TO_ONNX[v.dtype], v.shape) for n, v in feeds.items()],
-        [helper.make_tensor_value_info(n, TensorProto.UNDEFINED, None) for n in outputs],
+        [helper.make_tensor_value_info(n, t, None) for n, t in zip(outputs, out_dtypes)],
         initializer=[numpy_helper.from_array(v, n) for n, v in constants.items()])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
     path = tmp_path / f"{op}.onnx"
@@ -71,22 +73,27 @@ def rand(*shape, seed=0, low=-1.0, high=1.0):
 MODES = ["half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric"]
 
 
-@pytest.mark.parametrize("mode", MODES + ["tf_half_pixel_for_nearest"])
+# tf_half_pixel_for_nearest (Resize-11 only) runs neither in onnxruntime nor in ONNX's reference
+# evaluator: tests/cpp/op/lower/coverage_lower_test.cc checks it against the formula.
+@pytest.mark.parametrize("mode", MODES + ["half_pixel_symmetric"])
 @pytest.mark.parametrize("nearest_mode", ["round_prefer_floor", "round_prefer_ceil", "floor",
                                           "ceil"])
 @pytest.mark.parametrize("sizes", [[1, 2, 9, 10], [1, 2, 3, 2]])
 def test_resize_nearest(kiln, tmp_path, mode, nearest_mode, sizes):
+    # half_pixel_symmetric came with Resize-19.
     check(kiln, tmp_path, "Resize", {"x": rand(1, 2, 4, 5)},
           constants={"sizes": np.array(sizes, np.int64)}, input_names=["x", "", "", "sizes"],
+          opset=19 if mode == "half_pixel_symmetric" else 17,
           attrs={"mode": "nearest", "coordinate_transformation_mode": mode,
                  "nearest_mode": nearest_mode})
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", MODES + ["half_pixel_symmetric"])
 @pytest.mark.parametrize("sizes", [[2, 3, 7, 17], [2, 3, 3, 2], [2, 3, 1, 6]])
 def test_resize_linear(kiln, tmp_path, mode, sizes):
     check(kiln, tmp_path, "Resize", {"x": rand(2, 3, 4, 5)},
           constants={"sizes": np.array(sizes, np.int64)}, input_names=["x", "", "", "sizes"],
+          opset=19 if mode == "half_pixel_symmetric" else 17,
           attrs={"mode": "linear", "coordinate_transformation_mode": mode})
 
 
@@ -162,11 +169,19 @@ def test_lstm(kiln, tmp_path, direction, clip):
           num_outputs=3, input_names=["X", "W", "R", "B", "", "initial_h", "initial_c"])
 
 
-def test_lstm_without_bias_or_states_batch_first(kiln, tmp_path):
+def test_lstm_without_bias_or_states(kiln, tmp_path):
+    # (onnxruntime does not run layout=1, the batch-first form.)
     constants = rnn_constants(4, 1, 5, 7, 2, False)
     del constants["B"], constants["initial_h"]
-    check(kiln, tmp_path, "LSTM", {"X": rand(2, 6, 5)}, constants=constants,
-          attrs={"hidden_size": 7, "layout": 1}, num_outputs=3, input_names=["X", "W", "R"])
+    check(kiln, tmp_path, "LSTM", {"X": rand(6, 2, 5)}, constants=constants,
+          attrs={"hidden_size": 7}, num_outputs=3, input_names=["X", "W", "R"])
+
+
+def test_lstm_input_forget(kiln, tmp_path):
+    constants = rnn_constants(4, 1, 3, 4, 2, True)
+    check(kiln, tmp_path, "LSTM", {"X": rand(3, 2, 3)}, constants=constants,
+          attrs={"hidden_size": 4, "input_forget": 1}, num_outputs=3,
+          input_names=["X", "W", "R", "B", "", "initial_h", "initial_c"])
 
 
 @pytest.mark.parametrize("direction", ["forward", "reverse", "bidirectional"])
@@ -203,7 +218,8 @@ def test_topk_with_ties(kiln, tmp_path, largest, axis, k):
     # Rounded values: many ties, which must keep the lower index first.
     x = np.round(rand(4, 17, low=0, high=4))
     check(kiln, tmp_path, "TopK", {"x": x}, constants={"k": np.array([k], np.int64)},
-          attrs={"axis": axis, "largest": largest}, num_outputs=2)
+          attrs={"axis": axis, "largest": largest}, num_outputs=2,
+          out_dtypes=[TensorProto.FLOAT, TensorProto.INT64])
 
 
 @pytest.mark.parametrize("equation,shapes", [
@@ -215,7 +231,8 @@ def test_topk_with_ties(kiln, tmp_path, largest, axis, k):
     ("i,j->ij", [(4,), (6,)]),
     ("ii->i", [(5, 5)]),
     ("ii", [(5, 5)]),
-    ("...ij,...jk->...ik", [(3, 4, 5), (5, 2)]),
+    ("...ij,...jk->...ik", [(3, 4, 5), (3, 5, 2)]),
+    ("...ij,...jk", [(3, 4, 5), (1, 5, 2)]),
     ("bid,bjd", [(2, 3, 4), (2, 5, 4)]),
 ])
 def test_einsum(kiln, tmp_path, equation, shapes):

@@ -14,13 +14,6 @@ from onnx import TensorProto, helper
 import onnx_models
 from conftest import ort_session, random_feeds
 
-# Tests that need compile() to run the pass pipeline (src/driver/pipeline.cc: optimize()). Until
-# the lead wires optimize() into compile() these fail, so they are expected failures; remove this
-# marker once compile() calls optimize().
-needs_pipeline = pytest.mark.xfail(
-    reason="optimize() is not called by compile() yet (src/driver/compile.cc)", strict=False)
-
-
 def bn_cnn():
     """conv+bias -> BN -> relu -> conv -> BN -> add(residual) -> relu -> GAP -> flatten -> Gemm,
     with a Dropout and an Identity: every pattern the inference passes rewrite."""
@@ -113,7 +106,6 @@ def test_tvmc_names_pass_through(kiln, bn_cnn_path, tmp_path):
     assert package.num_kernels > 0
 
 
-@needs_pipeline
 def test_opt_level_3_leaves_no_batch_norm(kiln, bn_cnn_path, tmp_path):
     package_path = tmp_path / "m.tar"
     kiln.compile(kiln.load(str(bn_cnn_path)), package_path=str(package_path), dump_code="ir")
@@ -122,14 +114,12 @@ def test_opt_level_3_leaves_no_batch_norm(kiln, bn_cnn_path, tmp_path):
     assert "multiply(" not in ir_text  # both scales went into the conv weights
 
 
-@needs_pipeline
 def test_unknown_pass_is_an_error_listing_the_passes(kiln, bn_cnn_path, tmp_path):
     with pytest.raises(kiln.Error, match="unknown pass 'fold_constants'.*fold_constant, "):
         kiln.compile(kiln.load(str(bn_cnn_path)), package_path=str(tmp_path / "m.tar"),
                      disabled_pass=["fold_constants"])
 
 
-@needs_pipeline
 def test_nhwc_is_rejected_clearly(kiln, bn_cnn_path, tmp_path):
     with pytest.raises(kiln.Error, match="NHWC.*not supported yet"):
         kiln.compile(kiln.load(str(bn_cnn_path)), package_path=str(tmp_path / "m.tar"),
@@ -144,7 +134,6 @@ def test_cli_accepts_pass_options(run_cli, bn_cnn_path, tmp_path):
     assert out.exists()
 
 
-@needs_pipeline
 def test_cli_rejects_an_unknown_pass(run_cli, bn_cnn_path, tmp_path):
     done = run_cli("compile", bn_cnn_path, "-o", tmp_path / "m.tar", "--disabled-pass", "nope")
     assert done.returncode != 0

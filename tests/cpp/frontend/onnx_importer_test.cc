@@ -745,12 +745,37 @@ TEST_F(OnnxImporterTest, MaxPoolIndicesAreRejectedOnlyWhenUsed) {
   EXPECT_CONTAINS(import_error(used), "node 'mp' (MaxPool): the Indices output");
 }
 
-TEST_F(OnnxImporterTest, EinsumIsNotSupported) {
+TEST_F(OnnxImporterTest, EinsumImportsAndChecksItsEquation) {
   ModelBuilder builder(13);
-  builder.input("x", {int64_t{2}, int64_t{2}})
-      .node("Einsum", {"x", "x"}, {"y"}, "e", {attr_string("equation", "ij,jk->ik")})
+  builder.input("x", {int64_t{2}, int64_t{3}})
+      .input("z", {int64_t{3}, int64_t{5}})
+      .node("Einsum", {"x", "z"}, {"y"}, "e", {attr_string("equation", "ij,jk->ik")})
       .output("y");
-  EXPECT_CONTAINS(import_error(builder), "1 operator is not supported: Einsum (node 'e')");
+  ir::Module module = import(builder);
+  EXPECT_TRUE(has_op(module, "einsum"));
+  EXPECT_EQ(shape_of_output(module), "[2, 5]");
+
+  ModelBuilder bad(13);
+  bad.input("x", {int64_t{2}, int64_t{3}})
+      .node("Einsum", {"x"}, {"y"}, "e", {attr_string("equation", "ijk->i")})
+      .output("y");
+  EXPECT_CONTAINS(import_error(bad), "node 'e' (Einsum): einsum: operand 0 has rank 2");
+}
+
+TEST_F(OnnxImporterTest, ResizeByScalesKeepsTheScales) {
+  ModelBuilder builder(13);
+  builder.input("x", {int64_t{1}, int64_t{2}, int64_t{5}, int64_t{5}})
+      .node("Resize", {"x", "", "scales"}, {"y"}, "resize", {attr_string("mode", "linear")})
+      .output("y");
+  builder.initializer(float_tensor("scales", {4}, {1, 1, 1.7f, 0.5f}));
+  ir::Module module = import(builder);
+  EXPECT_EQ(shape_of_output(module), "[1, 2, 8, 2]");
+  const auto* call = ir::as<ir::CallNode>(module.outputs().at(0));
+  ASSERT_NE(call, nullptr);
+  const std::vector<double>& scales = call->attrs.get_floats("scales");
+  ASSERT_EQ(scales.size(), 2u);
+  EXPECT_FLOAT_EQ(static_cast<float>(scales[0]), 1.7f);
+  EXPECT_EQ(scales[1], 0.5);
 }
 
 // Imports the real models listed in KILN_ONNX_MODELS (colon separated; "path=name:dim,dim" is

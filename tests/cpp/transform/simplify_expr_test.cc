@@ -26,6 +26,12 @@ TEST(TransformSimplifyExpr, RemovesIdentityDataMovement) {
             "outputs: y\n");
 }
 
+TEST(TransformSimplifyExpr, PadThatShiftsTheDataStays) {
+  ir::Var x = f32_var("x", {4});
+  ir::Module module = test::make_module({x}, ir::call("pad", {x}, {{"pads", Ints{1, -1}}}));
+  EXPECT_EQ(test::text(simplify_expr(module)), test::text(module));
+}
+
 TEST(TransformSimplifyExpr, CollapsesReshapeChains) {
   ir::Var x = f32_var("x", {2, 3, 4});
   ir::Expr y = ir::call("reshape", {x}, {{"newshape", Ints{6, 4}}});
