@@ -93,7 +93,8 @@ void check_static_shapes(const ir::Module& module, const std::string& source) {
 
 std::string attrs_key(const ir::Attrs& attrs) {
   std::string key;
-  for (const auto& [name, value] : attrs.values()) key += name + "=" + ir::attr_value_to_string(value) + ";";
+  for (const auto& [name, value] : attrs.values())
+    key += name + "=" + ir::attr_value_to_string(value) + ";";
   return key;
 }
 
@@ -140,8 +141,7 @@ class GraphCompiler {
       }
     }
     if (!unsupported.empty()) {
-      std::string message = "cannot compile " + source + ": " +
-                            std::to_string(unsupported.size()) +
+      std::string message = "cannot compile " + source + ": " + std::to_string(unsupported.size()) +
                             " operators are not supported by code generation yet: ";
       for (size_t i = 0; i < unsupported.size(); ++i) message += (i ? ", " : "") + unsupported[i];
       throw Error(message);
@@ -199,7 +199,9 @@ class GraphCompiler {
         KILN_CHECK(false) << "compile: " << ir::as<ir::CallNode>(node)->op.name
                           << " is read before its kernel is planned";
         break;
-      case ir::ExprKind::kFunction: KILN_CHECK(false) << "nested function"; break;
+      case ir::ExprKind::kFunction:
+        KILN_CHECK(false) << "nested function";
+        break;
     }
     return values_[node.get()] = std::move(ids);
   }
@@ -284,9 +286,13 @@ class GraphCompiler {
   static std::string describe(const transform::FusedGroup& group) {
     std::string names;
     for (const ir::Call& call : group.calls) {
-      if (!call->source_name.empty()) names += (names.empty() ? "'" : ", '") + call->source_name + "'";
+      if (!call->source_name.empty())
+        names += (names.empty() ? "'" : ", '") + call->source_name + "'";
     }
-    return group.name() + (names.empty() ? "" : " (node" + std::string(group.calls.size() > 1 ? "s " : " ") + names + ")");
+    return group.name() +
+           (names.empty()
+                ? ""
+                : " (node" + std::string(group.calls.size() > 1 ? "s " : " ") + names + ")");
   }
 
   // The group's tensor expressions: each call's compute applied, in order, to the tensors of its
@@ -319,8 +325,8 @@ class GraphCompiler {
                     (call->source_name.empty() ? "" : " (node '" + call->source_name + "')") +
                     ": " + error.what());
       }
-      bool is_output = std::find(group.outputs.begin(), group.outputs.end(), call) !=
-                       group.outputs.end();
+      bool is_output =
+          std::find(group.outputs.begin(), group.outputs.end(), call) != group.outputs.end();
       for (const te::Tensor& tensor : results) {
         // A result the compute passed through (an earlier tensor) is not this call's stage.
         bool own = !earlier.count(tensor.get()) && !tensor->is_placeholder();
@@ -354,8 +360,8 @@ class GraphCompiler {
     };
     op::ScheduleContext context = context_;
     op::ScheduleFn schedule_fn = op::default_schedule;
-    const op::OpImpl* owner = op::find_impl(
-        (group.anchor ? group.anchor : group.calls.back())->op.name);
+    const op::OpImpl* owner =
+        op::find_impl((group.anchor ? group.anchor : group.calls.back())->op.name);
     if (group.anchor) {
       if (computed.anchor != computed.outputs.at(0)) context.anchor = computed.anchor;
       if (owner->schedule) schedule_fn = owner->schedule;
@@ -509,9 +515,10 @@ std::string graph_to_json(const GraphCompiler& graph, const std::vector<size_t>&
                           {"ops", node.ops},
                           {"names", node.names}});
   }
-  json graph_json = {{"format", "kiln-graph"}, {"version", 1},          {"storages", storage_items},
-                     {"tensors", tensor_items}, {"inputs", graph.inputs}, {"outputs", graph.outputs},
-                     {"params", graph.params},  {"nodes", node_items}};
+  json graph_json = {{"format", "kiln-graph"},    {"version", 1},
+                     {"storages", storage_items}, {"tensors", tensor_items},
+                     {"inputs", graph.inputs},    {"outputs", graph.outputs},
+                     {"params", graph.params},    {"nodes", node_items}};
   return graph_json.dump(1);
 }
 
@@ -538,7 +545,9 @@ class TempDir {
     std::error_code ignored;
     std::filesystem::remove_all(path_, ignored);
   }
-  std::string file(const std::string& name) const { return (std::filesystem::path(path_) / name).string(); }
+  std::string file(const std::string& name) const {
+    return (std::filesystem::path(path_) / name).string();
+  }
 
  private:
   std::string path_;
@@ -570,8 +579,8 @@ Package compile(const Model& model, const CompileOptions& options) {
   // fusion and kernel planning.
   module = optimize(module, passes);
 
-  // Fusion is the pipeline's last pass by name ("fuse_ops": opt_level >= 1, not disabled); off, each
-  // call is a kernel of its own.
+  // Fusion is the pipeline's last pass by name ("fuse_ops": opt_level >= 1, not disabled); off,
+  // each call is a kernel of its own.
   transform::FuseOptions fuse_options;
   fuse_options.fuse = pass_enabled("fuse_ops", passes);
   transform::FusionPlan plan = transform::fuse_ops(module, fuse_options);

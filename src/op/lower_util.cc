@@ -227,7 +227,8 @@ std::vector<te::Tensor> schedule_fused_epilogue(te::Schedule& schedule, const te
 void schedule_all_stages(te::Schedule& schedule, const std::vector<te::Tensor>& outputs,
                          const ScheduleContext& context) {
   std::vector<te::Tensor> done;
-  if (context.anchor && !outputs.empty()) done = schedule_fused_epilogue(schedule, outputs[0], context);
+  if (context.anchor && !outputs.empty())
+    done = schedule_fused_epilogue(schedule, outputs[0], context);
   for (const te::Tensor& stage : compute_stages(outputs)) {
     if (std::find(done.begin(), done.end(), stage) == done.end()) {
       schedule_stage(schedule, stage, context);

@@ -1,19 +1,17 @@
-// Operator fusion: partitions main's calls into groups that each become one kernel.
+// fuse_ops: partitions main's calls into groups that each become one kernel.
 //
-// Expects: a well-typed module (every node is, by construction). Runs last among the graph
-// passes, after the passes that rewrite the graph (simplify inference, fold scale axis, layout),
-// because it does not rewrite the graph: it returns a plan that kernel planning
-// (src/driver/compile.cc) follows, and a printer that marks the groups in the text IR.
-//
-// Guarantees:
-//  - every call of main is in exactly one group; groups are listed in a topological order (a
-//    group's external inputs are graph inputs, constants or values of earlier groups);
-//  - within a group, calls are in topological order and every value but the group's outputs has
-//    exactly one consumer, which is in the group (so inlining it computes it exactly once);
-//  - a group never creates a cycle between groups.
+// Expects:    a well-typed module (every node is, by construction).
+// Guarantees: every call of main is in exactly one group; groups are listed in a topological order
+//             (a group's external inputs are graph inputs, constants or values of earlier
+//             groups); within a group calls are in topological order and every value but the
+//             group's outputs has exactly one reader, which is in the group (so inlining computes
+//             it exactly once, and no two groups depend on each other: no cycles). The module is
+//             not rewritten: kernel planning (src/driver/compile.cc) follows the plan, and
+//             print_fused marks the groups in the text IR.
+// Run after:  every pass that rewrites the graph (it is the pipeline's last step, "fuse_ops").
 //
 // Rules (by each operator's OpPattern, TVM-style). A call joins the group of one of its arguments
-// when that argument is the group's last value, has no other consumer and is no model output, and:
+// when that argument is the group's last value, has no other reader and is no model output, and:
 //  - the group has an out-elementwise-fusable anchor (conv2d, dense, matmul, pools) or a reduction
 //    anchor, and the call is elementwise or broadcast: the anchor's epilogue (bias_add, residual
 //    add, relu, clip, per-channel multiply ...);

@@ -39,7 +39,13 @@ class CodeGenLLVM {
     llvm::BasicBlock* entry = nullptr;  // allocas go here
     // Workspace pointers allocated and not yet freed, innermost last: an error exit frees them.
     std::vector<llvm::Value*> live_workspaces;
-    bool in_parallel = false;  // nested parallel loops run serially
+    // One per live workspace: the block that frees it and goes on to the next outer one (the
+    // error exit after the outermost). Error exits share these blocks, so a kernel with many
+    // workspaces does not repeat the frees of all outer ones at every exit (quadratic code).
+    std::vector<llvm::BasicBlock*> unwind_blocks;
+    llvm::AllocaInst* error_code = nullptr;  // the code the unwind chain returns
+    llvm::BasicBlock* error_exit = nullptr;  // returns *error_code
+    bool in_parallel = false;                // nested parallel loops run serially
   };
 
   // ---- expressions (codegen_expr.cc) ----

@@ -245,16 +245,20 @@ void CodeGenLLVM::add_module_init() {
 }
 
 void CodeGenLLVM::emit_return(llvm::Value* code) {
-  if (!state_.live_workspaces.empty()) {
-    llvm::Value* api = builder_.CreateAlignedLoad(builder_.getPtrTy(), api_global_, llvm::Align(8));
-    llvm::FunctionType* free_type =
-        llvm::FunctionType::get(builder_.getVoidTy(), {builder_.getPtrTy()}, false);
-    llvm::Value* free_workspace = runtime_api_entry(api, 3);
-    for (auto it = state_.live_workspaces.rbegin(); it != state_.live_workspaces.rend(); ++it) {
-      builder_.CreateCall(free_type, free_workspace, {*it});
-    }
+  if (state_.live_workspaces.empty()) {
+    builder_.CreateRet(code);
+    return;
   }
-  builder_.CreateRet(code);
+  // Workspaces to free: store the code and enter the unwind chain at the innermost workspace.
+  if (state_.error_exit == nullptr) {
+    state_.error_code = entry_alloca(builder_.getInt32Ty(), 1, 4, "error_code");
+    state_.error_exit = llvm::BasicBlock::Create(context_, "error_exit", state_.function);
+    llvm::IRBuilder<> exit_builder(state_.error_exit);
+    exit_builder.CreateRet(exit_builder.CreateAlignedLoad(exit_builder.getInt32Ty(),
+                                                          state_.error_code, llvm::Align(4)));
+  }
+  builder_.CreateAlignedStore(code, state_.error_code, llvm::Align(4));
+  builder_.CreateBr(state_.unwind_blocks.back());
 }
 
 void CodeGenLLVM::emit_return_if(llvm::Value* failed, llvm::Value* code) {
@@ -524,14 +528,27 @@ void CodeGenLLVM::emit_allocate(const tir::AllocateNode& op) {
   llvm::Value* data =
       builder_.CreateCall(alloc_type, alloc, {builder_.getInt64(bytes)}, buffer->name);
   emit_return_if(builder_.CreateIsNull(data), builder_.getInt32(kOutOfWorkspace));
+  llvm::FunctionType* free_type = llvm::FunctionType::get(builder_.getVoidTy(), {ptr}, false);
+  // This workspace's unwind block: filled in below when an error exit inside the scope uses it.
+  llvm::BasicBlock* unwind = llvm::BasicBlock::Create(context_, "unwind", state_.function);
   state_.live_workspaces.push_back(data);
+  state_.unwind_blocks.push_back(unwind);
   {
     ScopedBinding binding(buffers_, buffer, data);
     emit(op.body);
   }
   state_.live_workspaces.pop_back();
-  llvm::FunctionType* free_type = llvm::FunctionType::get(builder_.getVoidTy(), {ptr}, false);
+  state_.unwind_blocks.pop_back();
   builder_.CreateCall(free_type, runtime_api_entry(api, 3), {data});
+  if (unwind->hasNPredecessorsOrMore(1)) {
+    llvm::IRBuilderBase::InsertPointGuard guard(builder_);
+    builder_.SetInsertPoint(unwind);
+    builder_.CreateCall(free_type, runtime_api_entry(api, 3), {data});
+    builder_.CreateBr(state_.unwind_blocks.empty() ? state_.error_exit
+                                                   : state_.unwind_blocks.back());
+  } else {
+    unwind->eraseFromParent();
+  }
 }
 
 void CodeGenLLVM::emit_if(const tir::IfThenElseNode& op) {

@@ -48,29 +48,28 @@ std::vector<te::Tensor> conv2d_compute(const std::vector<te::Tensor>& inputs,
     int64_t rows = rows_strided ? out_shape[2] : data->shape[2] + padding[0] + padding[2];
     int64_t phases = kernel_w == 1 ? 1 : stride_w;
     int64_t columns = out_shape[3] + (kernel_w - 1) * dilation[1] / stride_w;
-    source = te::compute(
-        {data->shape[0], data->shape[1], rows, phases, columns},
-        [&](const Indices& axes) {
-          std::vector<PrimExpr> i = as_exprs(axes);
-          PrimExpr row = rows_strided ? i[2] * strides[0] : i[2];
-          PrimExpr column = i[4] * stride_w + i[3];
-          // Columns past the padded input exist in the last phases' tails (never read): zeros.
-          return read_or(data, {i[0], i[1], row - padding[0], column - padding[1]},
-                         {false, false, pad_h, true}, constant(dtype, 0));
-        },
-        "conv2d_pad", "pad", {"n", "c", "h", "p", "w"});
+    source = te::compute({data->shape[0], data->shape[1], rows, phases, columns},
+                         [&](const Indices& axes) {
+                           std::vector<PrimExpr> i = as_exprs(axes);
+                           PrimExpr row = rows_strided ? i[2] * strides[0] : i[2];
+                           PrimExpr column = i[4] * stride_w + i[3];
+                           // Columns past the padded input exist in the last phases' tails (never
+                           // read): zeros.
+                           return read_or(data, {i[0], i[1], row - padding[0], column - padding[1]},
+                                          {false, false, pad_h, true}, constant(dtype, 0));
+                         },
+                         "conv2d_pad", "pad", {"n", "c", "h", "p", "w"});
   } else if (pad_h || pad_w) {
     std::vector<int64_t> padded_shape = {data->shape[0], data->shape[1],
                                          data->shape[2] + padding[0] + padding[2],
                                          data->shape[3] + padding[1] + padding[3]};
-    source = te::compute(
-        padded_shape,
-        [&](const Indices& axes) {
-          std::vector<PrimExpr> i = as_exprs(axes);
-          return read_or(data, {i[0], i[1], i[2] - padding[0], i[3] - padding[1]},
-                         {false, false, pad_h, pad_w}, constant(dtype, 0));
-        },
-        "conv2d_pad", "pad", {"n", "c", "h", "w"});
+    source = te::compute(padded_shape,
+                         [&](const Indices& axes) {
+                           std::vector<PrimExpr> i = as_exprs(axes);
+                           return read_or(data, {i[0], i[1], i[2] - padding[0], i[3] - padding[1]},
+                                          {false, false, pad_h, pad_w}, constant(dtype, 0));
+                         },
+                         "conv2d_pad", "pad", {"n", "c", "h", "w"});
   }
 
   // Reduce axes of extent 1 are left out (depthwise: one input channel per group; 1x1 kernels).
@@ -96,7 +95,8 @@ std::vector<te::Tensor> conv2d_compute(const std::vector<te::Tensor>& inputs,
         if (phased) {
           PrimExpr offset = x * dilation[1];
           PrimExpr phase = kernel_w == 1 ? PrimExpr(0) : tir::floormod(offset, PrimExpr(stride_w));
-          read = source(i[0], channel, row, phase, i[3] + tir::floordiv(offset, PrimExpr(stride_w)));
+          read =
+              source(i[0], channel, row, phase, i[3] + tir::floordiv(offset, PrimExpr(stride_w)));
         } else {
           read = source(i[0], channel, row, i[3] * stride_w + x * dilation[1]);
         }
@@ -107,21 +107,6 @@ std::vector<te::Tensor> conv2d_compute(const std::vector<te::Tensor>& inputs,
   return {out};
 }
 
-// The default schedule: register tiles of [output channels x output rows x output columns]
-// (see register_tile.h), the columns a vector. Block sizes, per shape:
-//   - columns: the divisor of the output width of at most 4 vectors that fills the vector lanes
-//     best (56 -> 14, 112 -> 16, 7 -> 7); the smallest such, which leaves registers for channels;
-//   - channels: the largest divisor of the output channels per group that fits the accumulator
-//     registers with the column vectors (16 for 64..2048 channels on AVX-512): each input vector
-//     loaded in the reduce loop serves that many weights (broadcast);
-//     but halved while more than kMaxRowsPerSet of its weight rows (one per channel, read in
-//     step) fall into one L1 set: with 4 KiB-multiple rows (1x1, 1024 input channels) all 16
-//     rows collide in one 12-way set and every weight load would miss L1;
-//   - rows: when few channels fit a block (depthwise: one), the largest divisor of the output
-//     height that fills the remaining accumulators.
-// Divisors only, so that no block has a tail (a tail would run as serial code). The tiles run in
-// parallel; the padded input is computed whole first (vectorized, parallel), so that the reduce
-// loops read without bounds tests.
 // Weight rows read in step that may share one L1 set (of 12 or 8 ways), leaving ways for the
 // input rows.
 constexpr int64_t kMaxRowsPerSet = 8;
@@ -131,10 +116,42 @@ constexpr int64_t kMaxRowsPerSet = 8;
 int64_t rows_per_set(int64_t rows, int64_t row_bytes) {
   std::map<int64_t, int64_t> count;
   int64_t most = 0;
-  for (int64_t row = 0; row < rows; ++row) most = std::max(most, ++count[row * row_bytes / 64 % 64]);
+  for (int64_t row = 0; row < rows; ++row)
+    most = std::max(most, ++count[row * row_bytes / 64 % 64]);
   return most;
 }
 
+// The column-phase stage [n, c, row, phase, column] reads input column column * s + phase: a
+// vector along its columns would be a gather (slow: several times the cost of the convolution
+// for depthwise layers). Its phases go innermost instead, unrolled, so that each step reads s
+// adjacent input columns, and LLVM's loop vectorizer turns the column loop into contiguous loads
+// and shuffles (interleaved accesses).
+void schedule_phase_split(te::Schedule& schedule, const te::Tensor& stage,
+                          const ScheduleContext& context) {
+  std::string name = schedule.stage_name(stage);
+  std::vector<std::string> loops = schedule.loops(name);
+  if (!schedule.at_root(name) || loops.size() != 5) return;
+  schedule.reorder(name, {loops[0], loops[1], loops[2], loops[4], loops[3]});
+  schedule.unroll(name, loops[3]);
+  if (context.num_cores > 1)
+    schedule.parallel(name, schedule.fuse(name, {loops[0], loops[1], loops[2]}));
+}
+
+// The default schedule: register tiles of [output channels x output rows x output columns]
+// (see register_tile.h), the columns a vector. Block sizes, per shape:
+//   - columns: the divisor of the output width of at most 4 vectors that fills the vector lanes
+//     best (56 -> 14, 112 -> 16, 7 -> 7); the smallest such, which leaves registers for channels;
+//   - channels: the largest divisor of the output channels per group that fits the accumulator
+//     registers with the column vectors (16 for 64..2048 channels on AVX-512): each input vector
+//     loaded in the reduce loop serves that many weights (broadcast); halved while more than
+//     kMaxRowsPerSet of its weight rows (one per channel, read in step) fall into one L1 set: with
+//     4 KiB-multiple rows (1x1, 1024 input channels) all 16 rows collide in one 12-way set and
+//     every weight load would miss L1;
+//   - rows: when few channels fit a block (depthwise: one), the largest divisor of the output
+//     height that fills the remaining accumulators.
+// Divisors only, so that no block has a tail (a tail would run as serial code). The tiles run in
+// parallel; the padded (or column-phase) input is computed whole first, in parallel, so that
+// the reduce loops read without bounds tests.
 void conv2d_schedule(te::Schedule& schedule, const std::vector<te::Tensor>& outputs,
                      const ScheduleContext& context) {
   const te::Tensor& output = outputs[0];
@@ -143,7 +160,11 @@ void conv2d_schedule(te::Schedule& schedule, const std::vector<te::Tensor>& outp
   if (conv->tag == kConvTag && conv->shape.size() == 4 && inputs.size() == 2) {
     const te::Tensor& source = inputs[0];
     const te::Tensor& weight = inputs[1];
-    if (source->tag == "pad") schedule_injective_stage(schedule, source, context);
+    if (source->tag == "pad" && source->shape.size() == 5) {
+      schedule_phase_split(schedule, source, context);
+    } else if (source->tag == "pad") {
+      schedule_injective_stage(schedule, source, context);
+    }
     int64_t groups = source->shape[1] / weight->shape[1];
     int64_t out_per_group = conv->shape[1] / groups;
     int lanes = context.lanes(conv->dtype.dtype);

@@ -39,9 +39,8 @@ std::vector<te::Tensor> dense_compute(const std::vector<te::Tensor>& inputs, con
   int64_t units = weight->shape[0];
   te::Tensor packed;
   if (rows_of(data->shape) >= kPackRows) {
-    packed = te::compute(
-        {features, units}, [&](const Indices& i) { return weight(i[1], i[0]); }, "dense_pack",
-        "pack", {"k", "n"});
+    packed = te::compute({features, units}, [&](const Indices& i) { return weight(i[1], i[0]); },
+                         "dense_pack", "pack", {"k", "n"});
   }
   return {te::compute(
       out_shape,
@@ -119,7 +118,8 @@ void matrix_schedule(te::Schedule& schedule, const std::vector<te::Tensor>& outp
     int lanes = context.lanes(product->dtype.dtype);
     int64_t columns = vector_block(product->shape.back(), lanes, 2, true);
     int64_t vectors = (columns + lanes - 1) / lanes;
-    int64_t rows = divisor_at_most(product->shape[rank - 2], accumulator_registers(context) / vectors);
+    int64_t rows =
+        divisor_at_most(product->shape[rank - 2], accumulator_registers(context) / vectors);
     std::vector<int64_t> blocks(rank, 1);
     blocks[rank - 2] = rows;
     blocks[rank - 1] = columns;

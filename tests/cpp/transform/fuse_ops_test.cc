@@ -43,11 +43,10 @@ ir::Expr conv_bias(const ir::Expr& data, int64_t channels, int64_t out_channels,
 std::vector<std::string> summary(const FusionPlan& plan) {
   std::vector<std::string> lines;
   for (const FusedGroup& group : plan.groups) {
-    lines.push_back(group.name() + " | " +
-                    (group.anchor ? "anchor " + group.anchor->op.name : "no anchor") + " | " +
-                    std::string(ir::op_pattern_name(group.pattern)) + " | in " +
-                    std::to_string(group.inputs.size()) + " | out " +
-                    std::to_string(group.outputs.size()));
+    lines.push_back(
+        group.name() + " | " + (group.anchor ? "anchor " + group.anchor->op.name : "no anchor") +
+        " | " + std::string(ir::op_pattern_name(group.pattern)) + " | in " +
+        std::to_string(group.inputs.size()) + " | out " + std::to_string(group.outputs.size()));
   }
   return lines;
 }
@@ -102,9 +101,10 @@ TEST(FuseOpsTest, ConvBiasReluIsOneGroup) {
   ir::Var x = input("x", {1, 3, 8, 8});
   ir::Expr y = ir::call("relu", {conv_bias(x, 3, 4, "conv1")});
   FusionPlan plan = plan_of(module_of({x}, y));
-  EXPECT_EQ(summary(plan), (std::vector<std::string>{
-                               "conv2d + bias_add + relu | anchor conv2d | out_elemwise_fusable | in "
-                               "3 | out 1"}));
+  EXPECT_EQ(summary(plan),
+            (std::vector<std::string>{
+                "conv2d + bias_add + relu | anchor conv2d | out_elemwise_fusable | in "
+                "3 | out 1"}));
   EXPECT_EQ(plan.groups[0].outputs[0].get(), y.get());
 }
 
@@ -114,10 +114,11 @@ TEST(FuseOpsTest, ResidualBlockFusesTheAddIntoTheSecondConvolution) {
   ir::Expr second = conv_bias(first, 4, 4, "conv2");
   ir::Expr y = ir::call("relu", {ir::call("add", {second, x})});
   FusionPlan plan = plan_of(module_of({x}, y));
-  EXPECT_EQ(summary(plan),
-            (std::vector<std::string>{
-                "conv2d + bias_add + relu | anchor conv2d | out_elemwise_fusable | in 3 | out 1",
-                "conv2d + bias_add + add + relu | anchor conv2d | out_elemwise_fusable | in 4 | out 1"}));
+  EXPECT_EQ(
+      summary(plan),
+      (std::vector<std::string>{
+          "conv2d + bias_add + relu | anchor conv2d | out_elemwise_fusable | in 3 | out 1",
+          "conv2d + bias_add + add + relu | anchor conv2d | out_elemwise_fusable | in 4 | out 1"}));
   // The residual (x) is an input of the second kernel.
   const std::vector<ir::Expr>& inputs = plan.groups[1].inputs;
   EXPECT_NE(std::find(inputs.begin(), inputs.end(), ir::Expr(x)), inputs.end());
@@ -139,8 +140,7 @@ TEST(FuseOpsTest, AModelOutputIsNotFusedThrough) {
   ir::Var x = input("x", {1, 3, 8, 8});
   ir::Expr activated = ir::call("relu", {conv_bias(x, 3, 4, "conv1")});
   ir::Expr doubled = ir::call("add", {activated, activated});
-  FusionPlan plan =
-      plan_of(module_of({x}, ir::TupleNode::make({activated, doubled}), {"a", "b"}));
+  FusionPlan plan = plan_of(module_of({x}, ir::TupleNode::make({activated, doubled}), {"a", "b"}));
   EXPECT_EQ(summary(plan),
             (std::vector<std::string>{
                 "conv2d + bias_add + relu | anchor conv2d | out_elemwise_fusable | in 3 | out 1",
@@ -161,8 +161,7 @@ TEST(FuseOpsTest, ElementwiseChainsFuse) {
 TEST(FuseOpsTest, InjectiveInputsAndElementwiseEpilogueFuseAroundAReduction) {
   ir::Var x = input("x", {4, 6});
   ir::Expr moved = ir::call("transpose", {x}, {{"axes", Ints{1, 0}}});
-  ir::Expr summed =
-      ir::call("reduce_sum", {moved}, {{"axes", Ints{1}}, {"keepdims", int64_t{0}}});
+  ir::Expr summed = ir::call("reduce_sum", {moved}, {{"axes", Ints{1}}, {"keepdims", int64_t{0}}});
   ir::Expr y = ir::call("sqrt", {summed});
   FusionPlan plan = plan_of(module_of({x}, y));
   EXPECT_EQ(summary(plan), (std::vector<std::string>{
@@ -174,24 +173,23 @@ TEST(FuseOpsTest, OpaqueAndTupleProducingCallsStandAlone) {
   ir::Var x = input("x", {2, 8});
   ir::Expr shifted = ir::call("add", {x, weight("shift", {8})});
   ir::Expr soft = ir::call("softmax", {shifted}, {{"axis", int64_t{1}}});
-  ir::Expr parts =
-      ir::call("split", {ir::call("relu", {soft})}, {{"axis", int64_t{1}}, {"sections", Ints{4, 4}}});
+  ir::Expr parts = ir::call("split", {ir::call("relu", {soft})},
+                            {{"axis", int64_t{1}}, {"sections", Ints{4, 4}}});
   ir::Expr y = ir::call("add", {ir::call("exp", {ir::TupleGetItemNode::make(parts, 0)}),
                                 ir::TupleGetItemNode::make(parts, 1)});
   FusionPlan plan = plan_of(module_of({x}, y));
-  EXPECT_EQ(summary(plan), (std::vector<std::string>{
-                               "add | no anchor | broadcast | in 2 | out 1",
-                               "softmax | no anchor | opaque | in 1 | out 1",
-                               "relu | no anchor | elemwise | in 1 | out 1",
-                               "split | no anchor | injective | in 1 | out 1",
-                               "exp + add | no anchor | broadcast | in 2 | out 1"}));
+  EXPECT_EQ(summary(plan),
+            (std::vector<std::string>{"add | no anchor | broadcast | in 2 | out 1",
+                                      "softmax | no anchor | opaque | in 1 | out 1",
+                                      "relu | no anchor | elemwise | in 1 | out 1",
+                                      "split | no anchor | injective | in 1 | out 1",
+                                      "exp + add | no anchor | broadcast | in 2 | out 1"}));
 }
 
 TEST(FuseOpsTest, ABroadcastOfTheGroupValueIsNotFused) {
   // Squeeze-and-excitation: the per-channel gate must not be recomputed per pixel.
   ir::Var x = input("x", {1, 4, 6, 6});
-  ir::Expr mean =
-      ir::call("reduce_mean", {x}, {{"axes", Ints{2, 3}}, {"keepdims", int64_t{1}}});
+  ir::Expr mean = ir::call("reduce_mean", {x}, {{"axes", Ints{2, 3}}, {"keepdims", int64_t{1}}});
   ir::Expr gate = ir::call("sigmoid", {mean});
   ir::Expr y = ir::call("multiply", {x, gate});
   FusionPlan plan = plan_of(module_of({x}, y));
@@ -204,8 +202,8 @@ TEST(FuseOpsTest, ABroadcastOfTheGroupValueIsNotFused) {
 TEST(FuseOpsTest, AnAnchorDoesNotJoinAnotherAnchor) {
   ir::Var x = input("x", {1, 3, 8, 8});
   ir::Expr activated = ir::call("relu", {conv_bias(x, 3, 4, "conv1")});
-  ir::Expr pooled = ir::call("max_pool2d", {activated}, {{"pool_size", Ints{2, 2}},
-                                                         {"strides", Ints{2, 2}}});
+  ir::Expr pooled =
+      ir::call("max_pool2d", {activated}, {{"pool_size", Ints{2, 2}}, {"strides", Ints{2, 2}}});
   ir::Expr flat = ir::call("reshape", {pooled}, {{"newshape", Ints{1, 64}}});
   ir::Expr y = ir::call("relu", {ir::call("dense", {flat, weight("fc.w", {10, 64})})});
   FusionPlan plan = plan_of(module_of({x}, y));
@@ -224,10 +222,10 @@ TEST(FuseOpsTest, WithoutFusionEveryCallIsAGroup) {
   options.fuse = false;
   FusionPlan plan = fuse_ops(module, options);
   expect_valid(module, plan);
-  EXPECT_EQ(summary(plan),
-            (std::vector<std::string>{"conv2d | anchor conv2d | out_elemwise_fusable | in 2 | out 1",
-                                      "bias_add | no anchor | broadcast | in 2 | out 1",
-                                      "relu | no anchor | elemwise | in 1 | out 1"}));
+  EXPECT_EQ(summary(plan), (std::vector<std::string>{
+                               "conv2d | anchor conv2d | out_elemwise_fusable | in 2 | out 1",
+                               "bias_add | no anchor | broadcast | in 2 | out 1",
+                               "relu | no anchor | elemwise | in 1 | out 1"}));
 }
 
 TEST(FuseOpsTest, GroupsAreInTopologicalOrderAcrossBranches) {
