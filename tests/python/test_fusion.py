@@ -18,6 +18,19 @@ from test_compile_run import check_against_ort
 OPSET = [helper.make_opsetid("", 17)]
 
 
+def compile_and_compare(kiln, path, tmp_path, rtol, atol, **compile_options):
+    """check_against_ort with compile options (disabled_pass=...)."""
+    session = ort_session(str(path))
+    feeds = random_feeds(session)
+    expected = session.run(None, feeds)
+    package = kiln.compile(kiln.load(str(path)), package_path=str(tmp_path / "m.tar"),
+                           **compile_options)
+    result = kiln.run(package, inputs=feeds)
+    for i, want in enumerate(expected):
+        np.testing.assert_allclose(result.outputs[f"output_{i}"], want, rtol=rtol, atol=atol)
+    return package
+
+
 def graph_nodes(package):
     return json.loads(package.graph)["nodes"]
 
@@ -88,8 +101,10 @@ def test_cli_dump_code_ir_shows_the_groups(run_cli, tmp_path):
 # ---- fused epilogues at awkward sizes --------------------------------------------------------
 
 @pytest.mark.parametrize("width", [5, 7, 9, 16, 17, 33])
-def test_conv_scale_shift_residual_clip_is_one_kernel(kiln, tmp_path, width):
-    """conv -> * per-channel scale -> + shift -> + residual -> clip (a folded BN block)."""
+@pytest.mark.parametrize("fold_scale", [True, False])
+def test_conv_scale_shift_residual_clip_is_one_kernel(kiln, tmp_path, width, fold_scale):
+    """conv -> * per-channel scale -> + shift -> + residual -> clip (a folded BN block); with
+    fold_scale_axis the scale goes into the weights and the shift becomes a bias_add."""
     rng = np.random.default_rng(width)
     channels = 8
     w = rng.standard_normal((channels, channels, 3, 3)) * 0.2
@@ -106,8 +121,11 @@ def test_conv_scale_shift_residual_clip_is_one_kernel(kiln, tmp_path, width):
                 [value_info("y", [1, channels, width + 2, width])],
                 [tensor("w", w), tensor("scale", scale), tensor("shift", shift),
                  tensor("lo", 0.0), tensor("hi", 6.0)])
-    package, _ = check_against_ort(kiln, path, tmp_path, rtol=1e-4, atol=1e-4)
-    assert fused_ops(package) == [["conv2d", "multiply", "add", "add", "clip"]]
+    disabled = [] if fold_scale else ["fold_scale_axis"]
+    package = compile_and_compare(kiln, path, tmp_path, 1e-4, 1e-4, disabled_pass=disabled)
+    expected = ["conv2d", "bias_add", "add", "clip"] if fold_scale else [
+        "conv2d", "multiply", "add", "add", "clip"]
+    assert fused_ops(package) == [expected]
 
 
 @pytest.mark.parametrize("rows,units", [(1, 10), (3, 16), (5, 33)])
@@ -130,7 +148,8 @@ def test_matmul_bias_gelu_is_one_kernel(kiln, tmp_path, rows, units):
                  tensor("one", 1.0), tensor("half", 0.5)])
     package, _ = check_against_ort(kiln, path, tmp_path, rtol=1e-4, atol=1e-5)
     ops = fused_ops(package)
-    assert len(ops) == 2 and ops[0][0] in ("matmul", "dense") and ops[0][1:] == ["add"], ops
+    assert len(ops) == 2 and ops[0][0] in ("matmul", "dense"), ops
+    assert ops[0][1:] in (["add"], ["bias_add"]), ops
     assert ops[1] == ["divide", "erf", "add", "multiply", "multiply"], ops
 
 
