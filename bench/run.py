@@ -49,7 +49,7 @@ def bench_model(name, threads, repeat, out_dir):
     from export import export_model
 
     path = export_model(name, str(out_dir))
-    os.environ["KILN_NUM_THREADS"] = str(threads)
+    kiln.set_num_threads(threads)  # the pool exists once per process: KILN_NUM_THREADS is read once
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1

@@ -13,6 +13,7 @@
 #include "ir/op.h"
 #include "op/op_impl.h"
 #include "kiln/kiln.h"
+#include "runtime/graph_executor.h"
 
 namespace nb = nanobind;
 
@@ -220,6 +221,11 @@ NB_MODULE(_kiln, m) {
       nb::arg("benchmark"), nb::arg("repeat"), nb::arg("number"), nb::arg("min_repeat_ms"),
       nb::arg("seed"));
   m.def("version", &kiln::version);
+  m.def("num_threads", &kiln::runtime::num_threads);
+  m.def("set_num_threads", [](int threads) {
+    if (threads < 1) throw kiln::Error("set_num_threads needs at least 1 thread, got " + std::to_string(threads));
+    kiln::runtime::set_num_threads(threads);
+  }, nb::arg("threads"));
   m.def("known_model_formats", &kiln::known_model_formats);
   m.def("onnx_supported_operators", &kiln::frontend::onnx_supported_operators);
   // The operator registry, for docs/ops.md (scripts/gen-ops-doc).

@@ -305,3 +305,22 @@ def test_scalar_and_unused_inputs(kiln, tmp_path):
     result = kiln.run(package, inputs={"x": np.ones(3, np.float32), "s": np.float32(2.5),
                                        "unused": np.zeros(2, np.float32)})
     np.testing.assert_array_equal(result.outputs["output_0"], np.full(3, 3.5, np.float32))
+
+
+def test_thread_count_can_be_set(kiln, tmp_path):
+    path = tmp_path / "cnn.onnx"
+    onnx_models.save(onnx_models.small_cnn(), path)
+    package = kiln.compile(kiln.load(str(path)), package_path=str(tmp_path / "m.tar"))
+    before = kiln.num_threads()
+    try:
+        kiln.set_num_threads(1)
+        assert kiln.num_threads() == 1
+        one = kiln.run(package, fill_mode="ones").outputs["output_0"]
+        kiln.set_num_threads(2)
+        assert kiln.num_threads() == 2
+        two = kiln.run(package, fill_mode="ones").outputs["output_0"]
+        np.testing.assert_array_equal(one, two)  # parallel split does not change the arithmetic
+        with pytest.raises(kiln.Error):
+            kiln.set_num_threads(0)
+    finally:
+        kiln.set_num_threads(before)

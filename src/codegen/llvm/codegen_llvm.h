@@ -92,6 +92,9 @@ class CodeGenLLVM {
   llvm::Function* begin_function(const std::string& name, llvm::FunctionType* type, bool exported);
   // Branches to an exit that frees live workspaces and returns `code` when `failed` is true.
   void emit_return_if(llvm::Value* failed, llvm::Value* code);
+  // Bytes of an allocation of `buffer`, and whether it goes on the stack (else: a workspace).
+  uint64_t allocation_bytes(const tir::BufferNode& buffer);
+  bool on_stack(const tir::BufferNode& buffer);
   void emit_return(llvm::Value* code);
   // The runtime table set by kiln_module_init; returns -2 from the kernel when it is unset.
   llvm::Value* load_runtime_api();

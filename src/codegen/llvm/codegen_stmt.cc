@@ -509,24 +509,48 @@ void CodeGenLLVM::emit_store(const tir::BufferStoreNode& op) {
   annotate_access(access, op.buffer.get());
 }
 
+uint64_t CodeGenLLVM::allocation_bytes(const tir::BufferNode& buffer) {
+  llvm::Type* element = memory_type(buffer.dtype.element());
+  uint64_t count = static_cast<uint64_t>(std::max<int64_t>(buffer.numel(), 1)) *
+                   static_cast<uint64_t>(buffer.dtype.lanes);
+  return count * module_.getDataLayout().getTypeAllocSize(element);
+}
+
+bool CodeGenLLVM::on_stack(const tir::BufferNode& buffer) {
+  return buffer.scope == tir::BufferScope::kLocal && allocation_bytes(buffer) <= kMaxStackBytes;
+}
+
 void CodeGenLLVM::emit_allocate(const tir::AllocateNode& op) {
   const tir::BufferNode* buffer = op.buffer.get();
-  llvm::Type* element = memory_type(buffer->dtype.element());
-  uint64_t count = static_cast<uint64_t>(std::max<int64_t>(buffer->numel(), 1)) *
-                   static_cast<uint64_t>(buffer->dtype.lanes);
-  uint64_t bytes = count * module_.getDataLayout().getTypeAllocSize(element);
-  if (buffer->scope == tir::BufferScope::kLocal && bytes <= kMaxStackBytes) {
+  if (on_stack(*buffer)) {
+    llvm::Type* element = memory_type(buffer->dtype.element());
+    uint64_t count = allocation_bytes(*buffer) / module_.getDataLayout().getTypeAllocSize(element);
     llvm::AllocaInst* data = entry_alloca(element, count, kBufferAlign, buffer->name);
     ScopedBinding binding(buffers_, buffer, data);
     emit(op.body);
     return;
   }
+  // Workspace allocations nested directly in this one live exactly as long, so they share one
+  // block (64-byte aligned slices): one allocation call and one live pointer instead of one per
+  // buffer, which keeps kernels with hundreds of intermediate buffers (an unrolled LSTM) cheap
+  // for LLVM's register allocator.
+  std::vector<const tir::AllocateNode*> chain = {&op};
+  while (const auto* inner = tir::as<tir::AllocateNode>(chain.back()->body)) {
+    if (on_stack(*inner->buffer)) break;
+    chain.push_back(inner);
+  }
+  std::vector<uint64_t> offsets;
+  uint64_t total = 0;
+  for (const tir::AllocateNode* allocate : chain) {
+    offsets.push_back(total);
+    total += (allocation_bytes(*allocate->buffer) + kBufferAlign - 1) / kBufferAlign * kBufferAlign;
+  }
   llvm::Type* ptr = builder_.getPtrTy();
   llvm::Value* api = load_runtime_api();
   llvm::FunctionType* alloc_type = llvm::FunctionType::get(ptr, {builder_.getInt64Ty()}, false);
   llvm::Value* alloc = runtime_api_entry(api, 2);
-  llvm::Value* data =
-      builder_.CreateCall(alloc_type, alloc, {builder_.getInt64(bytes)}, buffer->name);
+  llvm::Value* data = builder_.CreateCall(alloc_type, alloc, {builder_.getInt64(total)},
+                                          chain.size() == 1 ? buffer->name : "workspace");
   emit_return_if(builder_.CreateIsNull(data), builder_.getInt32(kOutOfWorkspace));
   llvm::FunctionType* free_type = llvm::FunctionType::get(builder_.getVoidTy(), {ptr}, false);
   // This workspace's unwind block: filled in below when an error exit inside the scope uses it.
@@ -534,8 +558,19 @@ void CodeGenLLVM::emit_allocate(const tir::AllocateNode& op) {
   state_.live_workspaces.push_back(data);
   state_.unwind_blocks.push_back(unwind);
   {
-    ScopedBinding binding(buffers_, buffer, data);
-    emit(op.body);
+    std::vector<std::unique_ptr<ScopedBinding<decltype(buffers_), const tir::BufferNode*>>>
+        bindings;
+    for (size_t i = 0; i < chain.size(); ++i) {
+      llvm::Value* slice =
+          offsets[i] == 0
+              ? data
+              : builder_.CreateInBoundsGEP(builder_.getInt8Ty(), data,
+                                           builder_.getInt64(offsets[i]), chain[i]->buffer->name);
+      bindings.push_back(
+          std::make_unique<ScopedBinding<decltype(buffers_), const tir::BufferNode*>>(
+              buffers_, chain[i]->buffer.get(), slice));
+    }
+    emit(chain.back()->body);
   }
   state_.live_workspaces.pop_back();
   state_.unwind_blocks.pop_back();
