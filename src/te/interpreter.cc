@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "kiln/error.h"
+#include "tir/semantics.h"
 
 namespace kiln::te {
 namespace {
@@ -118,18 +119,12 @@ int64_t signed_binary(BinaryOp op, int64_t a, int64_t b) {
     case BinaryOp::kMod:
       check_divisor(b == 0);
       return b == -1 ? 0 : a % b;
-    case BinaryOp::kFloorDiv: {
+    case BinaryOp::kFloorDiv:
       check_divisor(b == 0);
-      if (a == kMin && b == -1) return kMin;
-      int64_t q = a / b;
-      return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
-    }
-    case BinaryOp::kFloorMod: {
+      return (a == kMin && b == -1) ? kMin : tir::floor_div(a, b);  // wraps like the hardware
+    case BinaryOp::kFloorMod:
       check_divisor(b == 0);
-      if (b == -1) return 0;
-      int64_t r = a % b;
-      return (r != 0 && ((r < 0) != (b < 0))) ? r + b : r;
-    }
+      return b == -1 ? 0 : tir::floor_mod(a, b);
     case BinaryOp::kMin:
       return std::min(a, b);
     case BinaryOp::kMax:
@@ -160,25 +155,6 @@ uint64_t unsigned_binary(BinaryOp op, uint64_t a, uint64_t b) {
       return std::max(a, b);
   }
   return 0;
-}
-
-template <typename T>
-bool compare(CompareOp op, T a, T b) {
-  switch (op) {
-    case CompareOp::kEQ:
-      return a == b;
-    case CompareOp::kNE:
-      return a != b;
-    case CompareOp::kLT:
-      return a < b;
-    case CompareOp::kLE:
-      return a <= b;
-    case CompareOp::kGT:
-      return a > b;
-    case CompareOp::kGE:
-      return a >= b;
-  }
-  return false;
 }
 
 // The C library's meaning of each intrinsic the loop IR knows (see tir::IntrinsicNode).
@@ -484,11 +460,12 @@ class Interpreter {
         Scalar a = eval(node->a), b = eval(node->b);
         DType operand = node->a.dtype().dtype;
         if (dtype_is_float(operand)) {
-          result.i = compare(node->op, a.f, b.f);
+          result.i = apply_compare(node->op, a.f, b.f);
         } else if (is_unsigned(operand)) {
-          result.i = compare(node->op, static_cast<uint64_t>(a.i), static_cast<uint64_t>(b.i));
+          result.i =
+              apply_compare(node->op, static_cast<uint64_t>(a.i), static_cast<uint64_t>(b.i));
         } else {
-          result.i = compare(node->op, a.i, b.i);
+          result.i = apply_compare(node->op, a.i, b.i);
         }
         return result;
       }

@@ -12,6 +12,7 @@
 #include "kiln/error.h"
 #include "te/schedule_state.h"
 #include "tir/functor.h"
+#include "tir/semantics.h"
 
 namespace kiln::te {
 namespace {
@@ -82,8 +83,6 @@ struct Bounds {
 };
 using RangeEnv = std::unordered_map<const VarNode*, Bounds>;
 
-int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
-
 // Bounds of an integer expression given the ranges of the variables in `env`; nullopt when the
 // expression has anything else (then callers stay conservative).
 std::optional<Bounds> eval_bounds(const PrimExpr& expr, const RangeEnv& env) {
@@ -113,7 +112,7 @@ std::optional<Bounds> eval_bounds(const PrimExpr& expr, const RangeEnv& env) {
     case BinaryOp::kFloorDiv:
       if (!divisor || *divisor <= 0) return std::nullopt;
       if (op->op == BinaryOp::kDiv && a->lo < 0) return std::nullopt;
-      return Bounds{floor_div(a->lo, *divisor), floor_div(a->hi, *divisor)};
+      return Bounds{tir::floor_div(a->lo, *divisor), tir::floor_div(a->hi, *divisor)};
     case BinaryOp::kMod:
     case BinaryOp::kFloorMod:
       if (!divisor || *divisor <= 0) return std::nullopt;

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "tir/functor.h"
+#include "tir/semantics.h"
 
 namespace kiln::tir {
 namespace {
@@ -35,13 +36,6 @@ int64_t mul(int64_t a, int64_t b, DType dtype) {
   return wrap(static_cast<uint64_t>(a) * static_cast<uint64_t>(b), dtype);
 }
 int64_t neg(int64_t a, DType dtype) { return wrap(0 - static_cast<uint64_t>(a), dtype); }
-
-int64_t floor_div(int64_t a, int64_t b) {
-  int64_t q = a / b;
-  if (a % b != 0 && ((a < 0) != (b < 0))) --q;
-  return q;
-}
-int64_t floor_mod(int64_t a, int64_t b) { return a - floor_div(a, b) * b; }
 
 bool is_signed_int(DataType dtype) { return dtype.is_int() && dtype_is_signed(dtype.dtype); }
 // Scalar signed integers: the index arithmetic that gets the linear form and range reasoning.
@@ -165,25 +159,6 @@ std::optional<double> fold_float(BinaryOp op, double a, double b, DType dtype) {
       break;
   }
   return round_to(result, dtype);
-}
-
-template <typename T>
-bool fold_compare(CompareOp op, T a, T b) {
-  switch (op) {
-    case CompareOp::kEQ:
-      return a == b;
-    case CompareOp::kNE:
-      return a != b;
-    case CompareOp::kLT:
-      return a < b;
-    case CompareOp::kLE:
-      return a <= b;
-    case CompareOp::kGT:
-      return a > b;
-    case CompareOp::kGE:
-      return a >= b;
-  }
-  return false;
 }
 
 CompareOp negate(CompareOp op) {
@@ -515,12 +490,12 @@ class Simplifier final : public IRMutator {
     const int64_t *ia = as_const_int(a), *ib = as_const_int(b);
     if (ia && ib) {
       bool result = dtype_is_signed(dtype.dtype) || dtype.is_bool()
-                        ? fold_compare(op, *ia, *ib)
-                        : fold_compare(op, static_cast<uint64_t>(*ia), static_cast<uint64_t>(*ib));
+                        ? apply_compare(op, *ia, *ib)
+                        : apply_compare(op, static_cast<uint64_t>(*ia), static_cast<uint64_t>(*ib));
       return make_bool(result);
     }
     const auto *fa = a.as<FloatImmNode>(), *fb = b.as<FloatImmNode>();
-    if (fa && fb) return make_bool(fold_compare(op, fa->value, fb->value));
+    if (fa && fb) return make_bool(apply_compare(op, fa->value, fb->value));
     const auto *ba = a.as<BroadcastNode>(), *bb = b.as<BroadcastNode>();
     if (ba && bb && ba->lanes == bb->lanes) {
       return broadcast(compare(op, ba->value, bb->value), ba->lanes);
