@@ -3,12 +3,19 @@
 
     python bench/run.py --models resnet50_v1,mobilenet_v2 --threads 1,2 [--repeat 10] [--json]
 
+Memory, per row: each runtime's first inference runs in a fresh process (multiprocessing spawn);
+"mem" is the peak RSS growth (VmHWM, i.e. a fresh ru_maxrss) from just after importing numpy and the runtime to just
+after load + one run, so it counts the loaded code, weights, planned buffers and thread pool.
+"exec" is Kiln's graph-executor storage (planned storages, parameters' own included) and the
+parameter bytes within it, from kiln.Result.storage_bytes / param_bytes.
+
 Benchmarks are not tests: they print numbers and never fail on time. The machine is shared and
 noisy, so runtimes are interleaved (Kiln, onnxruntime, Kiln, ...) and medians are reported.
 """
 
 import argparse
 import json
+import multiprocessing
 import os
 import pathlib
 import statistics
@@ -43,6 +50,47 @@ def timed(fn, runs):
     return times
 
 
+def _peak_rss_mb():
+    # VmHWM: this process image's peak RSS. ru_maxrss would do on a truly fresh process, but on
+    # Linux it survives fork+exec, so a spawned child starts at the parent's (large) peak.
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0  # kB
+    except OSError:
+        pass
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
+
+
+def _kiln_first_run_mem(package_path, feeds, threads):
+    """In a fresh process: peak RSS growth (MB) of loading the package and running it once."""
+    import kiln
+    baseline = _peak_rss_mb()
+    kiln.set_num_threads(threads)
+    kiln.run(kiln.Package(package_path), inputs=feeds)
+    return _peak_rss_mb() - baseline
+
+
+def _ort_first_run_mem(model_path, feeds, threads):
+    """In a fresh process: peak RSS growth (MB) of creating the session and running it once."""
+    import onnxruntime as ort
+    baseline = _peak_rss_mb()
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    session = ort.InferenceSession(model_path, options, providers=["CPUExecutionProvider"])
+    session.run(None, feeds)
+    return _peak_rss_mb() - baseline
+
+
+def first_run_mem(fn, *args):
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply(fn, args)
+
+
 def bench_model(name, threads, repeat, out_dir):
     import onnxruntime as ort
     import kiln
@@ -58,9 +106,11 @@ def bench_model(name, threads, repeat, out_dir):
     feeds = feeds_for(session)
 
     start = time.perf_counter()
-    package = kiln.compile(kiln.load(path), target="llvm",
-                           package_path=str(out_dir / f"{name}.tar"))
+    package_path = str(out_dir / f"{name}.tar")
+    package = kiln.compile(kiln.load(path), target="llvm", package_path=package_path)
     compile_seconds = time.perf_counter() - start
+    kiln_mem = first_run_mem(_kiln_first_run_mem, package_path, feeds, threads)
+    ort_mem = first_run_mem(_ort_first_run_mem, path, feeds, threads)
 
     kiln_times, ort_times = [], []
     expected = session.run(None, feeds)
@@ -77,6 +127,8 @@ def bench_model(name, threads, repeat, out_dir):
         "kiln_ms": kiln_median * 1e3, "kiln_spread_ms": (max(kiln_times) - min(kiln_times)) * 1e3,
         "ort_ms": ort_median * 1e3, "ort_spread_ms": (max(ort_times) - min(ort_times)) * 1e3,
         "ratio": kiln_median / ort_median, "compile_s": compile_seconds,
+        "kiln_mem_mb": kiln_mem, "ort_mem_mb": ort_mem,
+        "kiln_storage_mb": result.storage_bytes / 2**20, "kiln_param_mb": result.param_bytes / 2**20,
         "max_abs_error": max_error, "top5": [int(i) for i in np.argsort(-got.flatten())[:5]],
     }
 
@@ -100,7 +152,10 @@ def main():
                 print(f"{r['model']:<14} threads={r['threads']}  kiln {r['kiln_ms']:9.2f} ms "
                       f"(±{r['kiln_spread_ms']:.2f})  onnxruntime {r['ort_ms']:8.2f} ms "
                       f"(±{r['ort_spread_ms']:.2f})  ratio {r['ratio']:.2f}  compile {r['compile_s']:.1f} s  "
-                      f"max|diff| {r['max_abs_error']:.2e}  top5 {r['top5']}", flush=True)
+                      f"max|diff| {r['max_abs_error']:.2e}  top5 {r['top5']}  "
+                      f"mem kiln {r['kiln_mem_mb']:.1f} MB / ort {r['ort_mem_mb']:.1f} MB  "
+                      f"(kiln exec {r['kiln_storage_mb']:.1f} MB, params {r['kiln_param_mb']:.1f} MB)",
+                      flush=True)
     if args.json:
         print(json.dumps(rows, indent=1))
 

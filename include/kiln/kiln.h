@@ -162,6 +162,10 @@ struct RunResult {
   std::vector<std::pair<std::string, Tensor>> inputs;   // the inputs used (given or filled)
   bool has_times = false;
   BenchmarkTimes times;
+  // The graph executor's memory: bytes of the planned storages (inputs, intermediates, outputs,
+  // after buffer sharing) and bytes of the parameters bound (shared with the loaded mod.params).
+  size_t storage_bytes = 0;
+  size_t param_bytes = 0;
 };
 
 // Loads the package's kernels, feeds the inputs, runs once (and `repeat` x `number` more times

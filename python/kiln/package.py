@@ -98,12 +98,23 @@ class _Outputs(dict):
 
 
 class Result:
-    """What ``kiln.run`` returns: outputs and, when benchmarking, times."""
+    """What ``kiln.run`` returns: outputs and, when benchmarking, times.
 
-    def __init__(self, outputs: _Outputs, times: Optional[_Times], inputs: Dict[str, np.ndarray]):
+    Also the graph executor's memory, in bytes: ``storage_bytes`` is what the memory plan
+    allocated for inputs, intermediates and outputs (after buffer sharing: the planned storages,
+    not the sum of every tensor); ``param_bytes`` is the bytes of the parameters (weights and
+    folded constants as compiled, which may differ from the source model's initializers after
+    constant folding or layout changes). Process-level memory (code, the loaded package, the
+    thread pool) is not included.
+    """
+
+    def __init__(self, outputs: _Outputs, times: Optional[_Times], inputs: Dict[str, np.ndarray],
+                 storage_bytes: int = 0, param_bytes: int = 0):
         self.outputs = outputs
         self.times = times
         self.inputs = inputs
+        self.storage_bytes = storage_bytes
+        self.param_bytes = param_bytes
 
     def get_output(self, name: str) -> np.ndarray:
         return self.outputs[name]
@@ -188,4 +199,4 @@ def run(
     outputs = _Outputs([(name, array) for name, array in raw["outputs"]])
     used_inputs = {name: array for name, array in raw["inputs"]}
     times = _Times(raw["times"]) if raw["times"] is not None else None
-    return Result(outputs, times, used_inputs)
+    return Result(outputs, times, used_inputs, int(raw["storage_bytes"]), int(raw["param_bytes"]))

@@ -215,6 +215,8 @@ NB_MODULE(_kiln, m) {
         } else {
           out["times"] = nb::none();
         }
+        out["storage_bytes"] = result.storage_bytes;
+        out["param_bytes"] = result.param_bytes;
         return out;
       },
       nb::arg("package"), nb::arg("device"), nb::arg("inputs"), nb::arg("fill_mode"),

@@ -127,6 +127,8 @@ RunResult run(const Package& package, const RunOptions& options) {
     }
   }
   RunResult result;
+  result.storage_bytes = executor.storage_bytes();
+  result.param_bytes = executor.param_bytes();
   std::mt19937_64 rng(options.seed);
   for (const auto& spec : executor.inputs()) {
     auto given = options.inputs.find(spec.name);

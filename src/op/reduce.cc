@@ -320,49 +320,55 @@ OpDef make_arg_op(std::string name, bool is_max) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// cumsum and topk
+// cumsum, cumprod and topk
 
 template <typename T>
-Tensor cumsum_in(const Tensor& data, const AxisView& view, bool exclusive, bool reverse) {
+Tensor cumulative_in(const Tensor& data, const AxisView& view, bool product, bool exclusive,
+                     bool reverse) {
   Tensor output(data.dtype(), data.shape());
   for (int64_t o = 0; o < view.outer; ++o) {
     for (int64_t i = 0; i < view.inner; ++i) {
-      T running{0};
+      T running = product ? T{1} : T{0};
+      auto accumulate = [&](T x) {
+        running = product ? wrapping_mul(running, x) : wrapping_add(running, x);
+      };
       for (int64_t step = 0; step < view.dim; ++step) {
         int64_t a = reverse ? view.dim - 1 - step : step;
         int64_t flat = view.flat(o, a, i);
         T x = load_element<T>(data, flat);
-        if (!exclusive) running = wrapping_add(running, x);
+        if (!exclusive) accumulate(x);
         store_element(output, flat, running);
-        if (exclusive) running = wrapping_add(running, x);
+        if (exclusive) accumulate(x);
       }
     }
   }
   return output;
 }
 
-OpDef make_cumsum_op() {
+// cumsum / cumprod.
+OpDef make_cumulative_op(const char* name, const char* summary, bool product) {
   OpDef def;
-  def.name = "cumsum";
+  def.name = name;
   def.family = "reduce";
-  def.summary = "cumulative sum along an axis (optionally exclusive and/or reversed)";
+  def.summary = summary;
   def.attrs = {attr_int("axis", std::nullopt), attr_int("exclusive", 0), attr_int("reverse", 0)};
   def.pattern = OpPattern::kOpaque;
-  def.infer_type = [](const std::vector<Type>& args, const Attrs& attrs) -> Type {
-    const TensorType& data = tensor_arg(args, 0, "cumsum");
+  def.infer_type = [name](const std::vector<Type>& args, const Attrs& attrs) -> Type {
+    const TensorType& data = tensor_arg(args, 0, name);
     if (data.dtype == DType::kBool) {
-      type_error("cumsum", "data must be a numeric tensor, got " + data.to_string());
+      type_error(name, "data must be a numeric tensor, got " + data.to_string());
     }
-    normalize_axis(attrs.get_int("axis"), data.rank(), "cumsum");
+    normalize_axis(attrs.get_int("axis"), data.rank(), name);
     return data;
   };
-  def.evaluate = [](const std::vector<Tensor>& args, const Attrs& attrs, const TensorType&) {
+  def.evaluate = [name, product](const std::vector<Tensor>& args, const Attrs& attrs,
+                                 const TensorType&) {
     const Tensor& data = args[0];
-    AxisView view(data.shape(), normalize_axis(attrs.get_int("axis"), data.ndim(), "cumsum"));
+    AxisView view(data.shape(), normalize_axis(attrs.get_int("axis"), data.ndim(), name));
     bool exclusive = attrs.get_int("exclusive") != 0;
     bool reverse = attrs.get_int("reverse") != 0;
     return with_math_type(data.dtype(), [&](auto tag) {
-      return cumsum_in<decltype(tag)>(data, view, exclusive, reverse);
+      return cumulative_in<decltype(tag)>(data, view, product, exclusive, reverse);
     });
   };
   return def;
@@ -413,7 +419,10 @@ void register_reduce_ops(ir::OpRegistry& registry) {
   registry.add(make_reduce_op("reduce_sum_square", "sum of x^2 over axes", ReduceKind::kSumSquare));
   registry.add(make_arg_op("argmax", true));
   registry.add(make_arg_op("argmin", false));
-  registry.add(make_cumsum_op());
+  registry.add(make_cumulative_op(
+      "cumsum", "cumulative sum along an axis (optionally exclusive and/or reversed)", false));
+  registry.add(make_cumulative_op(
+      "cumprod", "cumulative product along an axis (optionally exclusive and/or reversed)", true));
   registry.add(make_topk_op());
 }
 

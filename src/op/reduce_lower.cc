@@ -281,18 +281,19 @@ std::vector<PrimExpr> with_axis(std::vector<PrimExpr> index, size_t axis, PrimEx
   return index;
 }
 
-// out[..., i, ...] = sum of data[..., r, ...] over r <= i (r < i exclusive; r >= i / r > i
-// reversed). The sum runs in increasing r, one masked term per position of the axis.
-std::vector<te::Tensor> cumsum_compute(const std::vector<te::Tensor>& inputs, const Attrs& attrs,
-                                       const ir::Type& result) {
+// out[..., i, ...] = sum (product) of data[..., r, ...] over r <= i (r < i exclusive; r >= i /
+// r > i reversed). The reduction runs in increasing r, one masked term per position of the axis
+// (a masked term is 0 for the sum, 1 for the product).
+te::Tensor cumulative_compute(const std::vector<te::Tensor>& inputs, const Attrs& attrs,
+                              const ir::Type& result, const char* name, bool product) {
   const te::Tensor& data = inputs[0];
   std::vector<int64_t> shape = result_shape(result);
   auto axis = static_cast<size_t>(
-      normalize_axis(attrs.get_int("axis"), static_cast<int64_t>(shape.size()), "cumsum"));
+      normalize_axis(attrs.get_int("axis"), static_cast<int64_t>(shape.size()), name));
   bool exclusive = attrs.get_int("exclusive") != 0;
   bool reverse = attrs.get_int("reverse") != 0;
   DType dtype = data->dtype.dtype;
-  return {te::compute(
+  return te::compute(
       shape,
       [&](const Indices& i) {
         std::vector<PrimExpr> out = as_exprs(i);
@@ -300,11 +301,21 @@ std::vector<te::Tensor> cumsum_compute(const std::vector<te::Tensor>& inputs, co
         PrimExpr position = PrimExpr(r.var), here = out[axis];
         PrimExpr included = reverse ? (exclusive ? position > here : position >= here)
                                     : (exclusive ? position < here : position <= here);
-        PrimExpr term =
-            tir::select(included, data(with_axis(out, axis, position)), constant(dtype, 0));
-        return te::sum(term, {r});
+        PrimExpr term = tir::select(included, data(with_axis(out, axis, position)),
+                                    constant(dtype, product ? 1 : 0));
+        return product ? te::prod(term, {r}) : te::sum(term, {r});
       },
-      "cumsum", "reduce")};
+      name, "reduce");
+}
+
+std::vector<te::Tensor> cumsum_compute(const std::vector<te::Tensor>& inputs, const Attrs& attrs,
+                                       const ir::Type& result) {
+  return {cumulative_compute(inputs, attrs, result, "cumsum", false)};
+}
+
+std::vector<te::Tensor> cumprod_compute(const std::vector<te::Tensor>& inputs, const Attrs& attrs,
+                                        const ir::Type& result) {
+  return {cumulative_compute(inputs, attrs, result, "cumprod", true)};
 }
 
 // topk by ranks: rank[j] = how many elements come before element j in the sorted order (larger
@@ -371,6 +382,7 @@ void register_reduce_impls() {
   register_impl("argmax", arg_impl(true, "argmax"));
   register_impl("argmin", arg_impl(false, "argmin"));
   register_impl("cumsum", OpImpl{cumsum_compute, nullptr});
+  register_impl("cumprod", OpImpl{cumprod_compute, nullptr});
   register_impl("topk", OpImpl{topk_compute, schedule_all_stages});
 }
 

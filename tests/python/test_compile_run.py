@@ -47,6 +47,21 @@ def test_small_cnn_matches_onnxruntime(kiln, tmp_path):
     check_against_ort(kiln, path, tmp_path)
 
 
+def test_result_reports_executor_memory(kiln, tmp_path):
+    path = tmp_path / "cnn.onnx"
+    model = onnx_models.small_cnn()
+    onnx_models.save(model, path)
+    package = kiln.compile(kiln.load(str(path)), package_path=str(tmp_path / "m.tar"))
+    result = kiln.run(package)
+    weight_bytes = sum(w.nbytes for w in onnx_models.cnn_weights(model).values())
+    assert result.param_bytes == weight_bytes
+    # Storages hold the parameters' copies, the input, the output and the intermediates.
+    io_bytes = sum(a.nbytes for a in result.inputs.values()) + result.outputs["output_0"].nbytes
+    assert result.storage_bytes > result.param_bytes + io_bytes
+    again = kiln.run(package, fill_mode="ones")
+    assert (again.storage_bytes, again.param_bytes) == (result.storage_bytes, result.param_bytes)
+
+
 def test_mlp_matches_onnxruntime(kiln, tmp_path):
     path = tmp_path / "mlp.onnx"
     onnx_models.save(onnx_models.mlp(batch=3), path)

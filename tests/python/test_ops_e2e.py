@@ -290,3 +290,50 @@ def test_bit_shift(kiln, tmp_path, direction, dtype):
     a = rng.integers(0, 200, (2, 17)).astype(dtype)
     b = (np.arange(17) % bits).astype(dtype)  # amounts below the width: defined in onnxruntime
     check(kiln, tmp_path, "BitShift", {"a": a, "b": b}, attrs={"direction": direction})
+
+
+# Trilu, RMSNormalization, EyeLike, CumProd, ScatterND
+
+@pytest.mark.parametrize("upper", [0, 1])
+@pytest.mark.parametrize("k", [None, -2, 0, 3, 100])
+def test_trilu(kiln, tmp_path, upper, k):
+    constants = {} if k is None else {"k": np.array(k, np.int64)}
+    check(kiln, tmp_path, "Trilu", {"x": rand(2, 5, 7)}, constants=constants,
+          attrs={"upper": upper}, opset=14)
+
+
+@pytest.mark.parametrize("upper", [0, 1])
+def test_trilu_k_input(kiln, tmp_path, upper):
+    x = np.random.default_rng(4).integers(-9, 9, (6, 4)).astype(np.int32)
+    check(kiln, tmp_path, "Trilu", {"x": x, "k": np.array(-1, np.int64)},
+          attrs={"upper": upper}, opset=14)
+
+
+@pytest.mark.parametrize("axis,scale_shape", [(-1, (8,)), (1, (5, 8)), (0, (1, 1, 8))])
+def test_rms_normalization(kiln, tmp_path, axis, scale_shape):
+    check(kiln, tmp_path, "RMSNormalization", {"x": rand(3, 5, 8)},
+          constants={"scale": rand(*scale_shape, seed=5)},
+          attrs={"axis": axis, "epsilon": 1e-3}, opset=23)
+
+
+@pytest.mark.parametrize("k", [-2, 0, 1, 9])
+@pytest.mark.parametrize("dtype", [None, TensorProto.INT32])
+def test_eye_like(kiln, tmp_path, k, dtype):
+    attrs = {"k": k} if dtype is None else {"k": k, "dtype": dtype}
+    check(kiln, tmp_path, "EyeLike", {"x": rand(4, 6)}, attrs=attrs,
+          out_dtypes=[dtype or TensorProto.FLOAT])
+
+
+@pytest.mark.parametrize("exclusive", [0, 1])
+@pytest.mark.parametrize("reverse", [0, 1])
+@pytest.mark.parametrize("axis", [0, -1])
+def test_cumprod(kiln, tmp_path, exclusive, reverse, axis):
+    check(kiln, tmp_path, "CumProd", {"x": rand(5, 9, low=0.5, high=1.5)},
+          constants={"axis": np.array(axis, np.int64)},
+          attrs={"exclusive": exclusive, "reverse": reverse}, opset=26)
+
+
+def test_cumprod_int32(kiln, tmp_path):
+    x = np.random.default_rng(6).integers(-3, 4, (3, 7)).astype(np.int32)
+    check(kiln, tmp_path, "CumProd", {"x": x}, constants={"axis": np.array(1, np.int64)},
+          opset=26)

@@ -194,13 +194,16 @@ Converter arg_reduction(std::string ir_op) {
   };
 }
 
-Outputs convert_cumsum(const NodeContext& ctx) {
-  std::vector<int64_t> axis = ctx.require_constant_ints(1, "axis");
-  if (axis.size() != 1) ctx.fail("input 1 (axis) must hold one value");
-  return {ctx.call("cumsum", {ctx.input(0)},
-                   {{"axis", axis[0]},
-                    {"exclusive", ctx.attr_int("exclusive", 0)},
-                    {"reverse", ctx.attr_int("reverse", 0)}})};
+// CumSum / CumProd: the axis must be constant.
+Converter cumulative(std::string ir_op) {
+  return [ir_op = std::move(ir_op)](const NodeContext& ctx) {
+    std::vector<int64_t> axis = ctx.require_constant_ints(1, "axis");
+    if (axis.size() != 1) ctx.fail("input 1 (axis) must hold one value");
+    return Outputs{ctx.call(ir_op, {ctx.input(0)},
+                            {{"axis", axis[0]},
+                             {"exclusive", ctx.attr_int("exclusive", 0)},
+                             {"reverse", ctx.attr_int("reverse", 0)}})};
+  };
 }
 
 // TopK: k is an attribute before opset 10, an input since.
@@ -311,7 +314,8 @@ void add_math_converters(ConverterTable& table) {
   for (const auto& [onnx_op, ir_op] : reductions) table[onnx_op] = reduction(ir_op, 18);
   table["ArgMax"] = arg_reduction("argmax");
   table["ArgMin"] = arg_reduction("argmin");
-  table["CumSum"] = convert_cumsum;
+  table["CumSum"] = cumulative("cumsum");
+  table["CumProd"] = cumulative("cumprod");
   table["TopK"] = convert_topk;
   table["Einsum"] = convert_einsum;
 }

@@ -322,6 +322,32 @@ Outputs convert_layer_norm(const NodeContext& ctx) {
                {{"axis", ctx.attr_int("axis", -1)}, {"epsilon", ctx.attr_float("epsilon", 1e-5)}})};
 }
 
+// RMSNormalization (opset 23), as its function body: x / sqrt(mean(x * x over axes axis..end) +
+// epsilon) * scale, computed in float32 (stash_type 1) and cast back to x's dtype.
+Outputs convert_rms_norm(const NodeContext& ctx) {
+  const ir::TensorType& type = ctx.input_type(0);
+  if (!dtype_is_float(type.dtype))
+    ctx.fail("input must be a float tensor, got " + type.to_string());
+  if (ctx.attr_int("stash_type", 1) != 1) ctx.fail("only stash_type 1 (float32) is supported");
+  int64_t rank = type.rank();
+  int64_t axis = normalize_axis(ctx, ctx.attr_int("axis", -1), rank, "axis");
+  std::vector<int64_t> axes;
+  for (int64_t a = axis; a < rank; ++a) axes.push_back(a);
+  const std::string f32(dtype_name(DType::kFloat32));
+  ir::Expr x = ctx.input(0);
+  if (type.dtype != DType::kFloat32) x = ctx.call("cast", {x}, {{"dtype", f32}});
+  ir::Expr mean_square = ctx.call("reduce_mean", {ctx.call("multiply", {x, x})},
+                                  {{"axes", axes}, {"keepdims", int64_t{1}}});
+  ir::Expr rms = ctx.call(
+      "sqrt", {ctx.call("add", {mean_square,
+                                ctx.scalar(ctx.attr_float("epsilon", 1e-5), DType::kFloat32)})});
+  ir::Expr normalized = ctx.call("divide", {x, rms});
+  if (type.dtype != DType::kFloat32) {
+    normalized = ctx.call("cast", {normalized}, {{"dtype", std::string(dtype_name(type.dtype))}});
+  }
+  return {ctx.call("multiply", {normalized, ctx.input(1)})};
+}
+
 Outputs convert_lp_norm(const NodeContext& ctx) {
   return {ctx.call("lp_normalize", {ctx.input(0)},
                    {{"axis", ctx.attr_int("axis", -1)}, {"p", ctx.attr_int("p", 2)}})};
@@ -497,6 +523,7 @@ void add_nn_converters(ConverterTable& table) {
   table["GroupNormalization"] = convert_group_norm;
   table["LayerNormalization"] = convert_layer_norm;
   table["LpNormalization"] = convert_lp_norm;
+  table["RMSNormalization"] = convert_rms_norm;
   table["LRN"] = convert_lrn;
   table["Softmax"] = softmax_like("softmax");
   table["LogSoftmax"] = softmax_like("log_softmax");

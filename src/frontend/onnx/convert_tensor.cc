@@ -341,6 +341,80 @@ Outputs convert_where(const NodeContext& ctx) {
   return {ctx.call("where", {ctx.input(0), ctx.input(1), ctx.input(2)})};
 }
 
+// EyeLike: a constant with the input's (static, 2-D) shape, ones on diagonal k, zeros elsewhere;
+// the dtype attribute or the input's dtype.
+Outputs convert_eye_like(const NodeContext& ctx) {
+  const ir::TensorType& type = ctx.input_type(0);
+  if (type.rank() != 2) ctx.fail("input must be 2-D, got " + type.to_string());
+  if (!type.is_static()) {
+    ctx.fail("the input shape must be static, got " + type.to_string() + ctx.shape_dict_hint());
+  }
+  DType dtype = type.dtype;
+  if (ctx.has_attr("dtype")) {
+    int64_t onnx_type = ctx.attr_int("dtype");
+    std::optional<DType> converted = dtype_from_onnx(onnx_type);
+    if (!converted) ctx.fail("dtype " + onnx_type_name(onnx_type) + " is not supported");
+    dtype = *converted;
+  }
+  int64_t rows = type.shape[0].value();
+  int64_t cols = type.shape[1].value();
+  int64_t k = ctx.attr_int("k", 0);
+  Tensor result(dtype, {rows, cols});
+  for (int64_t i = 0; i < rows; ++i) {
+    for (int64_t j = 0; j < cols; ++j)
+      result.set_element_from_int64(i * cols + j, j - i == k ? 1 : 0);
+  }
+  return {ctx.constant(std::move(result))};
+}
+
+// Trilu: where(mask, x, 0) over the last two dims, the element [i, j] kept when j - i >= k for
+// the upper triangle, j - i <= k for the lower. With a constant k the mask is a constant; else it
+// is a comparison of the constant j - i grid with k.
+Outputs convert_trilu(const NodeContext& ctx) {
+  const ir::TensorType& type = ctx.input_type(0);
+  if (type.rank() < 2) ctx.fail("input must have rank >= 2, got " + type.to_string());
+  const ir::Dim& row_dim = type.shape[type.shape.size() - 2];
+  const ir::Dim& col_dim = type.shape.back();
+  if (!row_dim.is_static() || !col_dim.is_static()) {
+    ctx.fail("the last two dims must be static, got " + type.to_string() + ctx.shape_dict_hint());
+  }
+  bool upper = ctx.attr_int("upper", 1) != 0;
+  int64_t rows = row_dim.value();
+  int64_t cols = col_dim.value();
+  ir::Expr zero = ctx.scalar(0.0, type.dtype);
+  std::optional<Tensor> k_value;
+  if (ctx.has_input(1)) {
+    if (ctx.input_type(1).dtype != DType::kInt64) ctx.fail("input 1 (k) must be int64");
+    k_value = ctx.constant_input(1);
+  }
+  if (k_value.has_value() || !ctx.has_input(1)) {
+    int64_t k = 0;
+    if (k_value.has_value()) {
+      if (k_value->numel() != 1) ctx.fail("input 1 (k) must hold one value");
+      k = k_value->data_as<int64_t>()[0];
+    }
+    Tensor mask(DType::kBool, {rows, cols});
+    auto* out = mask.mutable_data_as<bool>();
+    for (int64_t i = 0; i < rows; ++i) {
+      for (int64_t j = 0; j < cols; ++j) out[i * cols + j] = upper ? (j - i >= k) : (j - i <= k);
+    }
+    return {ctx.call("where", {ctx.constant(mask), ctx.input(0), zero})};
+  }
+  Tensor diff(DType::kInt64, {rows, cols});
+  auto* out = diff.mutable_data_as<int64_t>();
+  for (int64_t i = 0; i < rows; ++i) {
+    for (int64_t j = 0; j < cols; ++j) out[i * cols + j] = j - i;
+  }
+  const ir::TensorType& k_type = ctx.input_type(1);
+  if (k_type.rank() > 1 ||
+      (k_type.rank() == 1 && !(k_type.shape[0].is_static() && k_type.shape[0].value() == 1))) {
+    ctx.fail("input 1 (k) must hold one value, got " + k_type.to_string());
+  }
+  ir::Expr mask =
+      ctx.call(upper ? "greater_equal" : "less_equal", {ctx.constant(diff), ctx.input(1)});
+  return {ctx.call("where", {mask, ctx.input(0), zero})};
+}
+
 }  // namespace
 
 void add_tensor_converters(ConverterTable& table) {
@@ -373,6 +447,8 @@ void add_tensor_converters(ConverterTable& table) {
   table["OneHot"] = convert_one_hot;
   table["NonZero"] = convert_non_zero;
   table["Where"] = convert_where;
+  table["Trilu"] = convert_trilu;
+  table["EyeLike"] = convert_eye_like;
 }
 
 }  // namespace kiln::frontend::onnx_import
