@@ -456,7 +456,9 @@ std::vector<size_t> plan_memory(std::vector<GraphTensor>& tensors,
     for (int id : nodes[n].args) last_use[static_cast<size_t>(id)] = static_cast<int>(n);
   }
   for (GraphTensor& tensor : tensors) {
-    if (tensor.kind != "intermediate") {
+    // Weights get no storage: the executor uses the loaded parameters in place (one copy of the
+    // weights in memory instead of two).
+    if (tensor.kind != "intermediate" && tensor.kind != "param") {
       tensor.storage = static_cast<int>(storage_sizes.size());
       storage_sizes.push_back(tensor.nbytes());
     }
@@ -499,12 +501,14 @@ std::string graph_to_json(const GraphCompiler& graph, const std::vector<size_t>&
   for (size_t size : storages) storage_items.push_back({{"nbytes", size}});
   json tensor_items = json::array();
   for (const GraphTensor& tensor : graph.tensors) {
-    tensor_items.push_back({{"name", tensor.name},
-                            {"dtype", dtype_name(tensor.dtype)},
-                            {"shape", tensor.shape},
-                            {"storage", tensor.storage},
-                            {"offset", 0},
-                            {"kind", tensor.kind}});
+    json item = {{"name", tensor.name},
+                 {"dtype", dtype_name(tensor.dtype)},
+                 {"shape", tensor.shape},
+                 {"storage", nullptr},
+                 {"offset", 0},
+                 {"kind", tensor.kind}};
+    if (tensor.storage >= 0) item["storage"] = tensor.storage;
+    tensor_items.push_back(std::move(item));
   }
   json node_items = json::array();
   for (const GraphNode& node : graph.nodes) {

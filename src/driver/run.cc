@@ -112,7 +112,11 @@ RunResult run(const Package& package, const RunOptions& options) {
   std::shared_ptr<runtime::KernelModule> module =
       runtime::load_shared_library_bytes(contents.library, package.path() + ":mod.so");
   auto params = runtime::deserialize_params(contents.params, package.path() + ":mod.params");
-  runtime::GraphExecutor executor(contents.graph_json, module, params);
+  // The executor binds the weights in place; drop the package's raw bytes so that only one copy
+  // of the weights stays in memory.
+  std::string graph_json = std::move(contents.graph_json);
+  contents = runtime::PackageContents();
+  runtime::GraphExecutor executor(graph_json, module, params);
 
   for (const auto& [name, value] : options.inputs) {
     bool known = false;

@@ -1,6 +1,7 @@
 // The transform family, part 2: indexing — strided_slice, gather, gather_elements, gather_nd,
-// scatter_elements, one_hot, non_zero. Negative indices count from the end; in evaluation an
-// index outside the dim is a kiln::Error naming the operator (never a read out of bounds).
+// scatter_elements, scatter_nd, one_hot, non_zero. Negative indices count from the end; in
+// evaluation an index outside the dim is a kiln::Error naming the operator (never a read out of
+// bounds).
 #include <algorithm>
 #include <limits>
 
@@ -390,6 +391,89 @@ OpDef make_scatter_elements_op() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// scatter_nd
+
+OpDef make_scatter_nd_op() {
+  OpDef def = index_op(
+      "scatter_nd",
+      "copy of data with slices of updates written (or combined) at index "
+      "tuples (the last dim of indices), ONNX ScatterND",
+      3, {attr_string("reduction", "none", "\"none\", \"add\", \"mul\", \"max\" or \"min\"")});
+  def.pattern = OpPattern::kOpaque;
+  def.infer_type = [](const std::vector<Type>& args, const Attrs& attrs) -> Type {
+    const TensorType& data = tensor_arg(args, 0, "scatter_nd");
+    const TensorType& indices = tensor_arg(args, 1, "scatter_nd");
+    const TensorType& updates = tensor_arg(args, 2, "scatter_nd");
+    require_index_dtype(indices, "scatter_nd");
+    require_same_dtype(data, updates, "scatter_nd");
+    if (data.rank() < 1) type_error("scatter_nd", "data must have rank >= 1");
+    if (indices.rank() < 1) type_error("scatter_nd", "indices must have rank >= 1");
+    const Dim& tuple_dim = indices.shape.back();
+    if (!tuple_dim.is_static()) {
+      type_error("scatter_nd",
+                 "the last dim of indices " + indices.to_string() + " must be static");
+    }
+    if (tuple_dim.value() < 1 || tuple_dim.value() > data.rank()) {
+      type_error("scatter_nd", "index tuples of length " + tuple_dim.to_string() +
+                                   " must be in [1, rank of " + data.to_string() + "]");
+    }
+    // updates: indices[:-1] + data[tuple length:]
+    ir::Shape expected(indices.shape.begin(), indices.shape.end() - 1);
+    expected.insert(expected.end(), data.shape.begin() + tuple_dim.value(), data.shape.end());
+    bool same = updates.rank() == static_cast<int64_t>(expected.size());
+    for (size_t d = 0; same && d < expected.size(); ++d) {
+      same = dims_compatible(updates.shape[d], expected[d]);
+    }
+    if (!same) {
+      type_error("scatter_nd", "updates " + updates.to_string() + " must have shape " +
+                                   ir::shape_to_string(expected) + " (indices " +
+                                   indices.to_string() + ", data " + data.to_string() + ")");
+    }
+    const std::string& reduction = attrs.get_string("reduction");
+    if (reduction != "none" && reduction != "add" && reduction != "mul" && reduction != "max" &&
+        reduction != "min") {
+      type_error("scatter_nd",
+                 "reduction must be none, add, mul, max or min, got \"" + reduction + "\"");
+    }
+    return data;
+  };
+  def.evaluate = [](const std::vector<Tensor>& args, const Attrs& attrs, const TensorType& result) {
+    const Tensor& data = args[0];
+    const Tensor& indices = args[1];
+    const Tensor& updates = args[2];
+    const std::vector<int64_t>& data_shape = data.shape();
+    const std::vector<int64_t>& index_shape = indices.shape();
+    auto tuple_length = static_cast<size_t>(index_shape.back());
+    int64_t tuples = product(index_shape, 0, index_shape.size() - 1);
+    int64_t slice_size = product(data_shape, tuple_length, data_shape.size());
+    std::vector<int64_t> strides = row_major_strides(data_shape);
+    const std::string& reduction = attrs.get_string("reduction");
+    Tensor output =
+        Tensor::from_bytes(data.dtype(), result.static_shape(), data.data(), data.nbytes());
+    for (int64_t t = 0; t < tuples; ++t) {
+      int64_t offset = 0;
+      for (size_t k = 0; k < tuple_length; ++k) {
+        int64_t raw = indices.element_as_int64(t * static_cast<int64_t>(tuple_length) +
+                                               static_cast<int64_t>(k));
+        offset += wrap_index(raw, data_shape[k], "scatter_nd", "index") * strides[k];
+      }
+      for (int64_t s = 0; s < slice_size; ++s) {
+        if (reduction == "none") {
+          copy_element(updates, t * slice_size + s, output, offset + s);
+        } else {
+          with_math_type(data.dtype(), [&](auto tag) {
+            scatter_combine<decltype(tag)>(output, offset + s, updates, t * slice_size + s,
+                                           reduction);
+          });
+        }
+      }
+    }
+    return output;
+  };
+  return def;
+}
+
+// ---------------------------------------------------------------------------------------------
 // one_hot, non_zero
 
 OpDef make_one_hot_op() {
@@ -473,6 +557,7 @@ void register_transform_index_ops(ir::OpRegistry& registry) {
   registry.add(make_gather_elements_op());
   registry.add(make_gather_nd_op());
   registry.add(make_scatter_elements_op());
+  registry.add(make_scatter_nd_op());
   registry.add(make_one_hot_op());
   registry.add(make_non_zero_op());
 }

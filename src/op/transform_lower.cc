@@ -450,6 +450,99 @@ std::vector<te::Tensor> scatter_elements_compute(const std::vector<te::Tensor>& 
       "scatter_elements", "injective")};
 }
 
+// scatter_nd: update tuple t (an index of indices without its last dim, flattened) targets the
+// slice data[indices[t, 0..L), ...]. Output position p takes the updates of the tuples that equal
+// p[0..L), read at updates[t, p[L:]]: one reduction over t finds them (the last one wins with
+// reduction none, as in scatter_elements).
+std::vector<te::Tensor> scatter_nd_compute(const std::vector<te::Tensor>& inputs,
+                                           const Attrs& attrs, const ir::Type& result) {
+  const te::Tensor& data = inputs[0];
+  const te::Tensor& indices = inputs[1];
+  const te::Tensor& updates = inputs[2];
+  std::vector<int64_t> shape = result_shape(result);
+  const std::string& reduction = attrs.get_string("reduction");
+  DType dtype = data->dtype.dtype;
+  std::vector<int64_t> prefix_shape(indices->shape.begin(), indices->shape.end() - 1);
+  auto tuple_length = static_cast<size_t>(indices->shape.back());
+  int64_t tuples = 1;
+  for (int64_t dim : prefix_shape) tuples *= dim;
+
+  // The indices prefix of flat tuple number t.
+  auto unravel = [&](const PrimExpr& t) {
+    Exprs prefix(prefix_shape.size());
+    int64_t stride = 1;
+    for (size_t d = prefix_shape.size(); d-- > 0;) {
+      prefix[d] = tir::floormod(tir::floordiv(t, PrimExpr(stride)), PrimExpr(prefix_shape[d]));
+      stride *= prefix_shape[d];
+    }
+    return prefix;
+  };
+  // Whether tuple t targets output position p (tuples have length >= 1: the type relation).
+  auto aimed_at = [&](const Exprs& p, const PrimExpr& t) {
+    Exprs prefix = unravel(t);
+    PrimExpr aimed;
+    for (size_t k = 0; k < tuple_length; ++k) {
+      Exprs at = prefix;
+      at.push_back(PrimExpr(static_cast<int64_t>(k)));
+      PrimExpr equal = data_index(indices(at), shape[k]) == p[k];
+      aimed = aimed ? tir::logical_and(aimed, equal) : equal;
+    }
+    return aimed;
+  };
+  // updates[prefix of t, p[L:]].
+  auto update_at = [&](const Exprs& p, const PrimExpr& t) {
+    Exprs j = unravel(t);
+    j.insert(j.end(), p.begin() + static_cast<long>(tuple_length), p.end());
+    return updates(j);
+  };
+
+  if (reduction == "none") {
+    te::Tensor winner = te::compute(
+        shape,
+        [&](const Indices& axes) {
+          Exprs p = as_exprs(axes);
+          IterVar t = te::reduce_axis(tuples, "t");
+          return te::max_reduce(
+              tir::select(aimed_at(p, PrimExpr(t.var)), PrimExpr(t.var), PrimExpr(-1)), {t});
+        },
+        "scatter_winner", "reduce");
+    return {te::compute(
+        shape,
+        [&](const Indices& axes) {
+          Exprs p = as_exprs(axes);
+          PrimExpr last = winner(p);
+          return tir::select(last >= PrimExpr(0), update_at(p, clamp_index(last, tuples)), data(p));
+        },
+        "scatter_nd", "injective")};
+  }
+
+  te::Tensor combined = te::compute(
+      shape,
+      [&](const Indices& axes) {
+        Exprs p = as_exprs(axes);
+        IterVar t = te::reduce_axis(tuples, "t");
+        PrimExpr aimed = aimed_at(p, PrimExpr(t.var));
+        PrimExpr u = update_at(p, PrimExpr(t.var));
+        if (reduction == "add") return te::sum(tir::select(aimed, u, constant(dtype, 0)), {t});
+        if (reduction == "mul") return te::prod(tir::select(aimed, u, constant(dtype, 1)), {t});
+        if (reduction == "max")
+          return te::max_reduce(tir::select(aimed, u, lowest_value(dtype)), {t});
+        return te::min_reduce(tir::select(aimed, u, highest_value(dtype)), {t});
+      },
+      "scatter_updates", "reduce");
+  return {te::compute(
+      shape,
+      [&](const Indices& axes) {
+        Exprs p = as_exprs(axes);
+        PrimExpr x = data(p), u = combined(p);
+        if (reduction == "add") return x + u;
+        if (reduction == "mul") return x * u;
+        if (reduction == "max") return tir::max(x, u);
+        return tir::min(x, u);
+      },
+      "scatter_nd", "injective")};
+}
+
 std::vector<te::Tensor> gather_elements_compute(const std::vector<te::Tensor>& inputs,
                                                 const Attrs& attrs, const ir::Type& result) {
   const te::Tensor& data = inputs[0];
@@ -525,6 +618,7 @@ void register_transform_impls() {
   register_impl("gather_elements", OpImpl{gather_elements_compute, nullptr});
   register_impl("gather_nd", OpImpl{gather_nd_compute, nullptr});
   register_impl("scatter_elements", OpImpl{scatter_elements_compute, schedule_all_stages});
+  register_impl("scatter_nd", OpImpl{scatter_nd_compute, schedule_all_stages});
   register_impl("one_hot", OpImpl{one_hot_compute, nullptr});
   register_impl("full", OpImpl{full_compute, nullptr});
 }

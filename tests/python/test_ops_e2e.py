@@ -337,3 +337,27 @@ def test_cumprod_int32(kiln, tmp_path):
     x = np.random.default_rng(6).integers(-3, 4, (3, 7)).astype(np.int32)
     check(kiln, tmp_path, "CumProd", {"x": x}, constants={"axis": np.array(1, np.int64)},
           opset=26)
+
+
+@pytest.mark.parametrize("reduction", ["none", "add", "mul", "max", "min"])
+@pytest.mark.parametrize("case", ["slices", "elements"])
+def test_scatter_nd(kiln, tmp_path, reduction, case):
+    if case == "slices":  # tuples of length 1 pick rows of data; updates are whole rows
+        indices = np.array([[2], [0]], np.int64) if reduction == "none" else \
+            np.array([[2], [0], [-1], [2]], np.int64)
+        updates = rand(len(indices), 3, 5, seed=7)
+    else:  # full tuples address single elements, with a 2-D prefix
+        indices = np.array([[[0, 1, 4], [3, 2, 0]], [[1, 0, 2], [0, 2, 3]]], np.int64)
+        if reduction != "none":
+            indices[1, 1] = indices[0, 0]
+        updates = rand(2, 2, seed=7)
+    check(kiln, tmp_path, "ScatterND", {"x": rand(4, 3, 5), "u": updates},
+          constants={"i": indices}, input_names=["x", "i", "u"],
+          attrs={"reduction": reduction}, opset=18)
+
+
+def test_scatter_nd_int_indices_input(kiln, tmp_path):
+    x = np.arange(24, dtype=np.int32).reshape(6, 4)
+    check(kiln, tmp_path, "ScatterND",
+          {"x": x, "i": np.array([[5, 1], [0, 3]], np.int64), "u": np.array([-1, -2], np.int32)},
+          input_names=["x", "i", "u"], attrs={"reduction": "add"}, opset=18)

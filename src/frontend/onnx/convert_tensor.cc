@@ -158,6 +158,17 @@ Outputs convert_scatter_elements(const NodeContext& ctx) {
       {{"axis", ctx.attr_int("axis", 0)}, {"reduction", ctx.attr_string("reduction", "none")}})};
 }
 
+// ScatterND: with no index tuples (an empty indices prefix) the result is data.
+Outputs convert_scatter_nd(const NodeContext& ctx) {
+  const ir::Shape& index_shape = ctx.input_type(1).shape;
+  if (!index_shape.empty()) {
+    std::optional<int64_t> tuples = static_product(ctx, index_shape, 0, index_shape.size() - 1);
+    if (tuples == 0) return {ctx.input(0)};
+  }
+  return {ctx.call("scatter_nd", {ctx.input(0), ctx.input(1), ctx.input(2)},
+                   {{"reduction", ctx.attr_string("reduction", "none")}})};
+}
+
 // ONNX Shape's start/end (opset 15): negative counts from the back, then clamp to [0, rank].
 int64_t clamp_shape_bound(int64_t bound, int64_t rank) {
   if (bound < 0) bound += rank;
@@ -433,6 +444,7 @@ void add_tensor_converters(ConverterTable& table) {
   table["GatherElements"] = convert_gather_elements;
   table["GatherND"] = convert_gather_nd;
   table["ScatterElements"] = convert_scatter_elements;
+  table["ScatterND"] = convert_scatter_nd;
   table["Scatter"] = convert_scatter_elements;  // opset 9-10 name of the same operator
   table["Shape"] = convert_shape;
   table["Size"] = convert_size;
