@@ -143,7 +143,8 @@ struct RunOptions {
   std::string device = "cpu";  // any case
   // Input name -> value. Inputs not given are filled according to fill_mode.
   std::map<std::string, Tensor> inputs;
-  std::string fill_mode = "random";  // "random" (floats in [0, 1), integers 0 or 1), "zeros", "ones"
+  std::string fill_mode =
+      "random";  // "random" (floats in [0, 1), integers 0 or 1), "zeros", "ones"
   bool benchmark = false;
   int repeat = 10;
   int number = 10;

@@ -11,8 +11,8 @@
 
 #include "frontend/frontend.h"
 #include "ir/op.h"
-#include "op/op_impl.h"
 #include "kiln/kiln.h"
+#include "op/op_impl.h"
 #include "runtime/graph_executor.h"
 
 namespace nb = nanobind;
@@ -59,19 +59,32 @@ nb::dlpack::dtype dlpack_dtype(kiln::DType dtype) {
     return nb::dlpack::dtype{static_cast<uint8_t>(code), static_cast<uint8_t>(bits), 1};
   };
   switch (dtype) {
-    case kiln::DType::kFloat32: return make(Code::Float, 32);
-    case kiln::DType::kFloat16: return make(Code::Float, 16);
-    case kiln::DType::kFloat64: return make(Code::Float, 64);
-    case kiln::DType::kBFloat16: return make(Code::UInt, 16);  // numpy has no bfloat16: raw bits
-    case kiln::DType::kInt8: return make(Code::Int, 8);
-    case kiln::DType::kInt16: return make(Code::Int, 16);
-    case kiln::DType::kInt32: return make(Code::Int, 32);
-    case kiln::DType::kInt64: return make(Code::Int, 64);
-    case kiln::DType::kUInt8: return make(Code::UInt, 8);
-    case kiln::DType::kUInt16: return make(Code::UInt, 16);
-    case kiln::DType::kUInt32: return make(Code::UInt, 32);
-    case kiln::DType::kUInt64: return make(Code::UInt, 64);
-    case kiln::DType::kBool: return make(Code::Bool, 8);
+    case kiln::DType::kFloat32:
+      return make(Code::Float, 32);
+    case kiln::DType::kFloat16:
+      return make(Code::Float, 16);
+    case kiln::DType::kFloat64:
+      return make(Code::Float, 64);
+    case kiln::DType::kBFloat16:
+      return make(Code::UInt, 16);  // numpy has no bfloat16: raw bits
+    case kiln::DType::kInt8:
+      return make(Code::Int, 8);
+    case kiln::DType::kInt16:
+      return make(Code::Int, 16);
+    case kiln::DType::kInt32:
+      return make(Code::Int, 32);
+    case kiln::DType::kInt64:
+      return make(Code::Int, 64);
+    case kiln::DType::kUInt8:
+      return make(Code::UInt, 8);
+    case kiln::DType::kUInt16:
+      return make(Code::UInt, 16);
+    case kiln::DType::kUInt32:
+      return make(Code::UInt, 32);
+    case kiln::DType::kUInt64:
+      return make(Code::UInt, 64);
+    case kiln::DType::kBool:
+      return make(Code::Bool, 8);
   }
   return make(Code::Float, 32);
 }
@@ -79,7 +92,8 @@ nb::dlpack::dtype dlpack_dtype(kiln::DType dtype) {
 // A numpy array over the tensor's own (aligned) storage: no copy; the array keeps it alive.
 nb::object tensor_to_numpy(const kiln::Tensor& tensor) {
   auto* holder = new kiln::Tensor(tensor);
-  nb::capsule owner(holder, [](void* pointer) noexcept { delete static_cast<kiln::Tensor*>(pointer); });
+  nb::capsule owner(holder,
+                    [](void* pointer) noexcept { delete static_cast<kiln::Tensor*>(pointer); });
   std::vector<size_t> shape(holder->shape().begin(), holder->shape().end());
   nb::ndarray<nb::numpy> array(holder->mutable_data(), shape.size(), shape.data(), owner, nullptr,
                                dlpack_dtype(holder->dtype()));
@@ -170,8 +184,8 @@ NB_MODULE(_kiln, m) {
   m.def(
       "run",
       [](const kiln::Package& package, const std::string& device, const nb::list& inputs,
-         const std::string& fill_mode, bool benchmark, int repeat, int number,
-         double min_repeat_ms, uint64_t seed) {
+         const std::string& fill_mode, bool benchmark, int repeat, int number, double min_repeat_ms,
+         uint64_t seed) {
         kiln::RunOptions options;
         options.device = device;
         options.fill_mode = fill_mode;
@@ -224,10 +238,15 @@ NB_MODULE(_kiln, m) {
       nb::arg("seed"));
   m.def("version", &kiln::version);
   m.def("num_threads", &kiln::runtime::num_threads);
-  m.def("set_num_threads", [](int threads) {
-    if (threads < 1) throw kiln::Error("set_num_threads needs at least 1 thread, got " + std::to_string(threads));
-    kiln::runtime::set_num_threads(threads);
-  }, nb::arg("threads"));
+  m.def(
+      "set_num_threads",
+      [](int threads) {
+        if (threads < 1)
+          throw kiln::Error("set_num_threads needs at least 1 thread, got " +
+                            std::to_string(threads));
+        kiln::runtime::set_num_threads(threads);
+      },
+      nb::arg("threads"));
   m.def("known_model_formats", &kiln::known_model_formats);
   m.def("onnx_supported_operators", &kiln::frontend::onnx_supported_operators);
   // The operator registry, for docs/ops.md (scripts/gen-ops-doc).

@@ -112,7 +112,8 @@ std::vector<std::string> split_list(const std::string& text) {
   size_t start = 0;
   while (start <= text.size()) {
     size_t comma = text.find(',', start);
-    std::string item = text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    std::string item =
+        text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
     if (!item.empty()) items.push_back(item);
     if (comma == std::string::npos) break;
     start = comma + 1;
@@ -166,8 +167,8 @@ void print_top(const std::string& name, const kiln::Tensor& output, int count) {
   std::vector<std::pair<double, int64_t>> scores;
   for (int64_t i = 0; i < output.numel(); ++i) scores.emplace_back(output.element_as_double(i), i);
   size_t shown = std::min(scores.size(), static_cast<size_t>(count));
-  std::partial_sort(scores.begin(), scores.begin() + static_cast<std::ptrdiff_t>(shown), scores.end(),
-                    [](const auto& a, const auto& b) { return a.first > b.first; });
+  std::partial_sort(scores.begin(), scores.begin() + static_cast<std::ptrdiff_t>(shown),
+                    scores.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
   std::cout << "Top " << shown << " of output '" << name << "' (output_0):\n";
   std::cout << "  rank       index        score\n";
   for (size_t i = 0; i < shown; ++i) {
@@ -194,8 +195,8 @@ int run_run(const RunArgs& args) {
     const kiln::BenchmarkTimes& t = result.times;
     char line[160];
     std::cout << "Execution time summary:\n";
-    std::snprintf(line, sizeof(line), "%-12s %-12s %-12s %-12s %-12s\n", " mean (ms)", " median (ms)",
-                  " max (ms)", " min (ms)", " std (ms)");
+    std::snprintf(line, sizeof(line), "%-12s %-12s %-12s %-12s %-12s\n", " mean (ms)",
+                  " median (ms)", " max (ms)", " min (ms)", " std (ms)");
     std::cout << line;
     std::snprintf(line, sizeof(line), "%12.4f %12.4f %12.4f %12.4f %12.4f\n", t.mean * 1e3,
                   t.median * 1e3, t.max * 1e3, t.min * 1e3, t.std * 1e3);
@@ -249,8 +250,10 @@ int main(int argc, char** argv) {
   compile->add_option("FILE", compile_args.path, "model file (.onnx, .kiln)")->required();
   compile->add_option("--target", compile_args.target, "target, e.g. \"llvm -mcpu=znver4\"");
   compile->add_option("-o,--output", compile_args.output, "package to write (default module.tar)");
-  compile->add_option("--model-format", compile_args.format, "model format (default: from the extension)");
-  compile->add_option("--input-shapes", compile_args.shapes, "override input shapes: \"name:[1,3,224,224] ...\"");
+  compile->add_option("--model-format", compile_args.format,
+                      "model format (default: from the extension)");
+  compile->add_option("--input-shapes", compile_args.shapes,
+                      "override input shapes: \"name:[1,3,224,224] ...\"");
   compile->add_option("--dump-code", compile_args.dump_code, "comma-separated: ll, asm, tir, ir");
   compile->add_option("-O,--opt-level", compile_args.opt_level, "optimisation level 0-3")
       ->check(CLI::Range(0, 3));
@@ -268,7 +271,8 @@ int main(int argc, char** argv) {
   run->add_option("--fill-mode", run_args.fill_mode, "inputs not given: random, zeros or ones");
   run->add_flag("--print-time", run_args.print_time, "benchmark and print the timing summary");
   run->add_option("--print-top", run_args.print_top, "print the N highest scores of output 0");
-  run->add_option("--repeat", run_args.repeat, "measurements when timing")->check(CLI::PositiveNumber);
+  run->add_option("--repeat", run_args.repeat, "measurements when timing")
+      ->check(CLI::PositiveNumber);
   run->add_option("--number", run_args.number, "runs per measurement")->check(CLI::PositiveNumber);
 
   app.add_subcommand("tune", "tune kernels (not supported yet)")->allow_extras();

@@ -61,7 +61,8 @@ Tensor parse_npy(const std::string& bytes, const std::string& where) {
   size_t header_length;
   size_t offset;
   if (major == 1) {
-    header_length = static_cast<unsigned char>(bytes[8]) | static_cast<unsigned char>(bytes[9]) << 8;
+    header_length = static_cast<unsigned char>(bytes[8]) | static_cast<unsigned char>(bytes[9])
+                                                               << 8;
     offset = 10;
   } else {
     if (bytes.size() < 12) throw Error(where + " is truncated");
@@ -92,7 +93,8 @@ Tensor parse_npy(const std::string& bytes, const std::string& where) {
   std::vector<int64_t> shape;
   std::string dims = match[1];
   std::regex number("[0-9]+");
-  for (auto it = std::sregex_iterator(dims.begin(), dims.end(), number); it != std::sregex_iterator(); ++it) {
+  for (auto it = std::sregex_iterator(dims.begin(), dims.end(), number);
+       it != std::sregex_iterator(); ++it) {
     if (it->str().size() > 12) throw Error(where + ": dimension too large");
     shape.push_back(std::stoll(it->str()));
   }
@@ -102,7 +104,8 @@ Tensor parse_npy(const std::string& bytes, const std::string& where) {
     throw Error(where + ": holds " + std::to_string(bytes.size() - data_offset) +
                 " bytes of data, its shape needs " + std::to_string(tensor.nbytes()));
   }
-  if (tensor.nbytes() > 0) std::memcpy(tensor.mutable_data(), bytes.data() + data_offset, tensor.nbytes());
+  if (tensor.nbytes() > 0)
+    std::memcpy(tensor.mutable_data(), bytes.data() + data_offset, tensor.nbytes());
   return tensor;
 }
 
@@ -128,8 +131,10 @@ std::vector<std::pair<std::string, Tensor>> read_npz(const std::string& path) {
     std::string bytes(stat.size, '\0');
     zip_int64_t read = zip_fread(file, bytes.data(), stat.size);
     zip_fclose(file);
-    if (read != static_cast<zip_int64_t>(stat.size)) throw Error(path + ": member " + name + " is truncated");
-    if (name.size() > 4 && name.compare(name.size() - 4, 4, ".npy") == 0) name.resize(name.size() - 4);
+    if (read != static_cast<zip_int64_t>(stat.size))
+      throw Error(path + ": member " + name + " is truncated");
+    if (name.size() > 4 && name.compare(name.size() - 4, 4, ".npy") == 0)
+      name.resize(name.size() - 4);
     arrays.emplace_back(name, parse_npy(bytes, path + ":" + name));
   }
   return arrays;
@@ -142,8 +147,10 @@ void write_npz(const std::string& path, const std::vector<std::pair<std::string,
   std::vector<std::unique_ptr<std::string>> buffers;  // alive until zip_close
   for (const auto& [name, tensor] : arrays) {
     buffers.push_back(std::make_unique<std::string>(npy_bytes(tensor)));
-    zip_source_t* source = zip_source_buffer(archive, buffers.back()->data(), buffers.back()->size(), 0);
-    if (source == nullptr || zip_file_add(archive, (name + ".npy").c_str(), source, ZIP_FL_OVERWRITE) < 0) {
+    zip_source_t* source =
+        zip_source_buffer(archive, buffers.back()->data(), buffers.back()->size(), 0);
+    if (source == nullptr ||
+        zip_file_add(archive, (name + ".npy").c_str(), source, ZIP_FL_OVERWRITE) < 0) {
       if (source) zip_source_free(source);
       zip_discard(archive);
       throw Error("cannot add " + name + " to '" + path + "'");

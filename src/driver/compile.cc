@@ -501,12 +501,9 @@ std::string graph_to_json(const GraphCompiler& graph, const std::vector<size_t>&
   for (size_t size : storages) storage_items.push_back({{"nbytes", size}});
   json tensor_items = json::array();
   for (const GraphTensor& tensor : graph.tensors) {
-    json item = {{"name", tensor.name},
-                 {"dtype", dtype_name(tensor.dtype)},
-                 {"shape", tensor.shape},
-                 {"storage", nullptr},
-                 {"offset", 0},
-                 {"kind", tensor.kind}};
+    json item = {{"name", tensor.name},   {"dtype", dtype_name(tensor.dtype)},
+                 {"shape", tensor.shape}, {"storage", nullptr},
+                 {"offset", 0},           {"kind", tensor.kind}};
     if (tensor.storage >= 0) item["storage"] = tensor.storage;
     tensor_items.push_back(std::move(item));
   }

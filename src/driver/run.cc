@@ -43,12 +43,15 @@ void check_device(const std::string& device) {
   std::string name = lower(device);
   if (name == "cpu" || name == "llvm") return;
   for (const char* later : {"cuda", "cl", "opencl", "vulkan", "metal", "rocm"}) {
-    if (name == later) throw Error("not supported yet: device '" + device + "'; Kiln runs on cpu today");
+    if (name == later)
+      throw Error("not supported yet: device '" + device + "'; Kiln runs on cpu today");
   }
-  throw Error("unknown device '" + device + "'; devices: cpu (cuda, cl, vulkan, metal, rocm: not supported yet)");
+  throw Error("unknown device '" + device +
+              "'; devices: cpu (cuda, cl, vulkan, metal, rocm: not supported yet)");
 }
 
-Tensor filled_input(const runtime::TensorSpec& spec, const std::string& mode, std::mt19937_64& rng) {
+Tensor filled_input(const runtime::TensorSpec& spec, const std::string& mode,
+                    std::mt19937_64& rng) {
   Tensor value(spec.dtype, spec.shape);
   if (mode == "zeros") return value;
   if (mode == "ones") {
@@ -100,8 +103,8 @@ Package::Package(const std::string& path) : path_(path) {
 RunResult run(const Package& package, const RunOptions& options) {
   check_device(options.device);
   if (options.repeat < 1 || options.number < 1) {
-    throw Error("repeat and number must be at least 1, got repeat=" + std::to_string(options.repeat) +
-                " number=" + std::to_string(options.number));
+    throw Error("repeat and number must be at least 1, got repeat=" +
+                std::to_string(options.repeat) + " number=" + std::to_string(options.number));
   }
   codegen::Target target = codegen::parse_target(package.target());
   if (!target.is_host()) {
@@ -136,8 +139,8 @@ RunResult run(const Package& package, const RunOptions& options) {
   std::mt19937_64 rng(options.seed);
   for (const auto& spec : executor.inputs()) {
     auto given = options.inputs.find(spec.name);
-    Tensor value = given != options.inputs.end() ? given->second
-                                                 : filled_input(spec, options.fill_mode, rng);
+    Tensor value =
+        given != options.inputs.end() ? given->second : filled_input(spec, options.fill_mode, rng);
     executor.set_input(spec.name, value);
     result.inputs.emplace_back(spec.name, value);
   }
@@ -146,8 +149,8 @@ RunResult run(const Package& package, const RunOptions& options) {
     result.outputs.emplace_back(executor.outputs()[i].name, executor.get_output(i));
   }
   if (options.benchmark) {
-    runtime::BenchmarkResult bench = runtime::time_evaluator([&] { executor.run(); }, options.number,
-                                                             options.repeat, options.min_repeat_ms);
+    runtime::BenchmarkResult bench = runtime::time_evaluator(
+        [&] { executor.run(); }, options.number, options.repeat, options.min_repeat_ms);
     result.has_times = true;
     result.times = {bench.results, bench.mean, bench.median, bench.max, bench.min, bench.std};
   }

@@ -24,8 +24,8 @@ namespace {
 
 void check_same_dtype(const PrimExpr& a, const PrimExpr& b, const char* what) {
   KILN_CHECK(a && b) << what << ": null operand";
-  KILN_CHECK(a.dtype() == b.dtype()) << what << ": operands of " << a.dtype().to_string()
-                                     << " and " << b.dtype().to_string();
+  KILN_CHECK(a.dtype() == b.dtype())
+      << what << ": operands of " << a.dtype().to_string() << " and " << b.dtype().to_string();
 }
 
 bool is_immediate(const PrimExpr& expr) {
@@ -117,7 +117,8 @@ int64_t BufferNode::numel() const {
   return count;
 }
 
-Buffer make_buffer(std::string name, DataType dtype, std::vector<int64_t> shape, BufferScope scope) {
+Buffer make_buffer(std::string name, DataType dtype, std::vector<int64_t> shape,
+                   BufferScope scope) {
   return std::make_shared<const BufferNode>(std::move(name), dtype, std::move(shape), scope);
 }
 
@@ -182,8 +183,10 @@ PrimExpr logical_not(PrimExpr a) { return PrimExpr(std::make_shared<const NotNod
 
 PrimExpr buffer_load(Buffer buffer, std::vector<PrimExpr> indices) {
   DataType dtype = buffer->dtype;
-  if (indices.size() == 1 && indices[0].dtype().lanes > 1) dtype = dtype.with_lanes(indices[0].dtype().lanes);
-  return PrimExpr(std::make_shared<const BufferLoadNode>(dtype, std::move(buffer), std::move(indices)));
+  if (indices.size() == 1 && indices[0].dtype().lanes > 1)
+    dtype = dtype.with_lanes(indices[0].dtype().lanes);
+  return PrimExpr(
+      std::make_shared<const BufferLoadNode>(dtype, std::move(buffer), std::move(indices)));
 }
 
 PrimExpr ramp(PrimExpr base, PrimExpr stride, int lanes) {
@@ -194,18 +197,40 @@ PrimExpr broadcast(PrimExpr value, int lanes) {
   return PrimExpr(std::make_shared<const BroadcastNode>(std::move(value), lanes));
 }
 
-PrimExpr operator+(PrimExpr a, PrimExpr b) { return binary(BinaryOp::kAdd, std::move(a), std::move(b)); }
-PrimExpr operator-(PrimExpr a, PrimExpr b) { return binary(BinaryOp::kSub, std::move(a), std::move(b)); }
-PrimExpr operator*(PrimExpr a, PrimExpr b) { return binary(BinaryOp::kMul, std::move(a), std::move(b)); }
-PrimExpr operator/(PrimExpr a, PrimExpr b) { return binary(BinaryOp::kDiv, std::move(a), std::move(b)); }
-PrimExpr operator%(PrimExpr a, PrimExpr b) { return binary(BinaryOp::kMod, std::move(a), std::move(b)); }
+PrimExpr operator+(PrimExpr a, PrimExpr b) {
+  return binary(BinaryOp::kAdd, std::move(a), std::move(b));
+}
+PrimExpr operator-(PrimExpr a, PrimExpr b) {
+  return binary(BinaryOp::kSub, std::move(a), std::move(b));
+}
+PrimExpr operator*(PrimExpr a, PrimExpr b) {
+  return binary(BinaryOp::kMul, std::move(a), std::move(b));
+}
+PrimExpr operator/(PrimExpr a, PrimExpr b) {
+  return binary(BinaryOp::kDiv, std::move(a), std::move(b));
+}
+PrimExpr operator%(PrimExpr a, PrimExpr b) {
+  return binary(BinaryOp::kMod, std::move(a), std::move(b));
+}
 PrimExpr operator-(PrimExpr a) { return make_const(a.dtype().element(), 0) - a; }
-PrimExpr operator==(PrimExpr a, PrimExpr b) { return compare(CompareOp::kEQ, std::move(a), std::move(b)); }
-PrimExpr operator!=(PrimExpr a, PrimExpr b) { return compare(CompareOp::kNE, std::move(a), std::move(b)); }
-PrimExpr operator<(PrimExpr a, PrimExpr b) { return compare(CompareOp::kLT, std::move(a), std::move(b)); }
-PrimExpr operator<=(PrimExpr a, PrimExpr b) { return compare(CompareOp::kLE, std::move(a), std::move(b)); }
-PrimExpr operator>(PrimExpr a, PrimExpr b) { return compare(CompareOp::kGT, std::move(a), std::move(b)); }
-PrimExpr operator>=(PrimExpr a, PrimExpr b) { return compare(CompareOp::kGE, std::move(a), std::move(b)); }
+PrimExpr operator==(PrimExpr a, PrimExpr b) {
+  return compare(CompareOp::kEQ, std::move(a), std::move(b));
+}
+PrimExpr operator!=(PrimExpr a, PrimExpr b) {
+  return compare(CompareOp::kNE, std::move(a), std::move(b));
+}
+PrimExpr operator<(PrimExpr a, PrimExpr b) {
+  return compare(CompareOp::kLT, std::move(a), std::move(b));
+}
+PrimExpr operator<=(PrimExpr a, PrimExpr b) {
+  return compare(CompareOp::kLE, std::move(a), std::move(b));
+}
+PrimExpr operator>(PrimExpr a, PrimExpr b) {
+  return compare(CompareOp::kGT, std::move(a), std::move(b));
+}
+PrimExpr operator>=(PrimExpr a, PrimExpr b) {
+  return compare(CompareOp::kGE, std::move(a), std::move(b));
+}
 
 const int64_t* as_const_int(const PrimExpr& expr) {
   const auto* imm = expr.as<IntImmNode>();
