@@ -362,6 +362,27 @@ std::vector<te::Tensor> gather_nd_compute(const std::vector<te::Tensor>& inputs,
       "gather_nd", "injective")};
 }
 
+// Scatter with a reduction: the updates aimed at an output position, combined over reduce axis
+// `over` (positions no update aims at get the reduction's identity).
+PrimExpr reduce_aimed_updates(const std::string& reduction, const PrimExpr& aimed,
+                              const PrimExpr& update, DType dtype, const IterVar& over) {
+  if (reduction == "add") return te::sum(tir::select(aimed, update, constant(dtype, 0)), {over});
+  if (reduction == "mul") return te::prod(tir::select(aimed, update, constant(dtype, 1)), {over});
+  if (reduction == "max") {
+    return te::max_reduce(tir::select(aimed, update, lowest_value(dtype)), {over});
+  }
+  return te::min_reduce(tir::select(aimed, update, highest_value(dtype)), {over});
+}
+
+// The data value combined with the reduced updates (the identity leaves untouched data as is).
+PrimExpr combine_updates(const std::string& reduction, const PrimExpr& data,
+                         const PrimExpr& updates) {
+  if (reduction == "add") return data + updates;
+  if (reduction == "mul") return data * updates;
+  if (reduction == "max") return tir::max(data, updates);
+  return tir::min(data, updates);
+}
+
 // scatter_elements: update j (an index of `indices`) targets the data position j with its `axis`
 // coordinate replaced by indices[j]. So the updates aimed at output position p are those with
 // j = p except along `axis` (when p is inside the indices' shape there) and indices[j] == p[axis]:
@@ -430,22 +451,14 @@ std::vector<te::Tensor> scatter_elements_compute(const std::vector<te::Tensor>& 
         IterVar r = te::reduce_axis(updates_along, "r");
         auto [j, aimed] = candidate(p, PrimExpr(r.var));
         PrimExpr u = updates(j);
-        if (reduction == "add") return te::sum(tir::select(aimed, u, constant(dtype, 0)), {r});
-        if (reduction == "mul") return te::prod(tir::select(aimed, u, constant(dtype, 1)), {r});
-        if (reduction == "max")
-          return te::max_reduce(tir::select(aimed, u, lowest_value(dtype)), {r});
-        return te::min_reduce(tir::select(aimed, u, highest_value(dtype)), {r});
+        return reduce_aimed_updates(reduction, aimed, u, dtype, r);
       },
       "scatter_updates", "reduce");
   return {te::compute(
       shape,
       [&](const Indices& axes) {
         Exprs p = as_exprs(axes);
-        PrimExpr x = data(p), u = combined(p);
-        if (reduction == "add") return x + u;
-        if (reduction == "mul") return x * u;
-        if (reduction == "max") return tir::max(x, u);
-        return tir::min(x, u);
+        return combine_updates(reduction, data(p), combined(p));
       },
       "scatter_elements", "injective")};
 }
@@ -523,22 +536,14 @@ std::vector<te::Tensor> scatter_nd_compute(const std::vector<te::Tensor>& inputs
         IterVar t = te::reduce_axis(tuples, "t");
         PrimExpr aimed = aimed_at(p, PrimExpr(t.var));
         PrimExpr u = update_at(p, PrimExpr(t.var));
-        if (reduction == "add") return te::sum(tir::select(aimed, u, constant(dtype, 0)), {t});
-        if (reduction == "mul") return te::prod(tir::select(aimed, u, constant(dtype, 1)), {t});
-        if (reduction == "max")
-          return te::max_reduce(tir::select(aimed, u, lowest_value(dtype)), {t});
-        return te::min_reduce(tir::select(aimed, u, highest_value(dtype)), {t});
+        return reduce_aimed_updates(reduction, aimed, u, dtype, t);
       },
       "scatter_updates", "reduce");
   return {te::compute(
       shape,
       [&](const Indices& axes) {
         Exprs p = as_exprs(axes);
-        PrimExpr x = data(p), u = combined(p);
-        if (reduction == "add") return x + u;
-        if (reduction == "mul") return x * u;
-        if (reduction == "max") return tir::max(x, u);
-        return tir::min(x, u);
+        return combine_updates(reduction, data(p), combined(p));
       },
       "scatter_nd", "injective")};
 }
