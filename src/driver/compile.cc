@@ -576,6 +576,7 @@ Package compile(const Model& model, const CompileOptions& options) {
   passes.opt_level = options.opt_level;
   passes.disabled_passes = options.disabled_pass;
   passes.desired_layout = options.desired_layout;
+  passes.blocked_layout_lanes = target.vector_bits() / 32;
   // Graph passes: the optimising pipeline (src/driver/pipeline.h) rewrites `module` here, before
   // fusion and kernel planning.
   module = optimize(module, passes);

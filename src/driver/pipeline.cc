@@ -9,6 +9,7 @@
 #include "ir/printer.h"
 #include "ir/verifier.h"
 #include "kiln/error.h"
+#include "transform/alter_op_layout.h"
 #include "transform/convert_layout.h"
 #include "transform/eliminate_common_subexpr.h"
 #include "transform/fold_constant.h"
@@ -35,6 +36,7 @@ constexpr PassInfo kPasses[] = {
     {"eliminate_common_subexpr", "EliminateCommonSubexpr", 2},
     {"simplify_expr", "SimplifyExpr", 2},
     {"convert_layout", "ConvertLayout", 0},
+    {"alter_op_layout", "AlterOpLayout", 3},
     {"fuse_ops", "FuseOps", 1},
 };
 
@@ -119,6 +121,11 @@ ir::Module optimize(const ir::Module& module, const PassOptions& options) {
   if (!options.desired_layout.empty()) {
     passes.run("convert_layout", [&](const ir::Module& current) {
       return transform::convert_layout(current, options.desired_layout);
+    });
+  }
+  if (options.blocked_layout_lanes > 0) {
+    passes.run("alter_op_layout", [&](const ir::Module& current) {
+      return transform::alter_op_layout(current, options.blocked_layout_lanes);
     });
   }
   return passes.module();

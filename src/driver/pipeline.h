@@ -21,6 +21,9 @@ struct PassOptions {
   // "" (keep the importer's NCHW), "NCHW" or "NHWC" (not supported yet: a kiln::Error).
   // A requested layout is applied at every opt_level: it is a request, not an optimisation.
   std::string desired_layout;
+  // Float32 lanes of the target's vector registers when it is a CPU whose convolutions compute
+  // in the channel-blocked layout NCHW[x]c (the alter_op_layout pass, opt_level 3); 0: never.
+  int blocked_layout_lanes = 0;
   // Run the verifier after every pass (a failure is an internal error naming the pass). On in
   // debug builds; tests turn it on.
 #ifdef NDEBUG

@@ -22,6 +22,8 @@ void register_image_impls();           // op/nn/image_lower.cc
 void register_conv_transpose_impls();  // op/nn/conv_transpose_lower.cc
 void register_rnn_impls();             // op/nn/rnn_lower.cc
 void register_einsum_impls();          // op/einsum_lower.cc
+void register_layout_impls();          // op/layout_lower.cc
+void register_conv_blocked_impls();    // op/nn/conv_blocked_lower.cc
 
 namespace {
 
@@ -45,6 +47,8 @@ void register_all_impls() {
   register_conv_transpose_impls();
   register_rnn_impls();
   register_einsum_impls();
+  register_layout_impls();
+  register_conv_blocked_impls();
 }
 
 int ScheduleContext::lanes(DType dtype) const {

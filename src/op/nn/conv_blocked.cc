@@ -1,0 +1,93 @@
+// conv2d_nchwc: the 2-D convolution on channel-blocked data, which the alter_op_layout pass
+// (src/transform/alter_op_layout.cc) substitutes for conv2d on CPU targets.
+//
+//   data   [N, C/ib, H, W, ib]                    (layout NCHW<ib>c)
+//   weight [O/ob, C/ib, KH, KW, ib, ob]            (layout OIHW<ib>i<ob>o), groups = 1
+//          [C/b, 1, KH, KW, 1, b]                  (depthwise: groups = C, ib = ob = b)
+//   result [N, O/ob, OH, OW, ob]                   (layout NCHW<ob>c)
+//
+// The output-channel block is innermost in both the weight and the result, so the kernel's
+// vector runs along output channels: every lane does useful work whatever the image width, and
+// each weight vector is one contiguous load (see conv_blocked_lower.cc).
+#include <string>
+#include <vector>
+
+#include "ir/op.h"
+#include "op/nn/nn_util.h"
+#include "op/op_util.h"
+
+namespace kiln::op {
+namespace {
+
+constexpr std::string_view kOp = "conv2d_nchwc";
+
+Type infer_conv2d_nchwc(const std::vector<Type>& args, const ir::Attrs& attrs) {
+  const TensorType& data = tensor_arg(args, 0, kOp);
+  const TensorType& weight = tensor_arg(args, 1, kOp);
+  require_rank(data, 5, kOp, "data");
+  require_rank(weight, 6, kOp, "weight");
+  require_same_dtype(data, weight, kOp);
+  if (!data.is_static() || !weight.is_static()) {
+    type_error(kOp, "needs static shapes, got data " + data.to_string() + " and weight " +
+                        weight.to_string());
+  }
+  const std::vector<int64_t> d = data.static_shape(), w = weight.static_shape();
+  const std::vector<int64_t>& strides = nn::ints_attr(attrs, "strides", 2, kOp);
+  const std::vector<int64_t>& padding = nn::ints_attr(attrs, "padding", 4, kOp);
+  const std::vector<int64_t>& dilation = nn::ints_attr(attrs, "dilation", 2, kOp);
+  int64_t groups = attrs.get_int("groups");
+  nn::require_positive(strides, "strides", kOp);
+  nn::require_non_negative(padding, "padding", kOp);
+  nn::require_positive(dilation, "dilation", kOp);
+  const int64_t channels = d[1] * d[4];
+  if (groups == 1) {
+    if (w[1] != d[1] || w[4] != d[4]) {
+      type_error(kOp, "weight " + weight.to_string() + " does not match data " + data.to_string() +
+                          " (expected [O/ob, " + std::to_string(d[1]) + ", KH, KW, " +
+                          std::to_string(d[4]) + ", ob])");
+    }
+  } else if (groups == channels) {
+    if (w[0] != d[1] || w[1] != 1 || w[4] != 1 || w[5] != d[4]) {
+      type_error(kOp, "depthwise weight " + weight.to_string() + " does not match data " +
+                          data.to_string() + " (expected [" + std::to_string(d[1]) +
+                          ", 1, KH, KW, 1, " + std::to_string(d[4]) + "])");
+    }
+  } else {
+    type_error(kOp, "groups must be 1 or the channel count " + std::to_string(channels) + ", got " +
+                        std::to_string(groups));
+  }
+  Shape out = {d[0], w[0], Dim(), Dim(), w[5]};
+  for (size_t axis = 0; axis < 2; ++axis) {
+    nn::Window window{w[2 + axis], strides[axis], dilation[axis], padding[axis], padding[axis + 2]};
+    out[2 + axis] = nn::window_output_dim(data.shape[2 + axis], window, false,
+                                          axis == 0 ? "height" : "width", kOp);
+  }
+  return TensorType{data.dtype, out};
+}
+
+// Each output element is a dot product over (C/groups)*KH*KW weights.
+int64_t conv2d_nchwc_macs(const std::vector<Type>& args, const ir::Attrs& /*attrs*/,
+                          const Type& result) {
+  if (!nn::all_static(args, result)) return 0;
+  std::vector<int64_t> weight = args[1].as_tensor().static_shape();
+  return result.as_tensor().numel() * weight[1] * weight[4] * weight[2] * weight[3];
+}
+
+}  // namespace
+
+void register_conv_blocked_ops(ir::OpRegistry& registry) {
+  std::vector<ir::AttrDef> attrs = {
+      attr_ints("strides", std::vector<int64_t>{1, 1}, "stride along height, width"),
+      attr_ints("padding", std::vector<int64_t>{0, 0, 0, 0}, "top, left, bottom, right"),
+      attr_ints("dilation", std::vector<int64_t>{1, 1}, "dilation along height, width"),
+      attr_int("groups", 1, "1, or the channel count (depthwise)")};
+  ir::OpDef def =
+      nn::make_op(std::string(kOp),
+                  "2-D convolution on channel-blocked data: NCHW[x]c data, "
+                  "OIHW[x]i[y]o weight, NCHW[y]c result",
+                  2, 2, std::move(attrs), ir::OpPattern::kOutEWiseFusable, infer_conv2d_nchwc);
+  def.macs = conv2d_nchwc_macs;
+  registry.add(std::move(def));
+}
+
+}  // namespace kiln::op
