@@ -94,6 +94,7 @@ class LayoutAlterer final : public ir::ExprMutator {
         call.args.size() == 2) {
       return follow_binary(call);
     }
+    if (op == "max_pool2d" || op == "avg_pool2d") return follow_pool(call);
     if (call.op.pattern == ir::OpPattern::kReduction && op.rfind("reduce_", 0) == 0) {
       return follow_spatial_reduction(call);
     }
@@ -197,6 +198,16 @@ class LayoutAlterer final : public ir::ExprMutator {
     }
     ir::Expr result = ir::CallNode::make(call.op, std::move(args), call.attrs, call.source_name);
     return Blocked{result, lead->layout, lead->plain_layout, lead->block};
+  }
+
+  // Windowed pooling computes in the blocked layout as well (its layout attribute).
+  std::optional<Blocked> follow_pool(const ir::CallNode& call) {
+    const Blocked* data = find_blocked(call.args[0]);
+    if (data == nullptr || data->plain_layout != "NCHW") return std::nullopt;
+    ir::Attrs attrs = call.attrs;
+    attrs.set("layout", data->layout);
+    ir::Expr result = ir::CallNode::make(call.op, {data->expr}, attrs, call.source_name);
+    return Blocked{result, data->layout, data->plain_layout, data->block};
   }
 
   // reduce_*(x, axes=[2, 3]) keeps the channel blocks: [N, C/x, 1, 1, x] with keepdims, else

@@ -15,9 +15,9 @@
 //             about it: unary elementwise operators; binary broadcasts whose other operand is
 //             blocked alike or a constant per channel or scalar (the constant is transformed
 //             here); bias_add along the channels (it becomes an add of the blocked bias); and
-//             reductions over H and W. Every other use of a blocked value, and the function's
-//             outputs, read it back in its original layout through one layout_transform per
-//             value. Inputs, outputs, their names and types are unchanged.
+//             max / average pooling; reductions over H and W. Every other use of a blocked value,
+//             and the function's outputs, read it back in its original layout through one
+//             layout_transform per value. Inputs, outputs, their names and types are unchanged.
 // Run after:  fold_constant (it folds the weight transforms again: harmless).
 #pragma once
 

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "ir/op.h"
+#include "op/layout.h"
 #include "op/nn/nn_util.h"
 #include "op/op_util.h"
 
@@ -12,7 +13,24 @@ namespace {
 // The output type of a windowed pooling op: [N, C, OH, OW] from the validated window attributes.
 TensorType infer_window_pool(const TensorType& data, const ir::Attrs& attrs,
                              std::string_view op_name) {
-  require_rank(data, 4, op_name, "data");
+  // NCHW, or channel-blocked NCHW<x>c ([N, C/x, H, W, x], from the alter_op_layout pass): the
+  // window moves over axes 2 and 3 in both.
+  const std::string& layout = attrs.get_string("layout");
+  const bool blocked = layout != "NCHW";
+  if (blocked) {
+    Layout parsed = Layout::parse(layout);
+    if (parsed.rank() != 5 || parsed.primal_position('N') != 0 ||
+        parsed.primal_position('C') != 1 || parsed.primal_position('H') != 2 ||
+        parsed.primal_position('W') != 3 || parsed.block_position('C') != 4) {
+      type_error(op_name, "layout must be NCHW or NCHW<x>c, got \"" + layout + "\"");
+    }
+    require_rank(data, 5, op_name, "data");
+    if (data.shape[4] != Dim(parsed.block_size('C'))) {
+      type_error(op_name, "data " + data.to_string() + " does not have layout " + layout);
+    }
+  } else {
+    require_rank(data, 4, op_name, "data");
+  }
   const std::vector<int64_t>& pool_size = nn::ints_attr(attrs, "pool_size", 2, op_name);
   const std::vector<int64_t>& strides = nn::ints_attr(attrs, "strides", 2, op_name);
   const std::vector<int64_t>& padding = nn::ints_attr(attrs, "padding", 4, op_name);
@@ -25,6 +43,7 @@ TensorType infer_window_pool(const TensorType& data, const ir::Attrs& attrs,
   nn::require_flag(ceil_mode, "ceil_mode", op_name);
 
   Shape out = {data.shape[0], data.shape[1], Dim(), Dim()};
+  if (blocked) out.push_back(data.shape[4]);
   for (size_t axis = 0; axis < 2; ++axis) {
     nn::Window window{pool_size[axis], strides[axis], dilation[axis], padding[axis],
                       padding[axis + 2]};
@@ -75,7 +94,8 @@ std::vector<ir::AttrDef> window_attrs() {
           attr_ints("strides", std::vector<int64_t>{1, 1}, "stride along height, width"),
           attr_ints("padding", std::vector<int64_t>{0, 0, 0, 0}, "top, left, bottom, right"),
           attr_ints("dilation", std::vector<int64_t>{1, 1}, "dilation along height, width"),
-          attr_int("ceil_mode", 0, "round the output size up (ONNX rule)")};
+          attr_int("ceil_mode", 0, "round the output size up (ONNX rule)"),
+          attr_string("layout", std::string("NCHW"), "NCHW, or NCHW<x>c (channel-blocked)")};
 }
 
 }  // namespace

@@ -66,12 +66,15 @@ std::vector<te::Tensor> window_pool_compute(PoolKind kind, const std::string& na
   tir::IterVar ry = te::reduce_axis(axes[0].kernel, "ry");
   tir::IterVar rx = te::reduce_axis(axes[1].kernel, "rx");
   std::vector<bool> checked = {false, false, axes[0].leaves_input(), axes[1].leaves_input()};
+  const bool blocked = data->shape.size() == 5;  // NCHW<x>c: the channel block is the last axis
+  if (blocked) checked.push_back(false);
   PrimExpr fill = kind == PoolKind::kMax ? lowest_value(dtype) : constant(dtype, 0);
   int64_t p = kind == PoolKind::kLp ? attrs.get_int("p") : 1;
   auto tap = [&](const Exprs& out) {
     Exprs in = {out[0], out[1],
                 out[2] * axes[0].stride - axes[0].pad_before + PrimExpr(ry.var) * axes[0].dilation,
                 out[3] * axes[1].stride - axes[1].pad_before + PrimExpr(rx.var) * axes[1].dilation};
+    if (blocked) in.push_back(out[4]);
     PrimExpr x = read_or(data, in, checked, fill);
     if (kind != PoolKind::kLp) return x;
     if (p == 1) return tir::intrinsic("fabs", {x});
@@ -79,6 +82,7 @@ std::vector<te::Tensor> window_pool_compute(PoolKind kind, const std::string& na
     return tir::intrinsic("pow", {tir::intrinsic("fabs", {x}), constant(dtype, double(p))});
   };
   std::vector<std::string> axis_names = {"n", "c", "y", "x"};
+  if (blocked) axis_names.push_back("b");
   if (kind == PoolKind::kMax) {
     return {te::compute(
         out_shape,
