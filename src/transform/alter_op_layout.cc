@@ -35,9 +35,12 @@ std::string blocked_name(const std::string& plain, int64_t block) {
   return plain + std::to_string(block) + "c";
 }
 
+// A transformed constant keeps the constant's name (the weight it is).
 ir::Expr transform(const ir::Expr& value, const std::string& src, const std::string& dst) {
+  const auto* constant = ir::as<ir::ConstantNode>(value);
   return fold_if_constant(
-      ir::call("layout_transform", {value}, {{"src_layout", src}, {"dst_layout", dst}}));
+      ir::call("layout_transform", {value}, {{"src_layout", src}, {"dst_layout", dst}}),
+      constant != nullptr ? constant->name : "");
 }
 
 bool is_float_static(const ir::Expr& expr) {
@@ -140,7 +143,7 @@ class LayoutAlterer final : public ir::ExprMutator {
     int64_t numel = constant->value.numel();
     if (numel == 1) {
       return fold_if_constant(
-          ir::call("reshape", {original}, {{"newshape", std::vector<int64_t>{}}}));
+          ir::call("reshape", {original}, {{"newshape", std::vector<int64_t>{}}}), constant->name);
     }
     bool per_channel =
         numel == channels && (is_bias ? shape.size() == 1
@@ -148,7 +151,8 @@ class LayoutAlterer final : public ir::ExprMutator {
                                             (shape.size() == 4 && shape[1] == channels));
     if (!per_channel) return std::nullopt;
     ir::Expr as_nchw = fold_if_constant(
-        ir::call("reshape", {original}, {{"newshape", std::vector<int64_t>{1, channels, 1, 1}}}));
+        ir::call("reshape", {original}, {{"newshape", std::vector<int64_t>{1, channels, 1, 1}}}),
+        constant->name);
     return transform(as_nchw, "NCHW", blocked_name("NCHW", block));
   }
 

@@ -105,7 +105,7 @@ TEST(Pipeline, UnknownPassNamesAreListed) {
     EXPECT_EQ(std::string(error.what()),
               "unknown pass 'fold_constants' in disabled_pass; the passes are: infer_types, "
               "simplify_inference, fold_constant, fold_scale_axis, eliminate_common_subexpr, "
-              "simplify_expr, convert_layout, fuse_ops");
+              "simplify_expr, convert_layout, alter_op_layout, fuse_ops");
   }
   EXPECT_THROW(optimize(small_cnn(), options_at(4)), Error);
 }
