@@ -182,6 +182,9 @@ class LayoutAlterer final : public ir::ExprMutator {
     if (lead == nullptr || lead->plain_layout != "NCHW") return std::nullopt;
     const ir::TensorType& out = call.type().as_tensor();
     if (!out.is_static() || out.rank() != 4) return std::nullopt;
+    for (const ir::Expr& arg : call.args) {
+      if (!arg->type().is_tensor() || !arg->type().as_tensor().is_static()) return std::nullopt;
+    }
     const std::vector<int64_t> out_shape = out.static_shape();
     std::vector<ir::Expr> args;
     for (const ir::Expr& arg : call.args) {
@@ -197,8 +200,15 @@ class LayoutAlterer final : public ir::ExprMutator {
       }
       std::optional<ir::Expr> constant =
           blocked_constant(arg, out_shape[1], lead->block, /*is_bias=*/false);
-      if (!constant) return std::nullopt;
-      args.push_back(*constant);
+      if (constant) {
+        args.push_back(*constant);
+        continue;
+      }
+      // A plain operand of the full shape (a residual from outside the blocked region) joins the
+      // blocked layout: one transform of it, shared by its blocked users, keeps the epilogue in
+      // the convolution's kernel, where transforming the result back would split it.
+      if (arg->type().as_tensor().static_shape() != out_shape) return std::nullopt;
+      args.push_back(as_blocked(arg, lead->block));
     }
     ir::Expr result = ir::CallNode::make(call.op, std::move(args), call.attrs, call.source_name);
     return Blocked{result, lead->layout, lead->plain_layout, lead->block};

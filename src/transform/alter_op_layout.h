@@ -13,10 +13,11 @@
 //             weight becomes the OIHW[x]i[y]o constant (transformed here, at compile time).
 //             A value already blocked keeps its layout through the operators that do not care
 //             about it: unary elementwise operators; binary broadcasts whose other operand is
-//             blocked alike or a constant per channel or scalar (the constant is transformed
-//             here); bias_add along the channels (it becomes an add of the blocked bias); and
-//             max / average pooling; reductions over H and W. Every other use of a blocked value,
-//             and the function's outputs, read it back in its original layout through one
+//             blocked alike, a constant per channel or scalar (the constant is transformed
+//             here), or a plain value of the result's shape (transformed once for all its
+//             blocked users); bias_add along the channels (it becomes an add of the blocked bias);
+//             and max / average pooling; reductions over H and W. Every other use of a blocked
+//             value, and the function's outputs, read it back in its original layout through one
 //             layout_transform per value. Inputs, outputs, their names and types are unchanged.
 // Run after:  fold_constant (it folds the weight transforms again: harmless).
 #pragma once

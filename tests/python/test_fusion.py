@@ -66,8 +66,11 @@ def test_resnet50_is_at_most_60_fused_kernels_and_still_matches(kiln, exported, 
         assert "batch_norm" not in node["ops"], node
         assert len(node["names"]) == len(node["ops"])
     ops = [node["ops"] for node in nodes]
-    assert ["conv2d", "bias_add", "relu"] in ops
-    assert ["conv2d", "bias_add", "add", "relu"] in ops  # the residual add in the epilogue
+    # In the blocked layout NCHW16c (alter_op_layout) the bias is an add of the blocked bias.
+    assert ["conv2d_nchwc", "add", "relu"] in ops
+    assert ["conv2d_nchwc", "add", "add", "relu"] in ops  # the residual add in the epilogue
+    # Only the network's input and output change layout; the pooling stays blocked.
+    assert ops.count(["layout_transform"]) <= 2
     # Identical layers share a kernel: far fewer distinct kernels than launches.
     assert len({node["kernel"] for node in nodes}) < len(nodes)
 
@@ -92,7 +95,9 @@ def test_cli_dump_code_ir_shows_the_groups(run_cli, tmp_path):
     assert done.returncode == 0, done.stderr
     text = (tmp_path / "cnn.tar.ir").read_text()
     headers = [line.strip() for line in text.splitlines() if line.strip().startswith("# kernel")]
-    assert "# kernel 0: conv2d + bias_add + relu" in headers, text
+    # The input moves to the blocked layout first (alter_op_layout), then conv + bias + relu.
+    assert "# kernel 0: layout_transform" in headers, text
+    assert "# kernel 1: conv2d_nchwc + add + relu" in headers, text
     assert any(h.endswith(": dense + bias_add") for h in headers), text
     # One header per launch, in launch order.
     assert f"({len(headers)} kernel launches)" in done.stdout, (done.stdout, headers)
@@ -122,10 +127,18 @@ def test_conv_scale_shift_residual_clip_is_one_kernel(kiln, tmp_path, width, fol
                 [tensor("w", w), tensor("scale", scale), tensor("shift", shift),
                  tensor("lo", 0.0), tensor("hi", 6.0)])
     disabled = [] if fold_scale else ["fold_scale_axis"]
-    package = compile_and_compare(kiln, path, tmp_path, 1e-4, 1e-4, disabled_pass=disabled)
+    # NCHW (the blocked layout off): one kernel.
+    package = compile_and_compare(kiln, path, tmp_path, 1e-4, 1e-4,
+                                  disabled_pass=disabled + ["alter_op_layout"])
     expected = ["conv2d", "bias_add", "add", "clip"] if fold_scale else [
         "conv2d", "multiply", "add", "add", "clip"]
     assert fused_ops(package) == [expected]
+    # NCHW8c: the input is blocked once (for the convolution and the residual), the epilogue is
+    # still in the convolution's kernel, and the result goes back to NCHW.
+    package = compile_and_compare(kiln, path, tmp_path, 1e-4, 1e-4, disabled_pass=disabled)
+    expected = ["conv2d_nchwc", "add", "add", "clip"] if fold_scale else [
+        "conv2d_nchwc", "multiply", "add", "add", "clip"]
+    assert fused_ops(package) == [["layout_transform"], expected, ["layout_transform"]]
 
 
 @pytest.mark.parametrize("rows,units", [(1, 10), (3, 16), (5, 33)])
@@ -196,8 +209,10 @@ def test_identical_groups_share_one_kernel(kiln, tmp_path):
                 inits)
     package, _ = check_against_ort(kiln, path, tmp_path, rtol=1e-4, atol=1e-5)
     nodes = graph_nodes(package)
-    assert [n["ops"] for n in nodes] == [["conv2d", "bias_add", "relu"]] * 3
-    assert len({n["kernel"] for n in nodes}) == 1
+    assert [n["ops"] for n in nodes] == ([["layout_transform"]] +
+                                         [["conv2d_nchwc", "add", "relu"]] * 3 +
+                                         [["layout_transform"]])
+    assert len({n["kernel"] for n in nodes[1:4]}) == 1
 
 
 @pytest.mark.parametrize("options", [{"opt_level": 0}, {"disabled_pass": ["fuse_ops"]}])
