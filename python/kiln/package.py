@@ -151,7 +151,7 @@ def compile(
     written to a new directory under the system's temporary folder, which Kiln never deletes.
 
     `disabled_pass` names graph passes not to run (a list, or "a,b"); `desired_layout` is the data
-    layout of convolutions ("NCHW"; "NHWC" is not supported yet)."""
+    layout of convolutions ("NCHW", the default, or "NHWC")."""
     if not isinstance(model, Model):
         raise _kiln.Error(f"compile expects a kiln.Model, got {type(model).__name__}")
     if isinstance(dump_code, str):

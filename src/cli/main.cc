@@ -260,7 +260,7 @@ int main(int argc, char** argv) {
   compile->add_option("--disabled-pass", compile_args.disabled_pass,
                       "comma-separated graph passes not to run, e.g. fold_scale_axis,fuse_ops");
   compile->add_option("--desired-layout", compile_args.desired_layout,
-                      "data layout of convolutions: NCHW (NHWC: not supported yet)");
+                      "data layout of convolutions: NCHW or NHWC");
 
   RunArgs run_args;
   CLI::App* run = app.add_subcommand("run", "run a compiled package");

@@ -18,7 +18,8 @@ struct PassOptions {
   // Passes not to run, by name (see known_pass_names(); TVM's names such as "FoldConstant" are
   // accepted too). An unknown name is a kiln::Error listing the known ones.
   std::vector<std::string> disabled_passes;
-  // "" (keep the importer's NCHW), "NCHW" or "NHWC" (not supported yet: a kiln::Error).
+  // "" (keep the importer's NCHW), "NCHW" or "NHWC" (convolutions on NHWC data; see
+  // transform/convert_layout.h).
   // A requested layout is applied at every opt_level: it is a request, not an optimisation.
   std::string desired_layout;
   // Float32 lanes of the target's vector registers when it is a CPU whose convolutions compute

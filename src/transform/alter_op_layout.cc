@@ -9,6 +9,8 @@
 
 #include "ir/functor.h"
 #include "ir/op.h"
+#include "kiln/error.h"
+#include "op/layout.h"
 #include "transform/fold_constant.h"
 #include "transform/pass_util.h"
 
@@ -23,12 +25,13 @@ int64_t channel_block(int64_t channels, int lanes) {
 
 namespace {
 
+using op::Layout;
+
 // A value in a blocked layout, and the layout the rest of the graph knows it in.
 struct Blocked {
   ir::Expr expr;
-  std::string layout;        // "NCHW16c", "NC16c"
+  std::string layout;        // "NCHW16c", "NC16c", "NHWC"
   std::string plain_layout;  // "NCHW", "NC"
-  int64_t block = 0;
 };
 
 std::string blocked_name(const std::string& plain, int64_t block) {
@@ -50,6 +53,7 @@ bool is_float_static(const ir::Expr& expr) {
 
 class LayoutAlterer final : public ir::ExprMutator {
  public:
+  // lanes > 0: NCHW<x>c blocks for that vector width; lanes == 0: NHWC.
   explicit LayoutAlterer(int lanes) : lanes_(lanes) {}
 
  protected:
@@ -59,7 +63,9 @@ class LayoutAlterer final : public ir::ExprMutator {
   ir::Expr rewrite(const ir::Expr& node, const std::vector<ir::Expr>& new_children) override {
     if (const auto* call = ir::as<ir::CallNode>(node)) {
       if (std::optional<Blocked> blocked = block_call(*call)) {
-        ir::Expr plain = transform(blocked->expr, blocked->layout, blocked->plain_layout);
+        ir::Expr plain = blocked->layout == blocked->plain_layout
+                             ? blocked->expr
+                             : transform(blocked->expr, blocked->layout, blocked->plain_layout);
         blocked_[node.get()] = std::move(*blocked);
         return plain;
       }
@@ -73,15 +79,13 @@ class LayoutAlterer final : public ir::ExprMutator {
     return it == blocked_.end() ? nullptr : &it->second;
   }
 
-  // The rewritten `original` in NCHW<block>c (a transform when it is plain or blocked otherwise).
-  // One transform per (value, block), however many convolutions read it.
-  ir::Expr as_blocked(const ir::Expr& original, int64_t block) {
+  // The rewritten NCHW value `original` in `layout` (a transform when it is plain or in another
+  // layout). One transform per (value, layout), however many convolutions read it.
+  ir::Expr as_layout(const ir::Expr& original, const std::string& layout) {
     const Blocked* blocked = find_blocked(original);
-    if (blocked != nullptr && blocked->block == block && blocked->plain_layout == "NCHW") {
-      return blocked->expr;
-    }
-    ir::Expr& cached = transformed_inputs_[{original.get(), block}];
-    if (!cached) cached = transform(memo_.at(original.get()), "NCHW", blocked_name("NCHW", block));
+    if (blocked != nullptr && blocked->layout == layout) return blocked->expr;
+    ir::Expr& cached = transformed_inputs_[{original.get(), layout}];
+    if (!cached) cached = transform(memo_.at(original.get()), "NCHW", layout);
     return cached;
   }
 
@@ -117,6 +121,15 @@ class LayoutAlterer final : public ir::ExprMutator {
     const int64_t groups = conv.attrs.get_int("groups");
     const bool depthwise = groups > 1 && groups == in[1] && w[0] == in[1] && w[1] == 1;
     if (groups != 1 && !depthwise) return std::nullopt;
+    if (lanes_ == 0) {  // NHWC: one block of all the channels
+      std::string weight_layout =
+          depthwise ? "OIHW1i" + std::to_string(w[0]) + "o"
+                    : "OIHW" + std::to_string(in[1]) + "i" + std::to_string(w[0]) + "o";
+      ir::Expr packed_weight = transform(weight_memo(weight), "OIHW", weight_layout);
+      ir::Expr nhwc_conv = ir::call("conv2d_nchwc", {as_layout(data, "NHWC"), packed_weight},
+                                    conv.attrs, conv.source_name);
+      return Blocked{nhwc_conv, "NHWC", "NCHW"};
+    }
     int64_t out_block = channel_block(w[0], lanes_);
     int64_t in_block = depthwise ? out_block : channel_block(in[1], lanes_);
     if (out_block == 0 || in_block == 0) return std::nullopt;
@@ -126,17 +139,18 @@ class LayoutAlterer final : public ir::ExprMutator {
                   : "OIHW" + std::to_string(in_block) + "i" + std::to_string(out_block) + "o";
     ir::Expr packed_weight = transform(weight_memo(weight), "OIHW", weight_layout);
     ir::Attrs attrs = conv.attrs;
-    ir::Expr blocked_conv = ir::call("conv2d_nchwc", {as_blocked(data, in_block), packed_weight},
-                                     std::move(attrs), conv.source_name);
-    return Blocked{blocked_conv, blocked_name("NCHW", out_block), "NCHW", out_block};
+    ir::Expr blocked_conv =
+        ir::call("conv2d_nchwc", {as_layout(data, blocked_name("NCHW", in_block)), packed_weight},
+                 std::move(attrs), conv.source_name);
+    return Blocked{blocked_conv, blocked_name("NCHW", out_block), "NCHW"};
   }
 
   const ir::Expr& weight_memo(const ir::Expr& original) const { return memo_.at(original.get()); }
 
   // A constant that broadcasts against NCHW data per channel ([C], viewed as [C, 1, 1] by
-  // bias_add; [C, 1, 1]; [1, C, 1, 1]) or as a scalar, in NCHW<block>c; nullopt otherwise.
+  // bias_add; [C, 1, 1]; [1, C, 1, 1]) or as a scalar, in `layout`; nullopt otherwise.
   std::optional<ir::Expr> blocked_constant(const ir::Expr& original, int64_t channels,
-                                           int64_t block, bool is_bias) const {
+                                           const std::string& layout, bool is_bias) const {
     const auto* constant = ir::as<ir::ConstantNode>(original);
     if (constant == nullptr) return std::nullopt;
     std::vector<int64_t> shape = constant->value.shape();
@@ -153,7 +167,7 @@ class LayoutAlterer final : public ir::ExprMutator {
     ir::Expr as_nchw = fold_if_constant(
         ir::call("reshape", {original}, {{"newshape", std::vector<int64_t>{1, channels, 1, 1}}}),
         constant->name);
-    return transform(as_nchw, "NCHW", blocked_name("NCHW", block));
+    return transform(as_nchw, "NCHW", layout);
   }
 
   std::optional<Blocked> block_bias_add(const ir::CallNode& call) {
@@ -162,17 +176,17 @@ class LayoutAlterer final : public ir::ExprMutator {
     int64_t axis = call.attrs.get_int("axis");
     if (axis != 1 && axis != -3) return std::nullopt;
     int64_t channels = call.args[0]->type().as_tensor().static_shape()[1];
-    std::optional<ir::Expr> bias = blocked_constant(call.args[1], channels, data->block, true);
+    std::optional<ir::Expr> bias = blocked_constant(call.args[1], channels, data->layout, true);
     if (!bias) return std::nullopt;
     return Blocked{ir::call("add", {data->expr, *bias}, {}, call.source_name), data->layout,
-                   data->plain_layout, data->block};
+                   data->plain_layout};
   }
 
   std::optional<Blocked> follow_unary(const ir::CallNode& call) {
     const Blocked* data = find_blocked(call.args[0]);
     if (data == nullptr) return std::nullopt;
     ir::Expr result = ir::CallNode::make(call.op, {data->expr}, call.attrs, call.source_name);
-    return Blocked{result, data->layout, data->plain_layout, data->block};
+    return Blocked{result, data->layout, data->plain_layout};
   }
 
   std::optional<Blocked> follow_binary(const ir::CallNode& call) {
@@ -199,7 +213,7 @@ class LayoutAlterer final : public ir::ExprMutator {
         continue;
       }
       std::optional<ir::Expr> constant =
-          blocked_constant(arg, out_shape[1], lead->block, /*is_bias=*/false);
+          blocked_constant(arg, out_shape[1], lead->layout, /*is_bias=*/false);
       if (constant) {
         args.push_back(*constant);
         continue;
@@ -208,24 +222,27 @@ class LayoutAlterer final : public ir::ExprMutator {
       // blocked layout: one transform of it, shared by its blocked users, keeps the epilogue in
       // the convolution's kernel, where transforming the result back would split it.
       if (arg->type().as_tensor().static_shape() != out_shape) return std::nullopt;
-      args.push_back(as_blocked(arg, lead->block));
+      args.push_back(as_layout(arg, lead->layout));
     }
     ir::Expr result = ir::CallNode::make(call.op, std::move(args), call.attrs, call.source_name);
-    return Blocked{result, lead->layout, lead->plain_layout, lead->block};
+    return Blocked{result, lead->layout, lead->plain_layout};
   }
 
-  // Windowed pooling computes in the blocked layout as well (its layout attribute).
+  // Windowed pooling computes in the blocked layout as well (its layout attribute); NHWC pooling
+  // is not there yet, so an NHWC value goes back to NCHW for it.
   std::optional<Blocked> follow_pool(const ir::CallNode& call) {
     const Blocked* data = find_blocked(call.args[0]);
-    if (data == nullptr || data->plain_layout != "NCHW") return std::nullopt;
+    if (data == nullptr || data->plain_layout != "NCHW" || data->layout == "NHWC") {
+      return std::nullopt;
+    }
     ir::Attrs attrs = call.attrs;
     attrs.set("layout", data->layout);
     ir::Expr result = ir::CallNode::make(call.op, {data->expr}, attrs, call.source_name);
-    return Blocked{result, data->layout, data->plain_layout, data->block};
+    return Blocked{result, data->layout, data->plain_layout};
   }
 
   // reduce_*(x, axes=[2, 3]) keeps the channel blocks: [N, C/x, 1, 1, x] with keepdims, else
-  // [N, C/x, x] (layout NC<x>c).
+  // [N, C/x, x] (layout NC<x>c). In NHWC it reduces axes 1 and 2: [N, 1, 1, C], or [N, C].
   std::optional<Blocked> follow_spatial_reduction(const ir::CallNode& call) {
     const Blocked* data = find_blocked(call.args[0]);
     if (data == nullptr || data->plain_layout != "NCHW") return std::nullopt;
@@ -234,25 +251,34 @@ class LayoutAlterer final : public ir::ExprMutator {
     if (!(axes == std::vector<int64_t>{2, 3} || axes == std::vector<int64_t>{3, 2})) {
       return std::nullopt;
     }
-    // Positive axes: negative ones would count from the block axis.
+    // Positive axes where H and W are: negative ones would count from the block axis.
+    Layout layout = Layout::parse(data->layout);
     ir::Attrs attrs = call.attrs;
-    attrs.set("axes", std::vector<int64_t>{2, 3});
+    attrs.set("axes",
+              std::vector<int64_t>{layout.primal_position('H'), layout.primal_position('W')});
     ir::Expr result = ir::CallNode::make(call.op, {data->expr}, attrs, call.source_name);
     if (call.attrs.get_int("keepdims") != 0) {
-      return Blocked{result, data->layout, data->plain_layout, data->block};
+      return Blocked{result, data->layout, data->plain_layout};
     }
-    return Blocked{result, blocked_name("NC", data->block), "NC", data->block};
+    int64_t block = layout.block_size('C');
+    return Blocked{result, block > 1 ? blocked_name("NC", block) : "NC", "NC"};
   }
 
   int lanes_;
   std::unordered_map<const ir::ExprNode*, Blocked> blocked_;
-  std::map<std::pair<const ir::ExprNode*, int64_t>, ir::Expr> transformed_inputs_;
+  std::map<std::pair<const ir::ExprNode*, std::string>, ir::Expr> transformed_inputs_;
 };
 
 }  // namespace
 
 ir::Module alter_op_layout(const ir::Module& module, int lanes) {
+  KILN_CHECK(lanes > 0) << "alter_op_layout: lanes must be positive";
   LayoutAlterer alterer(lanes);
+  return mutate_main(module, alterer);
+}
+
+ir::Module convert_to_nhwc(const ir::Module& module) {
+  LayoutAlterer alterer(0);
   return mutate_main(module, alterer);
 }
 

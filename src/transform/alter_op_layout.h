@@ -31,6 +31,12 @@ namespace kiln::transform {
 // `lanes`: float32 lanes of the target's vector registers (16 for AVX-512, 8 for AVX2).
 ir::Module alter_op_layout(const ir::Module& module, int lanes);
 
+// The same rewrite towards NHWC instead (desired_layout "NHWC", see convert_layout.h): every
+// convertible conv2d computes on NHWC data with HWIO weights (conv2d_nchwc with a single channel
+// block: data [N, H, W, C], weight [1, 1, KH, KW, C, O]); the same operators follow the NHWC
+// value, except pooling, which reads NCHW.
+ir::Module convert_to_nhwc(const ir::Module& module);
+
 // The block for `channels`: `lanes` when it divides them, else the largest power of two below
 // `lanes` that does (at least 4), else the channel count itself when it is below `lanes` (a
 // 3-channel image), else 0: no block, the convolution stays NCHW.

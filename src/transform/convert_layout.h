@@ -1,17 +1,16 @@
-// convert_layout: puts the data of convolutions and pools into a desired layout.
+// convert_layout: puts the data of convolutions into a desired layout (TVM's ConvertLayout).
 //
-// Kiln's conv2d and pooling operators take NCHW data only (src/op/nn/conv.cc, pool.cc: no layout
-// attribute), which is the layout every importer produces. So:
-//   "NCHW"  — nothing to do: the module is returned unchanged.
-//   "NHWC"  — rejected with a kiln::Error ("not supported yet"). Emulating it with a transpose
-//             before and after every conv2d would only add data movement, since the operators
-//             would still compute in NCHW; it needs NHWC computes first.
-//   ""      — nothing asked: unchanged.
-// Anything else is a kiln::Error listing the choices. (The CPU blocked layout NCHW[x]c is a
-// separate step of the fusion / scheduling work, not this pass.)
+//   "" or "NCHW" — the importers' layout: the module is returned unchanged (on CPU targets the
+//                  alter_op_layout pass then moves convolutions into NCHW[x]c by itself).
+//   "NHWC"       — every conv2d with constant weights, groups 1 or depthwise, computes on NHWC
+//                  data with HWIO weights (transformed at compile time); elementwise operators,
+//                  per-channel constants and reductions over H and W follow the NHWC value;
+//                  layout_transforms (transposes) sit where NCHW is needed: model inputs and
+//                  outputs, pooling, and any other operator (src/transform/alter_op_layout.h).
+// Anything else is a kiln::Error listing the choices.
 //
-// Expects:    a well-typed module.
-// Guarantees: for "NCHW", the module itself.
+// Expects:    a typed module with static shapes.
+// Guarantees: inputs, outputs, their names and types unchanged; for "NCHW", the module itself.
 // Run after:  the other graph passes, before fusion.
 #pragma once
 

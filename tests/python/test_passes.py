@@ -7,6 +7,8 @@ folds batch norms itself), so the small network keeps the tight bound. ResNet-50
 argued in test_compile_run.py for 50-layer networks.
 """
 
+import json
+
 import numpy as np
 import pytest
 from onnx import TensorProto, helper
@@ -120,10 +122,28 @@ def test_unknown_pass_is_an_error_listing_the_passes(kiln, bn_cnn_path, tmp_path
                      disabled_pass=["fold_constants"])
 
 
-def test_nhwc_is_rejected_clearly(kiln, bn_cnn_path, tmp_path):
-    with pytest.raises(kiln.Error, match="NHWC.*not supported yet"):
+@pytest.mark.parametrize("layout", ["NHWC", "NCHW"])
+def test_desired_layout_keeps_the_numbers(kiln, bn_cnn_path, tmp_path, layout):
+    package = compile_and_compare_layout(kiln, bn_cnn_path, tmp_path, layout)
+    ops = [op for node in json.loads(package.graph)["nodes"] for op in node["ops"]]
+    assert "conv2d" not in ops  # NHWC, or NCHW16c chosen by alter_op_layout
+    assert "conv2d_nchwc" in ops
+
+
+def compile_and_compare_layout(kiln, path, tmp_path, layout):
+    session = ort_session(str(path))
+    feeds = random_feeds(session)
+    package = kiln.compile(kiln.load(str(path)), package_path=str(tmp_path / "m.tar"),
+                           desired_layout=layout)
+    got = kiln.run(package, inputs=feeds).outputs["output_0"]
+    np.testing.assert_allclose(got, session.run(None, feeds)[0], rtol=1e-4, atol=1e-5)
+    return package
+
+
+def test_unknown_layout_is_rejected_clearly(kiln, bn_cnn_path, tmp_path):
+    with pytest.raises(kiln.Error, match='choose "NCHW" or "NHWC"'):
         kiln.compile(kiln.load(str(bn_cnn_path)), package_path=str(tmp_path / "m.tar"),
-                     desired_layout="NHWC")
+                     desired_layout="NWHC")
 
 
 def test_cli_accepts_pass_options(run_cli, bn_cnn_path, tmp_path):

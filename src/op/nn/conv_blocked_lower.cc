@@ -29,22 +29,36 @@ std::vector<te::Tensor> conv2d_nchwc_compute(const std::vector<te::Tensor>& inpu
   const std::vector<int64_t>& dilation = attrs.get_ints("dilation");
   const bool depthwise = attrs.get_int("groups") != 1;
   DType dtype = data->dtype.dtype;
+  // NHWC data (rank 4) is one channel block: positions below are [n, block, h, w, c] and
+  // `nhwc_index` drops the block.
+  const bool nhwc = data->shape.size() == 4;
+  auto nhwc_index = [nhwc](std::vector<PrimExpr> index) {
+    if (nhwc) index.erase(index.begin() + 1);
+    return index;
+  };
+  const size_t h_axis = nhwc ? 1 : 2, w_axis = nhwc ? 2 : 3;
 
   // The padded input as its own stage, so that the reduction reads without bounds tests.
   te::Tensor source = data;
   const bool pad_h = padding[0] + padding[2] != 0, pad_w = padding[1] + padding[3] != 0;
   if (pad_h || pad_w) {
-    std::vector<int64_t> padded_shape = {data->shape[0], data->shape[1],
-                                         data->shape[2] + padding[0] + padding[2],
-                                         data->shape[3] + padding[1] + padding[3], data->shape[4]};
-    source =
-        te::compute(padded_shape,
-                    [&](const Indices& axes) {
-                      std::vector<PrimExpr> i = as_exprs(axes);
-                      return read_or(data, {i[0], i[1], i[2] - padding[0], i[3] - padding[1], i[4]},
-                                     {false, false, pad_h, pad_w, false}, constant(dtype, 0));
-                    },
-                    "conv2d_nchwc_pad", "pad", {"n", "c", "h", "w", "b"});
+    std::vector<int64_t> padded_shape = data->shape;
+    padded_shape[h_axis] += padding[0] + padding[2];
+    padded_shape[w_axis] += padding[1] + padding[3];
+    std::vector<bool> checked(data->shape.size(), false);
+    checked[h_axis] = pad_h;
+    checked[w_axis] = pad_w;
+    std::vector<int64_t> offset(data->shape.size(), 0);
+    offset[h_axis] = padding[0];
+    offset[w_axis] = padding[1];
+    source = te::compute(
+        padded_shape,
+        [&](const Indices& axes) {
+          std::vector<PrimExpr> i = as_exprs(axes);
+          for (size_t k = 0; k < i.size(); ++k) i[k] = i[k] - offset[k];
+          return read_or(data, i, checked, constant(dtype, 0));
+        },
+        "conv2d_nchwc_pad", "pad");
   }
 
   // Reduce axes of extent 1 are left out (1x1 kernels, a single input-channel block).
@@ -55,23 +69,27 @@ std::vector<te::Tensor> conv2d_nchwc_compute(const std::vector<te::Tensor>& inpu
     reduce.push_back(axis);
     return PrimExpr(axis.var);
   };
-  PrimExpr block_in = depthwise ? PrimExpr(0) : reduce_axis(data->shape[1], "rco");
+  PrimExpr block_in = depthwise ? PrimExpr(0) : reduce_axis(weight->shape[1], "rco");
   PrimExpr y = reduce_axis(weight->shape[2], "ry");
   PrimExpr x = reduce_axis(weight->shape[3], "rx");
-  PrimExpr channel_in = depthwise ? PrimExpr(0) : reduce_axis(data->shape[4], "rci");
-  te::Tensor out = te::compute(out_shape,
-                               [&](const Indices& out_axes) {
-                                 std::vector<PrimExpr> i = as_exprs(out_axes);
-                                 PrimExpr row = i[2] * strides[0] + y * dilation[0];
-                                 PrimExpr column = i[3] * strides[1] + x * dilation[1];
-                                 PrimExpr product =
-                                     depthwise ? source(i[0], i[1], row, column, i[4]) *
-                                                     weight(i[1], 0, y, x, 0, i[4])
-                                               : source(i[0], block_in, row, column, channel_in) *
-                                                     weight(i[1], block_in, y, x, channel_in, i[4]);
-                                 return reduce.empty() ? product : te::sum(product, reduce);
-                               },
-                               "conv2d_nchwc", kTag, {"n", "oc", "y", "x", "ob"});
+  PrimExpr channel_in = depthwise ? PrimExpr(0) : reduce_axis(weight->shape[4], "rci");
+  te::Tensor out = te::compute(
+      out_shape,
+      [&](const Indices& out_axes) {
+        std::vector<PrimExpr> i = as_exprs(out_axes);
+        if (nhwc) i.insert(i.begin() + 1, PrimExpr(0));  // [n, block 0, y, x, o]
+        PrimExpr row = i[2] * strides[0] + y * dilation[0];
+        PrimExpr column = i[3] * strides[1] + x * dilation[1];
+        PrimExpr product = depthwise
+                               ? source(nhwc_index({i[0], i[1], row, column, i[4]})) *
+                                     weight(i[1], 0, y, x, 0, i[4])
+                               : source(nhwc_index({i[0], block_in, row, column, channel_in})) *
+                                     weight(i[1], block_in, y, x, channel_in, i[4]);
+        return reduce.empty() ? product : te::sum(product, reduce);
+      },
+      "conv2d_nchwc", kTag,
+      nhwc ? std::vector<std::string>{"n", "y", "x", "o"}
+           : std::vector<std::string>{"n", "oc", "y", "x", "ob"});
   return {out};
 }
 
@@ -137,24 +155,33 @@ void conv2d_nchwc_schedule(te::Schedule& schedule, const std::vector<te::Tensor>
   const te::Tensor& output = outputs[0];
   const te::Tensor& conv = context.anchor ? context.anchor : output;
   std::vector<te::Tensor> inputs = te::input_tensors(conv);
-  if (conv->tag == kTag && conv->shape.size() == 5 && inputs.size() == 2) {
+  const size_t rank = conv->shape.size();
+  if (conv->tag == kTag && (rank == 5 || rank == 4) && inputs.size() == 2) {
     const te::Tensor& source = inputs[0];
     const te::Tensor& weight = inputs[1];
     if (source->tag == "pad") schedule_injective_stage(schedule, source, context);
-    bool depthwise = weight->shape[1] == 1 && weight->shape[4] == 1 && source->shape[4] > 1;
+    const bool nhwc = rank == 4;
+    bool depthwise = weight->shape[1] == 1 && weight->shape[4] == 1 && weight->shape[5] > 1 &&
+                     source->shape.back() == weight->shape[5];
     int lanes = context.lanes(conv->dtype.dtype);
-    int64_t vectors = (conv->shape[4] + lanes - 1) / lanes;
+    // The vector: the channel block; in NHWC, a slice of at most two vectors of the channels.
+    int64_t vector_extent =
+        nhwc ? vector_block(conv->shape[3], lanes, 2, /*prefer_larger=*/true) : conv->shape[4];
+    int64_t vectors = (vector_extent + lanes - 1) / lanes;
     int64_t budget = std::max<int64_t>(1, accumulator_registers(context) / vectors);
     int64_t weight_bytes_per_block = weight->shape[1] * weight->shape[2] * weight->shape[3] *
                                      weight->shape[4] * weight->shape[5] *
                                      static_cast<int64_t>(dtype_size(weight->dtype.dtype));
-    Blocks blocks =
-        choose_blocks(conv->shape, budget, depthwise, context.num_cores, weight_bytes_per_block);
-    if (register_tile(schedule, output, conv,
-                      {1, blocks.channel_blocks, blocks.rows, blocks.columns, conv->shape[4]},
-                      context)) {
-      return;
-    }
+    std::vector<int64_t> tile_shape =
+        nhwc ? std::vector<int64_t>{conv->shape[0], 1, conv->shape[1], conv->shape[2]}
+             : conv->shape;
+    Blocks blocks = choose_blocks(tile_shape, budget, depthwise || nhwc, context.num_cores,
+                                  weight_bytes_per_block);
+    std::vector<int64_t> tile =
+        nhwc ? std::vector<int64_t>{1, blocks.rows, blocks.columns, vector_extent}
+             : std::vector<int64_t>{1, blocks.channel_blocks, blocks.rows, blocks.columns,
+                                    vector_extent};
+    if (register_tile(schedule, output, conv, tile, context)) return;
   }
   for (const te::Tensor& stage : compute_stages(outputs)) schedule_stage(schedule, stage, context);
 }

@@ -123,6 +123,9 @@ TEST(Pipeline, DesiredLayout) {
   options.desired_layout = "NCHW";
   EXPECT_EQ(count_calls(optimize(small_cnn(), options), "conv2d"), 2);
   options.desired_layout = "NHWC";
+  EXPECT_EQ(count_calls(optimize(small_cnn(), options), "conv2d"), 0);
+  EXPECT_EQ(count_calls(optimize(small_cnn(), options), "conv2d_nchwc"), 2);
+  options.desired_layout = "NCWH";
   EXPECT_THROW(optimize(small_cnn(), options), Error);
   options.disabled_passes = {"convert_layout"};
   EXPECT_NO_THROW(optimize(small_cnn(), options));
