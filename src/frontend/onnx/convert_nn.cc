@@ -704,6 +704,44 @@ Outputs convert_grid_sample(const NodeContext& ctx) {
                     {"align_corners", ctx.attr_int("align_corners", 0)}})};
 }
 
+// RoiAlign: opset 16 added coordinate_transformation_mode (default half_pixel); opset 10's
+// behaviour is output_half_pixel. The adaptive sampling (sampling_ratio 0: per roi, from its
+// size) would need a data-dependent loop count.
+Outputs convert_roi_align(const NodeContext& ctx) {
+  int64_t sampling_ratio = ctx.attr_int("sampling_ratio", 0);
+  if (sampling_ratio <= 0) {
+    ctx.fail("sampling_ratio " + std::to_string(sampling_ratio) +
+             " (adaptive sampling) is not supported yet: export with a fixed sampling_ratio > 0");
+  }
+  std::string mode = ctx.opset() >= 16
+                         ? ctx.attr_string("coordinate_transformation_mode", "half_pixel")
+                         : std::string("output_half_pixel");
+  return {ctx.call("roi_align", {ctx.input(0), ctx.input(1), ctx.input(2)},
+                   {{"mode", ctx.attr_string("mode", "avg")},
+                    {"coordinate_transformation_mode", mode},
+                    {"output_height", ctx.attr_int("output_height", 1)},
+                    {"output_width", ctx.attr_int("output_width", 1)},
+                    {"sampling_ratio", sampling_ratio},
+                    {"spatial_scale", ctx.attr_float("spatial_scale", 1.0)}})};
+}
+
+// Col2Im: image_shape and block_shape are inputs, which must be constants.
+Outputs convert_col2im(const NodeContext& ctx) {
+  std::vector<int64_t> image = ctx.require_constant_ints(1, "image_shape");
+  std::vector<int64_t> block = ctx.require_constant_ints(2, "block_shape");
+  size_t n = image.size();
+  require_length(ctx, block, n, "block_shape");
+  std::vector<int64_t> dilations = ctx.attr_ints("dilations", std::vector<int64_t>(n, 1));
+  std::vector<int64_t> strides = ctx.attr_ints("strides", std::vector<int64_t>(n, 1));
+  std::vector<int64_t> pads = ctx.attr_ints("pads", std::vector<int64_t>(2 * n, 0));
+  return {ctx.call("col2im", {ctx.input(0)},
+                   {{"image_shape", image},
+                    {"block_shape", block},
+                    {"dilations", dilations},
+                    {"pads", pads},
+                    {"strides", strides}})};
+}
+
 // Upsample (opset 7-9): scales as an attribute (7-8) or input (9), asymmetric coordinates.
 Outputs convert_upsample(const NodeContext& ctx) {
   const ir::TensorType& type = require_4d(ctx);
@@ -741,6 +779,8 @@ void add_nn_converters(ConverterTable& table) {
   table["Resize"] = convert_resize;
   table["Upsample"] = convert_upsample;
   table["GridSample"] = convert_grid_sample;
+  table["RoiAlign"] = convert_roi_align;
+  table["Col2Im"] = convert_col2im;
 }
 
 }  // namespace kiln::frontend::onnx_import

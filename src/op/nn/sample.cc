@@ -1,5 +1,7 @@
 // Sampling operators: values read at computed (fractional) positions of NCHW / NCDHW data.
-// grid_sample (ONNX GridSample) samples at the normalized coordinates of a grid.
+// grid_sample (ONNX GridSample) samples at the normalized coordinates of a grid; roi_align (ONNX
+// RoiAlign) averages or maxes bilinear samples of regions; col2im (ONNX Col2Im) sums sliding
+// blocks back into an image, the inverse layout of im2col.
 #include <string>
 #include <vector>
 
@@ -34,6 +36,89 @@ Type infer_grid_sample(const std::vector<Type>& args, const ir::Attrs& attrs) {
   return TensorType{data.dtype, out};
 }
 
+// data [N, C, H, W], rois [R, 4], batch_indices [R] -> [R, C, output_height, output_width].
+Type infer_roi_align(const std::vector<Type>& args, const ir::Attrs& attrs) {
+  constexpr std::string_view kOp = "roi_align";
+  const TensorType& data = tensor_arg(args, 0, kOp);
+  const TensorType& rois = tensor_arg(args, 1, kOp);
+  const TensorType& batch = tensor_arg(args, 2, kOp);
+  require_rank(data, 4, kOp, "data");
+  require_float(data, kOp, "data");
+  require_float(rois, kOp, "rois");
+  if (rois.rank() != 2 || !dims_compatible(rois.shape[1], Dim(4))) {
+    type_error(kOp, "rois must have shape [num_rois, 4], got " + rois.to_string());
+  }
+  if (batch.rank() != 1 || !dims_compatible(batch.shape[0], rois.shape[0]) ||
+      (batch.dtype != DType::kInt64 && batch.dtype != DType::kInt32)) {
+    type_error(kOp, "batch_indices must be int64[num_rois] for rois " + rois.to_string() +
+                        ", got " + batch.to_string());
+  }
+  nn::string_choice(attrs, "mode", {"avg", "max"}, kOp);
+  nn::string_choice(attrs, "coordinate_transformation_mode", {"half_pixel", "output_half_pixel"},
+                    kOp);
+  int64_t height = attrs.get_int("output_height"), width = attrs.get_int("output_width");
+  nn::require_positive(height, "output_height", kOp);
+  nn::require_positive(width, "output_width", kOp);
+  nn::require_positive(attrs.get_int("sampling_ratio"), "sampling_ratio", kOp);
+  return TensorType{data.dtype, {rois.shape[0], data.shape[1], Dim(height), Dim(width)}};
+}
+
+// The number of sliding blocks along each image dim (ONNX Col2Im / im2col).
+std::vector<int64_t> col2im_blocks(const ir::Attrs& attrs) {
+  constexpr std::string_view kOp = "col2im";
+  const std::vector<int64_t>& image = attrs.get_ints("image_shape");
+  size_t n = image.size();
+  const std::vector<int64_t>& block = nn::ints_attr(attrs, "block_shape", n, kOp);
+  const std::vector<int64_t>& dilations = nn::ints_attr(attrs, "dilations", n, kOp);
+  const std::vector<int64_t>& strides = nn::ints_attr(attrs, "strides", n, kOp);
+  const std::vector<int64_t>& pads = nn::ints_attr(attrs, "pads", 2 * n, kOp);
+  nn::require_positive(image, "image_shape", kOp);
+  nn::require_positive(block, "block_shape", kOp);
+  nn::require_positive(dilations, "dilations", kOp);
+  nn::require_positive(strides, "strides", kOp);
+  nn::require_non_negative(pads, "pads", kOp);
+  std::vector<int64_t> blocks;
+  for (size_t d = 0; d < n; ++d) {
+    int64_t span = image[d] + pads[d] + pads[d + n] - (dilations[d] * (block[d] - 1) + 1);
+    if (span < 0) {
+      type_error(kOp, "block_shape " + nn::ints_to_string(block) + " (dilated) is larger than "
+                      "the padded image_shape " + nn::ints_to_string(image));
+    }
+    blocks.push_back(span / strides[d] + 1);
+  }
+  return blocks;
+}
+
+// data [N, C * prod(block_shape), L] -> [N, C, image_shape...], L the number of blocks.
+Type infer_col2im(const std::vector<Type>& args, const ir::Attrs& attrs) {
+  constexpr std::string_view kOp = "col2im";
+  const TensorType& data = tensor_arg(args, 0, kOp);
+  require_rank(data, 3, kOp, "data");
+  const std::vector<int64_t>& image = attrs.get_ints("image_shape");
+  if (image.empty()) type_error(kOp, "image_shape must not be empty");
+  std::vector<int64_t> blocks = col2im_blocks(attrs);
+  int64_t kernel = 1, count = 1;
+  for (int64_t k : attrs.get_ints("block_shape")) kernel *= k;
+  for (int64_t b : blocks) count *= b;
+  if (!dims_compatible(data.shape[2], Dim(count))) {
+    type_error(kOp, "data " + data.to_string() + " must hold " + std::to_string(count) +
+                        " blocks in its last dim for image_shape " +
+                        nn::ints_to_string(image) + " and block_shape " +
+                        nn::ints_to_string(attrs.get_ints("block_shape")));
+  }
+  Dim channels = Dim::unknown();
+  if (data.shape[1].is_static()) {
+    if (data.shape[1].value() % kernel != 0) {
+      type_error(kOp, "data " + data.to_string() + " must have C * " + std::to_string(kernel) +
+                          " (the block size) rows");
+    }
+    channels = Dim(data.shape[1].value() / kernel);
+  }
+  Shape out = {data.shape[0], channels};
+  for (int64_t extent : image) out.push_back(Dim(extent));
+  return TensorType{data.dtype, out};
+}
+
 }  // namespace
 
 void register_sample_ops(ir::OpRegistry& registry) {
@@ -44,6 +129,24 @@ void register_sample_ops(ir::OpRegistry& registry) {
        attr_string("padding_mode", "zeros", "zeros, border or reflection outside the data"),
        attr_int("align_corners", 0, "-1 and 1 are the corner pixels' centres (else their edges)")},
       ir::OpPattern::kInjective, infer_grid_sample));
+  registry.add(nn::make_op(
+      "roi_align", "average / max of bilinear samples of NCHW regions (ONNX RoiAlign)", 3, 3,
+      {attr_string("mode", "avg", "avg or max over each bin's samples"),
+       attr_string("coordinate_transformation_mode", "half_pixel",
+                   "half_pixel (shift rois by -0.5) or output_half_pixel"),
+       attr_int("output_height", 1, "bins per roi along the height"),
+       attr_int("output_width", 1, "bins per roi along the width"),
+       attr_int("sampling_ratio", std::nullopt, "samples per bin along each axis (> 0)"),
+       attr_float("spatial_scale", 1.0, "rois' scale to data coordinates")},
+      ir::OpPattern::kOpaque, infer_roi_align));
+  registry.add(nn::make_op(
+      "col2im", "sums sliding blocks [N, C*K, L] into images [N, C, ...] (ONNX Col2Im)", 1, 1,
+      {attr_ints("image_shape", std::nullopt, "the image's spatial size"),
+       attr_ints("block_shape", std::nullopt, "the block's spatial size"),
+       attr_ints("dilations", std::nullopt, "dilation per spatial dim"),
+       attr_ints("pads", std::nullopt, "begin pads per spatial dim, then end pads"),
+       attr_ints("strides", std::nullopt, "stride per spatial dim")},
+      ir::OpPattern::kOpaque, infer_col2im));
 }
 
 }  // namespace kiln::op

@@ -11,6 +11,16 @@
 //  5. linear / cubic weights (cubic: Keys' kernel, a = -0.75) combine the taps, the last dim
 //     first.
 // Coordinates and weights are computed in float32 (float64 for float64 data).
+//
+// roi_align follows the ONNX reference (and onnxruntime): per bin, sampling_ratio^2 samples at
+// the centres of a regular grid; a sample more than one pixel outside the data counts as 0;
+// inside, its coordinates are clamped to the data and it is the bilinear mix of 4 pixels. avg
+// averages the samples; max takes, per sample, the largest of the 4 weighted pixels, then the
+// largest sample.
+//
+// col2im sums, per image pixel, the block entries that land on it: for each kernel offset k
+// along a dim, the block b = (pixel + pad - k * dilation) / stride when that divides exactly and
+// b is a block; one reduction over the kernel offsets.
 #include <string>
 #include <vector>
 
@@ -169,10 +179,143 @@ std::vector<te::Tensor> grid_sample_compute(const std::vector<te::Tensor>& input
       "grid_sample", "injective")};
 }
 
+std::vector<te::Tensor> roi_align_compute(const std::vector<te::Tensor>& inputs,
+                                          const ir::Attrs& attrs, const ir::Type& result) {
+  const te::Tensor& data = inputs[0];
+  const te::Tensor& rois = inputs[1];
+  const te::Tensor& batch = inputs[2];
+  std::vector<int64_t> out_shape = result_shape(result);
+  DType dtype = data->dtype.dtype;
+  DataType math = scalar_type(dtype == DType::kFloat64 ? DType::kFloat64 : DType::kFloat32);
+  auto c = [math](double value) { return tir::make_const(math, value); };
+  bool is_max = attrs.get_string("mode") == "max";
+  bool half_pixel = attrs.get_string("coordinate_transformation_mode") == "half_pixel";
+  double scale = attrs.get_float("spatial_scale");
+  int64_t grid = attrs.get_int("sampling_ratio");
+  int64_t height = data->shape[2], width = data->shape[3];
+  tir::IterVar iy = te::reduce_axis(grid, "iy");
+  tir::IterVar ix = te::reduce_axis(grid, "ix");
+
+  auto sample = [&](const Exprs& out) {
+    PrimExpr r = out[0];
+    auto roi = [&](int64_t k) {
+      return cast(math, rois(r, PrimExpr(k))) * c(scale) - c(half_pixel ? 0.5 : 0.0);
+    };
+    PrimExpr start_x = roi(0), start_y = roi(1);
+    PrimExpr roi_w = roi(2) - start_x, roi_h = roi(3) - start_y;
+    if (!half_pixel) {  // output_half_pixel: at least one pixel
+      roi_w = tir::max(roi_w, c(1));
+      roi_h = tir::max(roi_h, c(1));
+    }
+    PrimExpr bin_h = roi_h / c(double(out_shape[2])), bin_w = roi_w / c(double(out_shape[3]));
+    PrimExpr y = start_y + cast(math, out[2]) * bin_h +
+                 (cast(math, PrimExpr(iy.var)) + c(0.5)) * bin_h / c(double(grid));
+    PrimExpr x = start_x + cast(math, out[3]) * bin_w +
+                 (cast(math, PrimExpr(ix.var)) + c(0.5)) * bin_w / c(double(grid));
+    PrimExpr outside = tir::logical_or(
+        tir::logical_or(y < c(-1), y > c(double(height))),
+        tir::logical_or(x < c(-1), x > c(double(width))));
+    // Per axis: the low / high pixel and the clamped coordinate's fraction above the low one.
+    auto axis = [&](PrimExpr v, int64_t size) {
+      v = tir::max(v, c(0));
+      PrimExpr low = cast(tir::index_type(), v);
+      PrimExpr at_end = low >= PrimExpr(size - 1);
+      PrimExpr low_index = tir::min(low, PrimExpr(size - 1));
+      PrimExpr high_index = select(at_end, PrimExpr(size - 1), low + 1);
+      PrimExpr fraction = select(at_end, c(0), v - cast(math, low));
+      return std::vector<PrimExpr>{low_index, high_index, fraction};
+    };
+    std::vector<PrimExpr> ya = axis(y, height), xa = axis(x, width);
+    PrimExpr n = clamp_index(cast(tir::index_type(), batch(r)), data->shape[0]);
+    auto pixel = [&](const PrimExpr& yi, const PrimExpr& xi) {
+      return cast(math, data(n, out[1], yi, xi));
+    };
+    PrimExpr ly = ya[2], lx = xa[2], hy = c(1) - ly, hx = c(1) - lx;
+    std::vector<PrimExpr> terms = {hy * hx * pixel(ya[0], xa[0]), hy * lx * pixel(ya[0], xa[1]),
+                                   ly * hx * pixel(ya[1], xa[0]), ly * lx * pixel(ya[1], xa[1])};
+    PrimExpr value;
+    if (is_max) {
+      value = tir::max(tir::max(terms[0], terms[1]), tir::max(terms[2], terms[3]));
+    } else {
+      value = terms[0] + terms[1] + terms[2] + terms[3];
+    }
+    return select(outside, c(0), value);
+  };
+  std::vector<std::string> names = {"r", "c", "y", "x"};
+  if (is_max) {
+    te::Tensor best = te::compute(
+        out_shape,
+        [&](const Indices& i) {
+          return te::max_reduce(sample(as_exprs(i)), {iy, ix});
+        },
+        "roi_align_max", "pool", names);
+    return {te::compute(
+        out_shape, [&](const Indices& i) { return cast(scalar_type(dtype), best(as_exprs(i))); },
+        "roi_align", "elemwise", names)};
+  }
+  te::Tensor total = te::compute(
+      out_shape,
+      [&](const Indices& i) {
+        return te::sum(sample(as_exprs(i)), {iy, ix});
+      },
+      "roi_align_sum", "pool", names);
+  return {te::compute(
+      out_shape,
+      [&](const Indices& i) {
+        return cast(scalar_type(dtype), total(as_exprs(i)) / c(double(grid * grid)));
+      },
+      "roi_align", "elemwise", names)};
+}
+
+std::vector<te::Tensor> col2im_compute(const std::vector<te::Tensor>& inputs,
+                                       const ir::Attrs& attrs, const ir::Type& result) {
+  const te::Tensor& data = inputs[0];
+  std::vector<int64_t> out_shape = result_shape(result);
+  const std::vector<int64_t>& block = attrs.get_ints("block_shape");
+  const std::vector<int64_t>& dilations = attrs.get_ints("dilations");
+  const std::vector<int64_t>& strides = attrs.get_ints("strides");
+  const std::vector<int64_t>& pads = attrs.get_ints("pads");
+  size_t n = block.size();
+  std::vector<int64_t> blocks;
+  for (size_t d = 0; d < n; ++d) {
+    int64_t span = out_shape[2 + d] + pads[d] + pads[d + n] - (dilations[d] * (block[d] - 1) + 1);
+    blocks.push_back(span / strides[d] + 1);
+  }
+  std::vector<tir::IterVar> offsets;
+  for (size_t d = 0; d < n; ++d) offsets.push_back(te::reduce_axis(block[d], "k" + std::to_string(d)));
+  DType dtype = data->dtype.dtype;
+  return {te::compute(
+      out_shape,
+      [&](const Indices& i) {
+        Exprs out = as_exprs(i);
+        PrimExpr valid, kernel_index, block_index;
+        for (size_t d = 0; d < n; ++d) {
+          PrimExpr k(offsets[d].var);
+          PrimExpr t = out[2 + d] + pads[d] - k * dilations[d];
+          PrimExpr b = tir::floordiv(t, PrimExpr(strides[d]));
+          PrimExpr ok = tir::logical_and(t >= PrimExpr(0), b < PrimExpr(blocks[d]));
+          if (strides[d] > 1) {
+            ok = tir::logical_and(ok, tir::floormod(t, PrimExpr(strides[d])) == PrimExpr(0));
+          }
+          valid = valid ? tir::logical_and(valid, ok) : ok;
+          kernel_index = kernel_index ? kernel_index * block[d] + k : k;
+          PrimExpr clamped = clamp_index(b, blocks[d]);
+          block_index = block_index ? block_index * blocks[d] + clamped : clamped;
+        }
+        int64_t kernel = 1;
+        for (int64_t k : block) kernel *= k;
+        PrimExpr value = data(out[0], out[1] * kernel + kernel_index, block_index);
+        return te::sum(select(valid, value, constant(dtype, 0)), offsets);
+      },
+      "col2im", "pool")};
+}
+
 }  // namespace
 
 void register_sample_impls() {
   register_impl("grid_sample", OpImpl{grid_sample_compute, nullptr});
+  register_impl("roi_align", OpImpl{roi_align_compute, schedule_all_stages});
+  register_impl("col2im", OpImpl{col2im_compute, schedule_all_stages});
 }
 
 }  // namespace kiln::op
