@@ -346,9 +346,10 @@ Outputs convert_affine_grid(const NodeContext& ctx) {
     if (extent <= 0) ctx.fail("size " + ints_text(size) + " must be positive");
     points *= extent;
   }
-  // Normalized coordinate of index i along an axis of `extent` points.
+  // Normalized coordinate of index i along an axis of `extent` points. A single point is the
+  // centre, 0, in both modes (PyTorch and onnxruntime; the ONNX reference divides by zero there).
   auto coordinate = [align_corners](int64_t i, int64_t extent) {
-    if (align_corners) return extent == 1 ? -1.0 : -1.0 + 2.0 * double(i) / double(extent - 1);
+    if (align_corners) return extent == 1 ? 0.0 : -1.0 + 2.0 * double(i) / double(extent - 1);
     return -1.0 + (2.0 * double(i) + 1.0) / double(extent);
   };
   Tensor base(theta_type.dtype, {points, static_cast<int64_t>(r + 1)});
