@@ -13,6 +13,7 @@ void register_softmax_ops(ir::OpRegistry& registry);    // op/nn/softmax.cc
 void register_rnn_ops(ir::OpRegistry& registry);        // op/nn/rnn.cc
 void register_image_ops(ir::OpRegistry& registry);      // op/nn/image.cc
 void register_sample_ops(ir::OpRegistry& registry);     // op/nn/sample.cc
+void register_conv3d_ops(ir::OpRegistry& registry);     // op/nn/conv3d.cc
 void register_einsum_ops(ir::OpRegistry& registry);     // op/einsum.cc
 }  // namespace kiln::op
 
@@ -30,6 +31,7 @@ void register_all_ops(OpRegistry& registry) {
   op::register_rnn_ops(registry);
   op::register_image_ops(registry);
   op::register_sample_ops(registry);
+  op::register_conv3d_ops(registry);
   op::register_einsum_ops(registry);
 }
 

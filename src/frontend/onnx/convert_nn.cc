@@ -103,11 +103,10 @@ ir::Shape spatial_dims(const ir::TensorType& type) {
   return ir::Shape(type.shape.begin() + 2, type.shape.end());
 }
 
-// The spatial rank the IR can run: 1 or 2; 3-D and others are refused with a clear message.
-size_t require_1d_or_2d(const NodeContext& ctx, const ir::TensorType& type) {
-  if (type.rank() == 5) ctx.fail("3-D " + ctx.op_type() + " is not supported yet");
-  if (type.rank() != 3 && type.rank() != 4) {
-    ctx.fail("input must have rank 3 (1-D) or 4 (2-D), got " + type.to_string());
+// The spatial rank of a conv or pool: 1 (run as 2-D), 2 or 3.
+size_t require_pool_rank(const NodeContext& ctx, const ir::TensorType& type) {
+  if (type.rank() < 3 || type.rank() > 5) {
+    ctx.fail("input must have rank 3 (1-D), 4 (2-D) or 5 (3-D), got " + type.to_string());
   }
   return static_cast<size_t>(type.rank() - 2);
 }
@@ -143,7 +142,15 @@ Outputs convert_conv(const NodeContext& ctx) {
              std::to_string(weight_type.rank()) +
              "; Conv needs both of the same rank ([N, C, spatial...] and [O, C/group, kernel...])");
   }
-  size_t n = require_1d_or_2d(ctx, data_type);
+  size_t n = require_pool_rank(ctx, data_type);
+  if (n == 3) {
+    Window window = read_window(ctx, spatial_dims(data_type), weight_kernel(ctx));
+    ir::Attrs attrs = window_attrs(window);
+    attrs.set("groups", ctx.attr_int("group", 1));
+    ir::Expr y = ctx.call("conv3d", {ctx.input(0), ctx.input(1)}, std::move(attrs));
+    if (ctx.has_input(2)) y = ctx.call("bias_add", {y, ctx.input(2)}, {{"axis", int64_t{1}}});
+    return {y};
+  }
   Window window = lift_to_2d(read_window(ctx, spatial_dims(data_type), weight_kernel(ctx)));
   ir::Expr data = ctx.input(0);
   ir::Expr weight = ctx.input(1);
@@ -189,7 +196,7 @@ void pads_for_output_shape(const NodeContext& ctx, const ir::Shape& spatial,
 
 Outputs convert_conv_transpose(const NodeContext& ctx) {
   const ir::TensorType& data_type = ctx.input_type(0);
-  size_t n = require_1d_or_2d(ctx, data_type);
+  size_t n = require_pool_rank(ctx, data_type);
   ir::Shape spatial = spatial_dims(data_type);
   std::string auto_pad = ctx.attr_string("auto_pad", "NOTSET");
   bool same = auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER";
@@ -205,6 +212,14 @@ Outputs convert_conv_transpose(const NodeContext& ctx) {
   if (!output_shape.empty()) {
     pads_for_output_shape(ctx, spatial, output_shape, auto_pad, window, output_padding);
   }
+  if (n == 3) {
+    ir::Attrs attrs = window_attrs(window);
+    attrs.set("groups", ctx.attr_int("group", 1));
+    attrs.set("output_padding", output_padding);
+    ir::Expr y = ctx.call("conv3d_transpose", {ctx.input(0), ctx.input(1)}, std::move(attrs));
+    if (ctx.has_input(2)) y = ctx.call("bias_add", {y, ctx.input(2)}, {{"axis", int64_t{1}}});
+    return {y};
+  }
   ir::Expr data = ctx.input(0);
   ir::Expr weight = ctx.input(1);
   if (n == 1) {
@@ -219,14 +234,6 @@ Outputs convert_conv_transpose(const NodeContext& ctx) {
   ir::Expr y = ctx.call("conv2d_transpose", {data, weight}, std::move(attrs));
   if (ctx.has_input(2)) y = ctx.call("bias_add", {y, ctx.input(2)}, {{"axis", int64_t{1}}});
   return {n == 1 ? squeeze_height(ctx, y) : y};
-}
-
-// The pool operators' spatial rank: 1 (run as 2-D), 2 or 3.
-size_t require_pool_rank(const NodeContext& ctx, const ir::TensorType& type) {
-  if (type.rank() < 3 || type.rank() > 5) {
-    ctx.fail("input must have rank 3 (1-D), 4 (2-D) or 5 (3-D), got " + type.to_string());
-  }
-  return static_cast<size_t>(type.rank() - 2);
 }
 
 // MaxPool / AveragePool / LpPool: `<ir_op>2d` or `<ir_op>3d` with the window and the
@@ -743,6 +750,42 @@ Outputs convert_col2im(const NodeContext& ctx) {
                     {"strides", strides}})};
 }
 
+// DeformConv (2-D): a missing mask is all ones, a bias becomes a bias_add.
+Outputs convert_deform_conv(const NodeContext& ctx) {
+  const ir::TensorType& data_type = ctx.input_type(0);
+  if (data_type.rank() != 4) {
+    ctx.fail("only 2-D DeformConv (rank-4 input) is supported yet, got " + data_type.to_string());
+  }
+  const ir::TensorType& offset_type = ctx.input_type(2);
+  Window window = read_window(ctx, spatial_dims(data_type), weight_kernel(ctx));
+  std::vector<int64_t> kernel = weight_kernel(ctx);
+  if (window.kernel != kernel) {
+    ctx.fail("kernel_shape " + ints_text(window.kernel) + " differs from the weight's " +
+             ints_text(kernel));
+  }
+  int64_t offset_groups = ctx.attr_int("offset_group", 1);
+  ir::Expr mask = ctx.optional_input(4);
+  if (!mask) {
+    if (!offset_type.is_static() || offset_type.rank() != 4) {
+      ctx.fail("offset must have a static rank-4 shape, got " + offset_type.to_string() +
+               ctx.shape_dict_hint());
+    }
+    std::vector<int64_t> shape = offset_type.static_shape();
+    shape[1] = offset_groups * kernel[0] * kernel[1];
+    mask = ctx.call("full", {},
+                    {{"shape", shape},
+                     {"fill_value", 1.0},
+                     {"dtype", std::string(dtype_name(data_type.dtype))}});
+  }
+  ir::Attrs attrs = window_attrs(window);
+  attrs.set("groups", ctx.attr_int("group", 1));
+  attrs.set("offset_groups", offset_groups);
+  ir::Expr y = ctx.call("deform_conv2d", {ctx.input(0), ctx.input(1), ctx.input(2), mask},
+                        std::move(attrs));
+  if (ctx.has_input(3)) y = ctx.call("bias_add", {y, ctx.input(3)}, {{"axis", int64_t{1}}});
+  return {y};
+}
+
 // Upsample (opset 7-9): scales as an attribute (7-8) or input (9), asymmetric coordinates.
 Outputs convert_upsample(const NodeContext& ctx) {
   const ir::TensorType& type = require_4d(ctx);
@@ -782,6 +825,7 @@ void add_nn_converters(ConverterTable& table) {
   table["GridSample"] = convert_grid_sample;
   table["RoiAlign"] = convert_roi_align;
   table["Col2Im"] = convert_col2im;
+  table["DeformConv"] = convert_deform_conv;
 }
 
 }  // namespace kiln::frontend::onnx_import

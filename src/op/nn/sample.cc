@@ -1,7 +1,8 @@
 // Sampling operators: values read at computed (fractional) positions of NCHW / NCDHW data.
 // grid_sample (ONNX GridSample) samples at the normalized coordinates of a grid; roi_align (ONNX
 // RoiAlign) averages or maxes bilinear samples of regions; col2im (ONNX Col2Im) sums sliding
-// blocks back into an image, the inverse layout of im2col.
+// blocks back into an image, the inverse layout of im2col; deform_conv2d (ONNX DeformConv) is a
+// convolution whose taps are bilinear samples at learned offsets, scaled by a mask.
 #include <string>
 #include <vector>
 
@@ -119,6 +120,54 @@ Type infer_col2im(const std::vector<Type>& args, const ir::Attrs& attrs) {
   return TensorType{data.dtype, out};
 }
 
+// data [N, C, H, W], weight [O, C/groups, KH, KW], offset [N, G*2*KH*KW, OH, OW], mask
+// [N, G*KH*KW, OH, OW] (G = offset_groups) -> [N, O, OH, OW], OH and OW the window's output size.
+Type infer_deform_conv2d(const std::vector<Type>& args, const ir::Attrs& attrs) {
+  constexpr std::string_view kOp = "deform_conv2d";
+  const TensorType& data = tensor_arg(args, 0, kOp);
+  const TensorType& weight = tensor_arg(args, 1, kOp);
+  const TensorType& offset = tensor_arg(args, 2, kOp);
+  const TensorType& mask = tensor_arg(args, 3, kOp);
+  require_rank(data, 4, kOp, "data");
+  require_rank(weight, 4, kOp, "weight");
+  require_float(data, kOp, "data");
+  for (const TensorType* other : {&weight, &offset, &mask}) require_same_dtype(data, *other, kOp);
+  const std::vector<int64_t>& strides = nn::ints_attr(attrs, "strides", 2, kOp);
+  const std::vector<int64_t>& padding = nn::ints_attr(attrs, "padding", 4, kOp);
+  const std::vector<int64_t>& dilation = nn::ints_attr(attrs, "dilation", 2, kOp);
+  nn::require_positive(strides, "strides", kOp);
+  nn::require_non_negative(padding, "padding", kOp);
+  nn::require_positive(dilation, "dilation", kOp);
+  int64_t groups = attrs.get_int("groups"), offset_groups = attrs.get_int("offset_groups");
+  nn::require_positive(groups, "groups", kOp);
+  nn::require_positive(offset_groups, "offset_groups", kOp);
+  if (!data.is_static() || !weight.is_static()) {
+    type_error(kOp, "data " + data.to_string() + " and weight " + weight.to_string() +
+                        " must have static shapes");
+  }
+  int64_t channels = data.shape[1].value(), out_channels = weight.shape[0].value();
+  if (channels % groups != 0 || out_channels % groups != 0 ||
+      weight.shape[1].value() * groups != channels || channels % offset_groups != 0) {
+    type_error(kOp, "data " + data.to_string() + " and weight " + weight.to_string() +
+                        " do not fit groups " + std::to_string(groups) + " and offset_groups " +
+                        std::to_string(offset_groups) +
+                        " (weight must be [O, C/groups, KH, KW], C divisible by both)");
+  }
+  int64_t taps = weight.shape[2].value() * weight.shape[3].value();
+  Shape out = {data.shape[0], weight.shape[0]};
+  for (size_t axis = 0; axis < 2; ++axis) {
+    nn::Window window{weight.shape[2 + axis].value(), strides[axis], dilation[axis],
+                      padding[axis], padding[axis + 2]};
+    out.push_back(nn::window_output_dim(data.shape[2 + axis], window, false,
+                                        axis == 0 ? "height" : "width", kOp));
+  }
+  nn::require_shape(offset, {out[0], Dim(offset_groups * 2 * taps), out[2], out[3]}, "offset",
+                    "[N, offset_groups * 2 * KH * KW, OH, OW]", kOp);
+  nn::require_shape(mask, {out[0], Dim(offset_groups * taps), out[2], out[3]}, "mask",
+                    "[N, offset_groups * KH * KW, OH, OW]", kOp);
+  return TensorType{data.dtype, out};
+}
+
 }  // namespace
 
 void register_sample_ops(ir::OpRegistry& registry) {
@@ -147,6 +196,15 @@ void register_sample_ops(ir::OpRegistry& registry) {
        attr_ints("pads", std::nullopt, "begin pads per spatial dim, then end pads"),
        attr_ints("strides", std::nullopt, "stride per spatial dim")},
       ir::OpPattern::kOpaque, infer_col2im));
+  registry.add(nn::make_op(
+      "deform_conv2d",
+      "2-D deformable convolution (ONNX DeformConv): data NCHW, weight OIHW, offset, mask", 4, 4,
+      {attr_ints("strides", std::vector<int64_t>{1, 1}, "stride along height, width"),
+       attr_ints("padding", std::vector<int64_t>{0, 0, 0, 0}, "top, left, bottom, right"),
+       attr_ints("dilation", std::vector<int64_t>{1, 1}, "dilation along height, width"),
+       attr_int("groups", 1, "number of channel groups"),
+       attr_int("offset_groups", 1, "number of channel groups sharing one offset and mask")},
+      ir::OpPattern::kOutEWiseFusable, infer_deform_conv2d));
 }
 
 }  // namespace kiln::op

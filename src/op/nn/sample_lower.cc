@@ -21,6 +21,12 @@
 // col2im sums, per image pixel, the block entries that land on it: for each kernel offset k
 // along a dim, the block b = (pixel + pad - k * dilation) / stride when that divides exactly and
 // b is a block; one reduction over the kernel offsets.
+//
+// deform_conv2d: out[n, o, y, x] = sum over the group's input channels c and the taps (i, j) of
+// weight[o, c, i, j] * mask[n, g*KH*KW + i*KW + j, y, x] * bilinear(data[n, c], h, w), where
+// g is c's offset group, h = y*stride - pad + i*dilation + offset[n, 2*(g*KH*KW + i*KW + j), y, x]
+// and w likewise with the next offset channel; the bilinear sample reads 0 outside the data (the
+// reference samples with GridSample, align_corners, zeros padding). One reduction.
 #include <string>
 #include <vector>
 
@@ -310,12 +316,70 @@ std::vector<te::Tensor> col2im_compute(const std::vector<te::Tensor>& inputs,
       "col2im", "pool")};
 }
 
+std::vector<te::Tensor> deform_conv2d_compute(const std::vector<te::Tensor>& inputs,
+                                              const ir::Attrs& attrs, const ir::Type& result) {
+  const te::Tensor& data = inputs[0];
+  const te::Tensor& weight = inputs[1];
+  const te::Tensor& offset = inputs[2];
+  const te::Tensor& mask = inputs[3];
+  std::vector<int64_t> out_shape = result_shape(result);
+  const std::vector<int64_t>& strides = attrs.get_ints("strides");
+  const std::vector<int64_t>& padding = attrs.get_ints("padding");
+  const std::vector<int64_t>& dilation = attrs.get_ints("dilation");
+  int64_t groups = attrs.get_int("groups");
+  int64_t channels = data->shape[1];
+  int64_t in_per_group = channels / groups;
+  int64_t out_per_group = weight->shape[0] / groups;
+  int64_t per_offset_group = channels / attrs.get_int("offset_groups");
+  int64_t kh = weight->shape[2], kw = weight->shape[3];
+  int64_t height = data->shape[2], width = data->shape[3];
+  DType dtype = data->dtype.dtype;
+  DataType math = scalar_type(dtype);
+  tir::IterVar rc = te::reduce_axis(in_per_group, "rc");
+  tir::IterVar ry = te::reduce_axis(kh, "ry");
+  tir::IterVar rx = te::reduce_axis(kw, "rx");
+  return {te::compute(
+      out_shape,
+      [&](const Indices& indices) {
+        Exprs out = as_exprs(indices);
+        PrimExpr n = out[0], o = out[1], y = out[2], x = out[3];
+        PrimExpr i(ry.var), j(rx.var);
+        PrimExpr c = tir::floordiv(o, PrimExpr(out_per_group)) * in_per_group + PrimExpr(rc.var);
+        PrimExpr tap = tir::floordiv(c, PrimExpr(per_offset_group)) * (kh * kw) + i * kw + j;
+        PrimExpr h = cast(math, y * strides[0] - padding[0] + i * dilation[0]) +
+                     offset(n, tap * 2, y, x);
+        PrimExpr w = cast(math, x * strides[1] - padding[1] + j * dilation[1]) +
+                     offset(n, tap * 2 + 1, y, x);
+        PrimExpr h_low = tir::intrinsic("floor", {h}), w_low = tir::intrinsic("floor", {w});
+        PrimExpr lh = h - h_low, lw = w - w_low;
+        PrimExpr h0 = cast(tir::index_type(), h_low), w0 = cast(tir::index_type(), w_low);
+        PrimExpr one = tir::make_const(math, 1);
+        PrimExpr sample;
+        for (int64_t a = 0; a < 2; ++a) {
+          for (int64_t b = 0; b < 2; ++b) {
+            PrimExpr hi = h0 + a, wi = w0 + b;
+            PrimExpr inside =
+                tir::logical_and(tir::logical_and(hi >= PrimExpr(0), hi < PrimExpr(height)),
+                                 tir::logical_and(wi >= PrimExpr(0), wi < PrimExpr(width)));
+            PrimExpr value = data(n, c, clamp_index(hi, height), clamp_index(wi, width));
+            PrimExpr term = (a ? lh : one - lh) * (b ? lw : one - lw) *
+                            select(inside, value, tir::make_const(math, 0));
+            sample = sample ? sample + term : term;
+          }
+        }
+        PrimExpr product = weight(o, PrimExpr(rc.var), i, j) * mask(n, tap, y, x) * sample;
+        return te::sum(product, {rc, ry, rx});
+      },
+      "deform_conv2d", "deform_conv2d", {"n", "o", "y", "x"})};
+}
+
 }  // namespace
 
 void register_sample_impls() {
   register_impl("grid_sample", OpImpl{grid_sample_compute, nullptr});
   register_impl("roi_align", OpImpl{roi_align_compute, schedule_all_stages});
   register_impl("col2im", OpImpl{col2im_compute, schedule_all_stages});
+  register_impl("deform_conv2d", OpImpl{deform_conv2d_compute, schedule_all_stages});
 }
 
 }  // namespace kiln::op
