@@ -259,6 +259,58 @@ def test_col2im(kiln, tmp_path, image, block, attrs):
 
 
 # ---------------------------------------------------------------------------------------------
+# DeformConv, 3-D Conv / ConvTranspose
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("case", [
+    dict(x=(1, 2, 5, 6), w=(3, 2, 2, 2), attrs={}),
+    dict(x=(2, 4, 6, 7), w=(4, 2, 3, 3),
+         attrs=dict(group=2, offset_group=2, pads=[1, 1, 1, 1], strides=[2, 1])),
+    dict(x=(1, 4, 7, 17), w=(2, 4, 3, 2), attrs=dict(offset_group=4, dilations=[2, 1])),
+])
+@pytest.mark.parametrize("with_mask", [False, True])
+def test_deform_conv(kiln, tmp_path, case, with_mask):
+    attrs = case["attrs"]
+    kh, kw = case["w"][2:]
+    pads = attrs.get("pads", [0, 0, 0, 0])
+    strides = attrs.get("strides", [1, 1])
+    dil = attrs.get("dilations", [1, 1])
+    n, _, h, w = case["x"]
+    oh = (h + pads[0] + pads[2] - (dil[0] * (kh - 1) + 1)) // strides[0] + 1
+    ow = (w + pads[1] + pads[3] - (dil[1] * (kw - 1) + 1)) // strides[1] + 1
+    groups = attrs.get("offset_group", 1)
+    # Offsets up to 2.5 pixels: samples fall between pixels and outside the data.
+    feeds = {"x": rand(*case["x"], seed=20), "w": rand(*case["w"], seed=21),
+             "offset": rand(n, groups * 2 * kh * kw, oh, ow, seed=22, low=-2.5, high=2.5),
+             "b": rand(case["w"][0], seed=23)}
+    if with_mask:
+        feeds["mask"] = rand(n, groups * kh * kw, oh, ow, seed=24, low=0, high=1)
+    check(kiln, tmp_path, "DeformConv", feeds, reference="onnx", attrs=attrs)
+
+
+@pytest.mark.parametrize("attrs", [
+    {},
+    dict(strides=[2, 1, 2], pads=[1, 0, 1, 0, 1, 1], dilations=[1, 2, 1]),
+    dict(group=2, auto_pad="SAME_UPPER", strides=[1, 2, 2]),
+])
+def test_conv_3d(kiln, tmp_path, attrs):
+    w = (4, 1, 3, 2, 3) if attrs.get("group") == 2 else (4, 2, 3, 2, 3)
+    check(kiln, tmp_path, "Conv", {"x": rand(2, 2, 5, 6, 17, seed=25), "w": rand(*w, seed=26),
+                                   "b": rand(4, seed=27)}, attrs=attrs)
+
+
+@pytest.mark.parametrize("attrs", [
+    {},
+    dict(strides=[2, 1, 3], pads=[1, 0, 1, 0, 1, 1], output_padding=[1, 0, 2]),
+    dict(group=2, dilations=[1, 2, 1], strides=[2, 2, 1]),
+    dict(output_shape=[7, 9, 16], strides=[2, 2, 3], auto_pad="SAME_UPPER"),
+])
+def test_conv_transpose_3d(kiln, tmp_path, attrs):
+    check(kiln, tmp_path, "ConvTranspose",
+          {"x": rand(1, 2, 3, 4, 5, seed=28), "w": rand(2, 3, 3, 2, 3, seed=29),
+           "b": rand(3 * attrs.get("group", 1), seed=30)}, attrs=attrs)
+
+
+# ---------------------------------------------------------------------------------------------
 # Resize: antialias, tf_crop_and_resize, keep_aspect_ratio_policy, align_corners
 # ---------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("mode", ["linear", "cubic"])

@@ -269,7 +269,8 @@ Outputs convert_max_pool(const NodeContext& ctx) {
 }
 
 Outputs convert_average_pool(const NodeContext& ctx) {
-  return convert_pool(ctx, "avg_pool", {{"count_include_pad", ctx.attr_int("count_include_pad", 0)}});
+  return convert_pool(ctx, "avg_pool",
+                      {{"count_include_pad", ctx.attr_int("count_include_pad", 0)}});
 }
 
 Outputs convert_lp_pool(const NodeContext& ctx) {
@@ -365,7 +366,8 @@ Outputs convert_affine_grid(const NodeContext& ctx) {
     // Columns: x (the last dim), y, z, then 1.
     for (size_t a = 0; a < r; ++a) {
       int64_t extent = spatial[r - 1 - a];
-      base.set_element_from_double(p * int64_t(r + 1) + int64_t(a), coordinate(rest % extent, extent));
+      base.set_element_from_double(p * int64_t(r + 1) + int64_t(a),
+                                   coordinate(rest % extent, extent));
       rest /= extent;
     }
     base.set_element_from_double(p * int64_t(r + 1) + int64_t(r), 1.0);
@@ -526,9 +528,9 @@ struct ResizeTarget {
 // keep_aspect_ratio_policy not_larger / not_smaller: one scale for every axis in `axes` (the
 // smallest / largest of sizes / input), the sizes rounded from it (half up, as the reference).
 // The scale then maps the coordinates, so it goes into `factors` beside the sizes.
-void keep_aspect_ratio(const NodeContext& ctx, const ir::TensorType& type, const std::string& policy,
-                       const std::vector<int64_t>& axes, std::vector<int64_t>& sizes,
-                       std::vector<double>& factors) {
+void keep_aspect_ratio(const NodeContext& ctx, const ir::TensorType& type,
+                       const std::string& policy, const std::vector<int64_t>& axes,
+                       std::vector<int64_t>& sizes, std::vector<double>& factors) {
   if (policy != "not_larger" && policy != "not_smaller") {
     ctx.fail("keep_aspect_ratio_policy \"" + policy +
              "\" is not one of stretch, not_larger, not_smaller");
@@ -652,8 +654,9 @@ void check_antialias_taps(const NodeContext& ctx, const ir::TensorType& type,
   constexpr int64_t kMaxTaps = 32;
   for (size_t d = 0; d < 2; ++d) {
     if (target.scales.empty() && !type.shape[2 + d].is_static()) continue;
-    double scale = target.scales.empty() ? double(target.size[d]) / double(type.shape[2 + d].value())
-                                         : target.scales[d];
+    double scale = target.scales.empty()
+                       ? double(target.size[d]) / double(type.shape[2 + d].value())
+                       : target.scales[d];
     if (scale >= 1) continue;
     double support = method == "cubic" ? 2.0 : 1.0;
     int64_t taps = 2 * (1 - (static_cast<int64_t>(std::floor(-support / scale)) + 1));
@@ -780,8 +783,8 @@ Outputs convert_deform_conv(const NodeContext& ctx) {
   ir::Attrs attrs = window_attrs(window);
   attrs.set("groups", ctx.attr_int("group", 1));
   attrs.set("offset_groups", offset_groups);
-  ir::Expr y = ctx.call("deform_conv2d", {ctx.input(0), ctx.input(1), ctx.input(2), mask},
-                        std::move(attrs));
+  ir::Expr y =
+      ctx.call("deform_conv2d", {ctx.input(0), ctx.input(1), ctx.input(2), mask}, std::move(attrs));
   if (ctx.has_input(3)) y = ctx.call("bias_add", {y, ctx.input(3)}, {{"axis", int64_t{1}}});
   return {y};
 }

@@ -23,8 +23,8 @@ struct Conv3dParams {
 };
 
 // Validates the attributes and the operands (static ranks, dtypes, static kernel sizes).
-Conv3dParams conv3d_params(const TensorType& data, const TensorType& weight,
-                           const ir::Attrs& attrs, std::string_view op_name) {
+Conv3dParams conv3d_params(const TensorType& data, const TensorType& weight, const ir::Attrs& attrs,
+                           std::string_view op_name) {
   require_rank(data, 5, op_name, "data");
   require_rank(weight, 5, op_name, "weight");
   if (data.dtype != weight.dtype) {
@@ -121,8 +121,7 @@ Type infer_conv3d_transpose(const std::vector<Type>& args, const ir::Attrs& attr
 
 std::vector<ir::AttrDef> conv3d_attrs() {
   return {attr_ints("strides", std::vector<int64_t>(3, 1), "stride along depth, height, width"),
-          attr_ints("padding", std::vector<int64_t>(6, 0),
-                    "front, top, left, back, bottom, right"),
+          attr_ints("padding", std::vector<int64_t>(6, 0), "front, top, left, back, bottom, right"),
           attr_ints("dilation", std::vector<int64_t>(3, 1), "dilation along depth, height, width"),
           attr_int("groups", 1, "number of channel groups")};
 }
@@ -135,10 +134,10 @@ void register_conv3d_ops(ir::OpRegistry& registry) {
   std::vector<ir::AttrDef> transpose_attrs = conv3d_attrs();
   transpose_attrs.push_back(attr_ints("output_padding", std::vector<int64_t>(3, 0),
                                       "extra planes / rows / columns at the end"));
-  registry.add(nn::make_op("conv3d_transpose",
-                           "3-D transposed convolution, data NCDHW, weight IODHW (C_in, C_out/groups)",
-                           2, 2, std::move(transpose_attrs), ir::OpPattern::kOutEWiseFusable,
-                           infer_conv3d_transpose));
+  registry.add(nn::make_op(
+      "conv3d_transpose",
+      "3-D transposed convolution, data NCDHW, weight IODHW (C_in, C_out/groups)", 2, 2,
+      std::move(transpose_attrs), ir::OpPattern::kOutEWiseFusable, infer_conv3d_transpose));
 }
 
 }  // namespace kiln::op

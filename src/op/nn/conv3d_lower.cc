@@ -60,17 +60,17 @@ std::vector<te::Tensor> conv3d_compute(const std::vector<te::Tensor>& inputs,
       out_shape,
       [&](const Indices& indices) {
         Exprs out = as_exprs(indices);
-        PrimExpr channel = groups == 1 ? reduce.values[0]
-                                       : tir::floordiv(out[1], PrimExpr(out_per_group)) *
-                                                 in_per_group +
-                                             reduce.values[0];
+        PrimExpr channel =
+            groups == 1
+                ? reduce.values[0]
+                : tir::floordiv(out[1], PrimExpr(out_per_group)) * in_per_group + reduce.values[0];
         Exprs in = {out[0], channel};
         for (size_t a = 0; a < 3; ++a) {
           in.push_back(out[2 + a] * strides[a] - padding[a] + reduce.values[1 + a] * dilation[a]);
         }
-        PrimExpr product = read_or(data, in, checked, constant(dtype, 0)) *
-                           weight(out[1], reduce.values[0], reduce.values[1], reduce.values[2],
-                                  reduce.values[3]);
+        PrimExpr product =
+            read_or(data, in, checked, constant(dtype, 0)) *
+            weight(out[1], reduce.values[0], reduce.values[1], reduce.values[2], reduce.values[3]);
         return reduce.sum(product);
       },
       "conv3d", "conv3d_ncdhw", {"n", "o", "z", "y", "x"})};

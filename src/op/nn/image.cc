@@ -19,12 +19,11 @@ Type infer_resize2d(const std::vector<Type>& args, const ir::Attrs& attrs) {
   nn::require_positive(size, "size", kOp);
   const std::string& method =
       nn::string_choice(attrs, "method", {"nearest", "linear", "cubic"}, kOp);
-  const std::string& mode =
-      nn::string_choice(attrs, "coordinate_transformation_mode",
-                        {"half_pixel", "half_pixel_symmetric", "pytorch_half_pixel",
-                         "align_corners", "asymmetric", "tf_half_pixel_for_nearest",
-                         "tf_crop_and_resize"},
-                        kOp);
+  const std::string& mode = nn::string_choice(
+      attrs, "coordinate_transformation_mode",
+      {"half_pixel", "half_pixel_symmetric", "pytorch_half_pixel", "align_corners", "asymmetric",
+       "tf_half_pixel_for_nearest", "tf_crop_and_resize"},
+      kOp);
   const std::vector<double>& roi = attrs.get_floats("roi");
   if (mode == "tf_crop_and_resize" && roi.size() != 4) {
     type_error(kOp, "tf_crop_and_resize needs roi = [start_h, start_w, end_h, end_w], got " +
@@ -64,8 +63,7 @@ void register_image_ops(ir::OpRegistry& registry) {
        attr_int("antialias", 0, "linear / cubic downsampling widens the kernel by 1 / scale"),
        attr_floats("roi", std::vector<double>{},
                    "tf_crop_and_resize's region: start_h, start_w, end_h, end_w (normalized)"),
-       attr_float("extrapolation_value", 0.0,
-                  "tf_crop_and_resize's value outside the input")},
+       attr_float("extrapolation_value", 0.0, "tf_crop_and_resize's value outside the input")},
       ir::OpPattern::kInjective, infer_resize2d));
 }
 

@@ -66,7 +66,7 @@ struct AxisMap {
   // tf_crop_and_resize: whether the coordinate is outside the input (extrapolated).
   PrimExpr outside(const PrimExpr& coordinate) const {
     auto c = [](double value) { return tir::make_const(f64(), value); };
-    return tir::logical_or(coordinate < c(0), coordinate > c(static_cast<double>(in_size - 1)));
+    return tir::logical_or(coordinate<c(0), coordinate> c(static_cast<double>(in_size - 1)));
   }
 };
 
@@ -147,8 +147,8 @@ int64_t antialias_first_tap(double scale, bool cubic) {
 // the taps base + first .. base + 1 - first, where base = ceil(x) - 1 and ratio = x - base in
 // (0, 1]; weights normalized to sum 1 (after zeroing the outside ones with exclude_outside);
 // indices clamped to the edge.
-Taps antialias_taps(const PrimExpr& coordinate, int64_t in_size, double scale, bool cubic,
-                    double a, bool exclude_outside, DataType math) {
+Taps antialias_taps(const PrimExpr& coordinate, int64_t in_size, double scale, bool cubic, double a,
+                    bool exclude_outside, DataType math) {
   PrimExpr base = to_index(tir::intrinsic("ceil", {coordinate})) - 1;
   PrimExpr ratio = cast(math, coordinate - cast(f64(), base));
   auto k = [math](double value) { return tir::make_const(math, value); };

@@ -101,13 +101,12 @@ Type infer_global_max_pool2d(const std::vector<Type>& args, const ir::Attrs& /*a
 
 std::vector<ir::AttrDef> window_attrs(size_t n) {
   if (n == 3) {
-    return {attr_ints("pool_size", std::nullopt, "window depth, height, width"),
-            attr_ints("strides", std::vector<int64_t>(3, 1), "stride along depth, height, width"),
-            attr_ints("padding", std::vector<int64_t>(6, 0),
-                      "front, top, left, back, bottom, right"),
-            attr_ints("dilation", std::vector<int64_t>(3, 1),
-                      "dilation along depth, height, width"),
-            attr_int("ceil_mode", 0, "round the output size up (ONNX rule)")};
+    return {
+        attr_ints("pool_size", std::nullopt, "window depth, height, width"),
+        attr_ints("strides", std::vector<int64_t>(3, 1), "stride along depth, height, width"),
+        attr_ints("padding", std::vector<int64_t>(6, 0), "front, top, left, back, bottom, right"),
+        attr_ints("dilation", std::vector<int64_t>(3, 1), "dilation along depth, height, width"),
+        attr_int("ceil_mode", 0, "round the output size up (ONNX rule)")};
   }
   return {attr_ints("pool_size", std::nullopt, "window height, width"),
           attr_ints("strides", std::vector<int64_t>{1, 1}, "stride along height, width"),
@@ -128,9 +127,8 @@ void register_pool_ops(ir::OpRegistry& registry) {
     std::string_view indices_name = n == 2 ? "max_pool2d_indices" : "max_pool3d_indices";
     std::string layout = n == 2 ? "2-D" : "3-D";
     std::string data = n == 2 ? "NCHW" : "NCDHW";
-    registry.add(nn::make_op(std::string(max_name),
-                             layout + " max pooling over " + data + " data", 1, 1, window_attrs(n),
-                             kFusable, relation(infer_max_pool, max_name)));
+    registry.add(nn::make_op(std::string(max_name), layout + " max pooling over " + data + " data",
+                             1, 1, window_attrs(n), kFusable, relation(infer_max_pool, max_name)));
 
     std::vector<ir::AttrDef> avg_attrs = window_attrs(n);
     avg_attrs.push_back(attr_int("count_include_pad", 0, "divide by the full window size"));
@@ -148,8 +146,9 @@ void register_pool_ops(ir::OpRegistry& registry) {
     indices_attrs.push_back(
         attr_int("storage_order", 0, "0: row-major indices, 1: spatial dims column-major"));
     registry.add(nn::make_op(std::string(indices_name),
-                             "flat int64 index of each " + layout + " max pooling window's maximum "
-                             "(the first one in window order)",
+                             "flat int64 index of each " + layout +
+                                 " max pooling window's maximum "
+                                 "(the first one in window order)",
                              1, 1, std::move(indices_attrs), ir::OpPattern::kOpaque,
                              relation(infer_max_pool_indices, indices_name)));
   }

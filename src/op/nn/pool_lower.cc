@@ -124,16 +124,11 @@ std::vector<te::Tensor> window_pool_compute(PoolKind kind, const std::string& na
   if (kind == PoolKind::kMax) {
     return {te::compute(
         out_shape,
-        [&](const Indices& i) {
-          return te::max_reduce(tap(as_exprs(i)), window.reduce);
-        },
-        name, "pool", axis_names)};
+        [&](const Indices& i) { return te::max_reduce(tap(as_exprs(i)), window.reduce); }, name,
+        "pool", axis_names)};
   }
   te::Tensor total = te::compute(
-      out_shape,
-      [&](const Indices& i) {
-        return te::sum(tap(as_exprs(i)), window.reduce);
-      },
+      out_shape, [&](const Indices& i) { return te::sum(tap(as_exprs(i)), window.reduce); },
       name + "_sum", "pool", axis_names);
   if (kind == PoolKind::kLp) {
     return {te::compute(

@@ -82,8 +82,10 @@ std::vector<int64_t> col2im_blocks(const ir::Attrs& attrs) {
   for (size_t d = 0; d < n; ++d) {
     int64_t span = image[d] + pads[d] + pads[d + n] - (dilations[d] * (block[d] - 1) + 1);
     if (span < 0) {
-      type_error(kOp, "block_shape " + nn::ints_to_string(block) + " (dilated) is larger than "
-                      "the padded image_shape " + nn::ints_to_string(image));
+      type_error(kOp, "block_shape " + nn::ints_to_string(block) +
+                          " (dilated) is larger than "
+                          "the padded image_shape " +
+                          nn::ints_to_string(image));
     }
     blocks.push_back(span / strides[d] + 1);
   }
@@ -103,9 +105,8 @@ Type infer_col2im(const std::vector<Type>& args, const ir::Attrs& attrs) {
   for (int64_t b : blocks) count *= b;
   if (!dims_compatible(data.shape[2], Dim(count))) {
     type_error(kOp, "data " + data.to_string() + " must hold " + std::to_string(count) +
-                        " blocks in its last dim for image_shape " +
-                        nn::ints_to_string(image) + " and block_shape " +
-                        nn::ints_to_string(attrs.get_ints("block_shape")));
+                        " blocks in its last dim for image_shape " + nn::ints_to_string(image) +
+                        " and block_shape " + nn::ints_to_string(attrs.get_ints("block_shape")));
   }
   Dim channels = Dim::unknown();
   if (data.shape[1].is_static()) {
@@ -156,8 +157,8 @@ Type infer_deform_conv2d(const std::vector<Type>& args, const ir::Attrs& attrs) 
   int64_t taps = weight.shape[2].value() * weight.shape[3].value();
   Shape out = {data.shape[0], weight.shape[0]};
   for (size_t axis = 0; axis < 2; ++axis) {
-    nn::Window window{weight.shape[2 + axis].value(), strides[axis], dilation[axis],
-                      padding[axis], padding[axis + 2]};
+    nn::Window window{weight.shape[2 + axis].value(), strides[axis], dilation[axis], padding[axis],
+                      padding[axis + 2]};
     out.push_back(nn::window_output_dim(data.shape[2 + axis], window, false,
                                         axis == 0 ? "height" : "width", kOp));
   }

@@ -127,7 +127,7 @@ std::vector<te::Tensor> grid_sample_compute(const std::vector<te::Tensor>& input
                                      : ((n + axis.c(1)) * axis.c(size) - axis.c(1)) / axis.c(2);
           if (mode == "nearest") x = tir::intrinsic("round", {x});  // half to even
           if (padding != "zeros") {
-            PrimExpr outside = tir::logical_or(x < axis.c(axis.lo), x > axis.c(axis.hi));
+            PrimExpr outside = tir::logical_or(x<axis.c(axis.lo), x> axis.c(axis.hi));
             PrimExpr moved = padding == "border"
                                  ? tir::min(tir::max(x, axis.c(0)), axis.c(size - 1))
                                  : axis.reflect(x);
@@ -180,7 +180,8 @@ std::vector<te::Tensor> grid_sample_compute(const std::vector<te::Tensor>& input
           }
           return total;
         };
-        return cast(scalar_type(dtype), combine(size_t{0}, Exprs{out[0], out[1]}, PrimExpr(), combine));
+        return cast(scalar_type(dtype),
+                    combine(size_t{0}, Exprs{out[0], out[1]}, PrimExpr(), combine));
       },
       "grid_sample", "injective")};
 }
@@ -218,9 +219,8 @@ std::vector<te::Tensor> roi_align_compute(const std::vector<te::Tensor>& inputs,
                  (cast(math, PrimExpr(iy.var)) + c(0.5)) * bin_h / c(double(grid));
     PrimExpr x = start_x + cast(math, out[3]) * bin_w +
                  (cast(math, PrimExpr(ix.var)) + c(0.5)) * bin_w / c(double(grid));
-    PrimExpr outside = tir::logical_or(
-        tir::logical_or(y < c(-1), y > c(double(height))),
-        tir::logical_or(x < c(-1), x > c(double(width))));
+    PrimExpr outside = tir::logical_or(tir::logical_or(y<c(-1), y> c(double(height))),
+                                       tir::logical_or(x<c(-1), x> c(double(width))));
     // Per axis: the low / high pixel and the clamped coordinate's fraction above the low one.
     auto axis = [&](PrimExpr v, int64_t size) {
       v = tir::max(v, c(0));
@@ -288,7 +288,8 @@ std::vector<te::Tensor> col2im_compute(const std::vector<te::Tensor>& inputs,
     blocks.push_back(span / strides[d] + 1);
   }
   std::vector<tir::IterVar> offsets;
-  for (size_t d = 0; d < n; ++d) offsets.push_back(te::reduce_axis(block[d], "k" + std::to_string(d)));
+  for (size_t d = 0; d < n; ++d)
+    offsets.push_back(te::reduce_axis(block[d], "k" + std::to_string(d)));
   DType dtype = data->dtype.dtype;
   return {te::compute(
       out_shape,
@@ -346,8 +347,8 @@ std::vector<te::Tensor> deform_conv2d_compute(const std::vector<te::Tensor>& inp
         PrimExpr i(ry.var), j(rx.var);
         PrimExpr c = tir::floordiv(o, PrimExpr(out_per_group)) * in_per_group + PrimExpr(rc.var);
         PrimExpr tap = tir::floordiv(c, PrimExpr(per_offset_group)) * (kh * kw) + i * kw + j;
-        PrimExpr h = cast(math, y * strides[0] - padding[0] + i * dilation[0]) +
-                     offset(n, tap * 2, y, x);
+        PrimExpr h =
+            cast(math, y * strides[0] - padding[0] + i * dilation[0]) + offset(n, tap * 2, y, x);
         PrimExpr w = cast(math, x * strides[1] - padding[1] + j * dilation[1]) +
                      offset(n, tap * 2 + 1, y, x);
         PrimExpr h_low = tir::intrinsic("floor", {h}), w_low = tir::intrinsic("floor", {w});
