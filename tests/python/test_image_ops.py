@@ -155,6 +155,34 @@ def test_max_unpool_output_shape_pads_the_end(kiln, tmp_path):
           constants={"shape": np.array([1, 2, 5, 7], np.int64)}, attrs=attrs)
 
 
+@pytest.mark.parametrize("shape,attrs", [
+    ((1, 2, 6, 8), dict(kernel_shape=[2, 2], strides=[2, 2])),
+    ((2, 3, 7, 17), dict(kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])),
+    ((1, 2, 9, 16), dict(kernel_shape=[3, 2], strides=[1, 2])),  # overlapping windows
+    ((1, 2, 6, 6, 6), dict(kernel_shape=[2, 3, 2], strides=[2, 1, 2], pads=[0, 1, 0, 0, 1, 0])),
+])
+@pytest.mark.parametrize("values", ["random", "ties"])
+def test_max_pool_then_unpool(kiln, tmp_path, shape, attrs, values):
+    # Indices straight from the MaxPool: Kiln unpools from the windows covering each output
+    # (max_unpool) instead of scattering; the result must be the same.
+    x = rand(*shape, seed=18) if values == "random" else ties(*shape, seed=19)
+    pool = helper.make_node("MaxPool", ["x"], ["v", "i"], **attrs)
+    unpool = helper.make_node("MaxUnpool", ["v", "i"], ["y"],
+                              **{k: v for k, v in attrs.items() if k != "dilations"})
+    graph = helper.make_graph(
+        [pool, unpool], "pool_unpool", [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 22)])
+    path = tmp_path / "pool_unpool.onnx"
+    path.write_bytes(model.SerializeToString())
+    expected = ReferenceEvaluator(model).run(None, {"x": x})[0]
+    kiln_model = kiln.load(str(path))
+    assert "max_unpool" in kiln_model.op_histogram  # not the scatter
+    package = kiln.compile(kiln_model, target="llvm", package_path=str(tmp_path / "m.tar"))
+    got = kiln.run(package, inputs={"x": x}).outputs["output_0"]
+    np.testing.assert_array_equal(got, expected)
+
+
 # ---------------------------------------------------------------------------------------------
 # AffineGrid, GridSample
 # ---------------------------------------------------------------------------------------------

@@ -1,8 +1,11 @@
-// Converters for neural-network layers: convolutions, pooling, normalizations, softmax, resize.
-// The IR's spatial operators are 2-D; 1-D ONNX layers run as 2-D with a height of 1.
+// Converters for neural-network layers: convolutions, pooling and unpooling, normalizations,
+// softmax, resize and the sampling operators (GridSample, AffineGrid, RoiAlign, Col2Im,
+// DeformConv). The IR's spatial operators are 2-D or 3-D; 1-D ONNX layers run as 2-D with a
+// height of 1.
 #include <cmath>
 
 #include "frontend/onnx/converter.h"
+#include "ir/op.h"
 
 namespace kiln::frontend::onnx_import {
 
@@ -277,11 +280,50 @@ Outputs convert_lp_pool(const NodeContext& ctx) {
   return convert_pool(ctx, "lp_pool", {{"p", ctx.attr_int("p", 2)}});
 }
 
+// Whether MaxUnpool's indices are a max pooling's, computed with this window (no dilation,
+// row-major) over an input of the unpooled shape: then max_unpool finds each output's value among
+// the few windows covering it, instead of a scatter that scans the whole plane.
+bool pooled_by_same_window(const NodeContext& ctx, const Window& window,
+                           const std::vector<int64_t>& shape) {
+  const auto* pool = ir::as<ir::CallNode>(ctx.input(1));
+  if (!pool || (pool->op.name != "max_pool2d_indices" && pool->op.name != "max_pool3d_indices")) {
+    return false;
+  }
+  const ir::TensorType& pooled = pool->args[0]->type().as_tensor();
+  if (!pooled.is_static() || pooled.static_shape() != shape) return false;
+  const ir::Attrs& attrs = pool->attrs;
+  std::vector<int64_t> ones(window.kernel.size(), 1);
+  return attrs.get_ints("pool_size") == window.kernel &&
+         attrs.get_ints("strides") == window.strides && attrs.get_ints("padding") == window.pads &&
+         attrs.get_ints("dilation") == ones && attrs.get_int("storage_order") == 0;
+}
+
+// The general MaxUnpool: a scatter_elements per [N*C] row along the flattened plane, with the
+// row's offset taken off the indices (MaxPool's indices never leave their channel). Quadratic in
+// the plane size: each output element scans the row's indices.
+ir::Expr unpool_by_scatter(const NodeContext& ctx, const std::vector<int64_t>& shape, int64_t plane,
+                           int64_t in_plane) {
+  int64_t rows = shape[0] * shape[1];
+  Tensor offsets(ctx.input_type(1).dtype, {rows, 1});
+  for (int64_t r = 0; r < rows; ++r) offsets.set_element_from_double(r, double(r * plane));
+  ir::Shape row_shape = {ir::Dim(rows), ir::Dim(in_plane)};
+  ir::Expr indices = ctx.call(
+      "subtract", {reshape_to(ctx, ctx.input(1), row_shape), ctx.constant(std::move(offsets))});
+  ir::Expr values = reshape_to(ctx, ctx.input(0), row_shape);
+  ir::Expr zeros = ctx.call("full", {},
+                            {{"shape", std::vector<int64_t>{rows, plane}},
+                             {"fill_value", 0.0},
+                             {"dtype", std::string(dtype_name(ctx.input_type(0).dtype))}});
+  ir::Expr scattered =
+      ctx.call("scatter_elements", {zeros, indices, values}, {{"axis", int64_t{1}}});
+  return reshape_to(ctx, scattered, ir::Shape(shape.begin(), shape.end()));
+}
+
 // MaxUnpool: X's values written at their Indices (flat positions, as MaxPool gives them) into
 // zeros of the shape the pooling window implies; an output_shape larger than that pads the
 // result with zeros at the end of each spatial dim (the ONNX reference's reading of
-// output_shape). Each [N*C] row is a scatter_elements along the flattened spatial axis, with the
-// row's offset taken off the indices: MaxPool's indices never leave their channel.
+// output_shape). Indices straight from a MaxPool with the same window use max_unpool, others a
+// scatter.
 Outputs convert_max_unpool(const NodeContext& ctx) {
   const ir::TensorType& data_type = ctx.input_type(0);
   const ir::TensorType& index_type = ctx.input_type(1);
@@ -302,20 +344,12 @@ Outputs convert_max_unpool(const NodeContext& ctx) {
     plane *= extent;
     in_plane *= data_type.shape[2 + i].value();
   }
-  int64_t rows = shape[0] * shape[1];
-  Tensor offsets(index_type.dtype, {rows, 1});
-  for (int64_t r = 0; r < rows; ++r) offsets.set_element_from_double(r, double(r * plane));
-  ir::Shape row_shape = {ir::Dim(rows), ir::Dim(in_plane)};
-  ir::Expr indices = ctx.call(
-      "subtract", {reshape_to(ctx, ctx.input(1), row_shape), ctx.constant(std::move(offsets))});
-  ir::Expr values = reshape_to(ctx, ctx.input(0), row_shape);
-  ir::Expr zeros = ctx.call("full", {},
-                            {{"shape", std::vector<int64_t>{rows, plane}},
-                             {"fill_value", 0.0},
-                             {"dtype", std::string(dtype_name(data_type.dtype))}});
-  ir::Expr scattered =
-      ctx.call("scatter_elements", {zeros, indices, values}, {{"axis", int64_t{1}}});
-  ir::Expr y = reshape_to(ctx, scattered, ir::Shape(shape.begin(), shape.end()));
+  ir::Expr y = pooled_by_same_window(ctx, window, shape)
+                   ? ctx.call("max_unpool", {ctx.input(0), ctx.input(1)},
+                              {{"pool_size", window.kernel},
+                               {"strides", window.strides},
+                               {"padding", window.pads}})
+                   : unpool_by_scatter(ctx, shape, plane, in_plane);
   if (!ctx.has_input(2)) return {y};
   std::vector<int64_t> out_shape = ctx.require_constant_ints(2, "output_shape");
   require_length(ctx, out_shape, n + 2, "output_shape");

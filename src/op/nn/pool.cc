@@ -74,6 +74,40 @@ Type infer_max_pool_indices(const std::vector<Type>& args, const ir::Attrs& attr
   return type;
 }
 
+// max_unpool: values and indices [N, C, in...] (MaxPool's outputs, indices row-major) -> [N, C,
+// (in - 1) * stride - pads + kernel ...], the size the pooling window implies.
+Type infer_max_unpool(const std::vector<Type>& args, const ir::Attrs& attrs) {
+  constexpr std::string_view kOp = "max_unpool";
+  const TensorType& values = tensor_arg(args, 0, kOp);
+  const TensorType& indices = tensor_arg(args, 1, kOp);
+  if (values.rank() != 4 && values.rank() != 5) {
+    type_error(kOp, "values must have rank 4 or 5, got " + values.to_string());
+  }
+  if (indices.dtype != DType::kInt64 || indices.shape != values.shape) {
+    type_error(kOp, "indices must be int64 of the values' shape " + values.to_string() + ", got " +
+                        indices.to_string());
+  }
+  size_t n = static_cast<size_t>(values.rank() - 2);
+  const std::vector<int64_t>& pool_size = nn::ints_attr(attrs, "pool_size", n, kOp);
+  const std::vector<int64_t>& strides = nn::ints_attr(attrs, "strides", n, kOp);
+  const std::vector<int64_t>& padding = nn::ints_attr(attrs, "padding", 2 * n, kOp);
+  nn::require_positive(pool_size, "pool_size", kOp);
+  nn::require_positive(strides, "strides", kOp);
+  nn::require_non_negative(padding, "padding", kOp);
+  Shape out = {values.shape[0], values.shape[1]};
+  for (size_t a = 0; a < n; ++a) {
+    const Dim& input = values.shape[2 + a];
+    if (!input.is_static()) {
+      out.push_back(Dim::unknown());
+      continue;
+    }
+    int64_t size = (input.value() - 1) * strides[a] - padding[a] - padding[a + n] + pool_size[a];
+    if (size <= 0) type_error(kOp, "the unpooled size " + std::to_string(size) + " is empty");
+    out.push_back(Dim(size));
+  }
+  return TensorType{values.dtype, out};
+}
+
 // Binds a generic relation to one operator name.
 ir::TypeRelation relation(Type (*infer)(const std::vector<Type>&, const ir::Attrs&,
                                         std::string_view),
@@ -152,6 +186,16 @@ void register_pool_ops(ir::OpRegistry& registry) {
                              1, 1, std::move(indices_attrs), ir::OpPattern::kOpaque,
                              relation(infer_max_pool_indices, indices_name)));
   }
+
+  registry.add(nn::make_op(
+      "max_unpool",
+      "MaxPool's values written back at its (row-major) indices, zeros elsewhere; the indices "
+      "must come from a max pooling with this window over an input of the output's size",
+      2, 2,
+      {attr_ints("pool_size", std::nullopt, "the pooling window"),
+       attr_ints("strides", std::nullopt, "the pooling strides"),
+       attr_ints("padding", std::nullopt, "the pooling padding: begins, then ends")},
+      ir::OpPattern::kOpaque, infer_max_unpool));
 
   registry.add(nn::make_op("global_avg_pool2d", "mean over each channel's plane: NCHW -> NC11", 1,
                            1, {}, kFusable, infer_global_avg_pool2d));

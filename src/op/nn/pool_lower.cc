@@ -235,6 +235,63 @@ std::vector<te::Tensor> max_pool_indices_compute(const std::vector<te::Tensor>& 
       "max_pool_indices", "elemwise", axis_names)};
 }
 
+// max_unpool: each output position p can only have come from the windows that cover it, at most
+// ceil(kernel / stride) per dim; the candidates are visited in row-major order and the last one
+// whose index names p wins (as a sequential scatter would). Indices of other positions are
+// never looked at, which is exact for indices that a max pooling with this window computed over
+// an input of the output's size (the importer checks that before choosing this operator).
+std::vector<te::Tensor> max_unpool_compute(const std::vector<te::Tensor>& inputs,
+                                           const Attrs& attrs, const ir::Type& result) {
+  const te::Tensor& values = inputs[0];
+  const te::Tensor& indices = inputs[1];
+  std::vector<int64_t> out_shape = result_shape(result);
+  const std::vector<int64_t>& pool_size = attrs.get_ints("pool_size");
+  const std::vector<int64_t>& strides = attrs.get_ints("strides");
+  const std::vector<int64_t>& padding = attrs.get_ints("padding");
+  size_t n = pool_size.size();
+  std::vector<int64_t> candidates;
+  for (size_t a = 0; a < n; ++a) {
+    candidates.push_back((pool_size[a] + strides[a] - 1) / strides[a]);
+  }
+  DType dtype = values->dtype.dtype;
+  return {te::compute(
+      out_shape,
+      [&](const Indices& i) {
+        Exprs out = as_exprs(i);
+        PrimExpr flat = out[0] * out_shape[1] + out[1];
+        for (size_t a = 0; a < n; ++a) flat = flat * out_shape[2 + a] + out[2 + a];
+        // The first window covering p along each dim: ceil((p + pad - kernel + 1) / stride).
+        Exprs first;
+        for (size_t a = 0; a < n; ++a) {
+          PrimExpr start = out[2 + a] + padding[a] - (pool_size[a] - 1);
+          first.push_back(tir::floordiv(start + (strides[a] - 1), PrimExpr(strides[a])));
+        }
+        PrimExpr value = constant(dtype, 0);
+        std::vector<int64_t> offset(n, 0);
+        // Row-major walk over the candidate windows.
+        while (true) {
+          Exprs at = {out[0], out[1]};
+          PrimExpr valid;
+          for (size_t a = 0; a < n; ++a) {
+            PrimExpr o = first[a] + offset[a];
+            PrimExpr ok = tir::logical_and(o >= PrimExpr(0), o < PrimExpr(values->shape[2 + a]));
+            // A window starting past p does not cover it (the last candidate may not).
+            ok = tir::logical_and(ok, o * strides[a] - padding[a] <= out[2 + a]);
+            valid = valid ? tir::logical_and(valid, ok) : ok;
+            at.push_back(clamp_index(o, values->shape[2 + a]));
+          }
+          PrimExpr hit =
+              tir::logical_and(valid, indices(at) == tir::cast(scalar_type(DType::kInt64), flat));
+          value = tir::select(hit, values(at), value);
+          size_t a = n;
+          while (a > 0 && ++offset[a - 1] == candidates[a - 1]) offset[--a] = 0;
+          if (a == 0) break;
+        }
+        return value;
+      },
+      "max_unpool", "injective")};
+}
+
 std::vector<te::Tensor> global_pool_compute(bool is_max, const std::string& name,
                                             const std::vector<te::Tensor>& inputs,
                                             const ir::Type& result) {
@@ -293,6 +350,7 @@ void register_pool_impls() {
     register_impl(lp_name, window_pool(PoolKind::kLp, lp_name));
     register_impl(max_name + "_indices", OpImpl{max_pool_indices_compute, schedule_all_stages});
   }
+  register_impl("max_unpool", OpImpl{max_unpool_compute, schedule_all_stages});
   register_impl("global_avg_pool2d", global_pool(false, "global_avg_pool2d"));
   register_impl("global_max_pool2d", global_pool(true, "global_max_pool2d"));
 }

@@ -182,5 +182,22 @@ TEST(PoolTest, MaxPoolIndicesAreInt64) {
       "max_pool2d_indices: storage_order must be 0 or 1");
 }
 
+TEST(PoolTest, MaxUnpoolShape) {
+  // (3 - 1) * 2 - 1 - 1 + 3 = 5 and (4 - 1) * 2 + 2 = 8.
+  Call unpool = call(
+      "max_unpool", {f32("values", {1, 2, 3, 4}), input("indices", DType::kInt64, {1, 2, 3, 4})},
+      Attrs{{"pool_size", Ints{3, 2}}, {"strides", Ints{2, 2}}, {"padding", Ints{1, 0, 1, 0}}});
+  EXPECT_EQ(unpool->type(), f32_type({1, 2, 5, 8}));
+  expect_error(
+      [] {
+        call(
+            "max_unpool",
+            {f32("values", {1, 2, 3, 4}), input("indices", DType::kInt32, {1, 2, 3, 4})},
+            Attrs{
+                {"pool_size", Ints{2, 2}}, {"strides", Ints{2, 2}}, {"padding", Ints{0, 0, 0, 0}}});
+      },
+      "max_unpool: indices must be int64 of the values' shape");
+}
+
 }  // namespace
 }  // namespace kiln::ir
