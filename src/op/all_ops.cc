@@ -15,6 +15,8 @@ void register_image_ops(ir::OpRegistry& registry);         // op/nn/image.cc
 void register_einsum_ops(ir::OpRegistry& registry);        // op/einsum.cc
 void register_layout_ops(ir::OpRegistry& registry);        // op/layout.cc
 void register_conv_blocked_ops(ir::OpRegistry& registry);  // op/nn/conv_blocked.cc
+void register_sample_ops(ir::OpRegistry& registry);        // op/nn/sample.cc
+void register_conv3d_ops(ir::OpRegistry& registry);        // op/nn/conv3d.cc
 }  // namespace kiln::op
 
 namespace kiln::ir {
@@ -30,6 +32,8 @@ void register_all_ops(OpRegistry& registry) {
   op::register_softmax_ops(registry);
   op::register_rnn_ops(registry);
   op::register_image_ops(registry);
+  op::register_sample_ops(registry);
+  op::register_conv3d_ops(registry);
   op::register_einsum_ops(registry);
   op::register_layout_ops(registry);
   op::register_conv_blocked_ops(registry);

@@ -19,6 +19,8 @@ void register_norm_impls();            // op/nn/norm_lower.cc
 void register_dense_impls();           // op/nn/dense_lower.cc
 void register_softmax_impls();         // op/nn/softmax_lower.cc
 void register_image_impls();           // op/nn/image_lower.cc
+void register_sample_impls();          // op/nn/sample_lower.cc
+void register_conv3d_impls();          // op/nn/conv3d_lower.cc
 void register_conv_transpose_impls();  // op/nn/conv_transpose_lower.cc
 void register_rnn_impls();             // op/nn/rnn_lower.cc
 void register_einsum_impls();          // op/einsum_lower.cc
@@ -44,6 +46,8 @@ void register_all_impls() {
   register_dense_impls();
   register_softmax_impls();
   register_image_impls();
+  register_sample_impls();
+  register_conv3d_impls();
   register_conv_transpose_impls();
   register_rnn_impls();
   register_einsum_impls();

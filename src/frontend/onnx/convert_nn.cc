@@ -1,8 +1,11 @@
-// Converters for neural-network layers: convolutions, pooling, normalizations, softmax, resize.
-// The IR's spatial operators are 2-D; 1-D ONNX layers run as 2-D with a height of 1.
+// Converters for neural-network layers: convolutions, pooling and unpooling, normalizations,
+// softmax, resize and the sampling operators (GridSample, AffineGrid, RoiAlign, Col2Im,
+// DeformConv). The IR's spatial operators are 2-D or 3-D; 1-D ONNX layers run as 2-D with a
+// height of 1.
 #include <cmath>
 
 #include "frontend/onnx/converter.h"
+#include "ir/op.h"
 
 namespace kiln::frontend::onnx_import {
 
@@ -103,11 +106,10 @@ ir::Shape spatial_dims(const ir::TensorType& type) {
   return ir::Shape(type.shape.begin() + 2, type.shape.end());
 }
 
-// The spatial rank the IR can run: 1 or 2; 3-D and others are refused with a clear message.
-size_t require_1d_or_2d(const NodeContext& ctx, const ir::TensorType& type) {
-  if (type.rank() == 5) ctx.fail("3-D " + ctx.op_type() + " is not supported yet");
-  if (type.rank() != 3 && type.rank() != 4) {
-    ctx.fail("input must have rank 3 (1-D) or 4 (2-D), got " + type.to_string());
+// The spatial rank of a conv or pool: 1 (run as 2-D), 2 or 3.
+size_t require_pool_rank(const NodeContext& ctx, const ir::TensorType& type) {
+  if (type.rank() < 3 || type.rank() > 5) {
+    ctx.fail("input must have rank 3 (1-D), 4 (2-D) or 5 (3-D), got " + type.to_string());
   }
   return static_cast<size_t>(type.rank() - 2);
 }
@@ -143,7 +145,15 @@ Outputs convert_conv(const NodeContext& ctx) {
              std::to_string(weight_type.rank()) +
              "; Conv needs both of the same rank ([N, C, spatial...] and [O, C/group, kernel...])");
   }
-  size_t n = require_1d_or_2d(ctx, data_type);
+  size_t n = require_pool_rank(ctx, data_type);
+  if (n == 3) {
+    Window window = read_window(ctx, spatial_dims(data_type), weight_kernel(ctx));
+    ir::Attrs attrs = window_attrs(window);
+    attrs.set("groups", ctx.attr_int("group", 1));
+    ir::Expr y = ctx.call("conv3d", {ctx.input(0), ctx.input(1)}, std::move(attrs));
+    if (ctx.has_input(2)) y = ctx.call("bias_add", {y, ctx.input(2)}, {{"axis", int64_t{1}}});
+    return {y};
+  }
   Window window = lift_to_2d(read_window(ctx, spatial_dims(data_type), weight_kernel(ctx)));
   ir::Expr data = ctx.input(0);
   ir::Expr weight = ctx.input(1);
@@ -189,7 +199,7 @@ void pads_for_output_shape(const NodeContext& ctx, const ir::Shape& spatial,
 
 Outputs convert_conv_transpose(const NodeContext& ctx) {
   const ir::TensorType& data_type = ctx.input_type(0);
-  size_t n = require_1d_or_2d(ctx, data_type);
+  size_t n = require_pool_rank(ctx, data_type);
   ir::Shape spatial = spatial_dims(data_type);
   std::string auto_pad = ctx.attr_string("auto_pad", "NOTSET");
   bool same = auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER";
@@ -204,6 +214,14 @@ Outputs convert_conv_transpose(const NodeContext& ctx) {
   }
   if (!output_shape.empty()) {
     pads_for_output_shape(ctx, spatial, output_shape, auto_pad, window, output_padding);
+  }
+  if (n == 3) {
+    ir::Attrs attrs = window_attrs(window);
+    attrs.set("groups", ctx.attr_int("group", 1));
+    attrs.set("output_padding", output_padding);
+    ir::Expr y = ctx.call("conv3d_transpose", {ctx.input(0), ctx.input(1)}, std::move(attrs));
+    if (ctx.has_input(2)) y = ctx.call("bias_add", {y, ctx.input(2)}, {{"axis", int64_t{1}}});
+    return {y};
   }
   ir::Expr data = ctx.input(0);
   ir::Expr weight = ctx.input(1);
@@ -221,33 +239,180 @@ Outputs convert_conv_transpose(const NodeContext& ctx) {
   return {n == 1 ? squeeze_height(ctx, y) : y};
 }
 
-// MaxPool / AveragePool / LpPool: ir_op with the window and the pool-specific attributes.
-Outputs convert_pool(const NodeContext& ctx, const std::string& ir_op, ir::Attrs extra) {
+// MaxPool / AveragePool / LpPool: `<ir_op>2d` or `<ir_op>3d` with the window and the
+// pool-specific attributes; `indices_op` (MaxPool's second output) is the same window's argmax.
+Outputs convert_pool(const NodeContext& ctx, const std::string& ir_op, ir::Attrs extra,
+                     bool with_indices = false) {
   const ir::TensorType& data_type = ctx.input_type(0);
-  size_t n = require_1d_or_2d(ctx, data_type);
+  size_t n = require_pool_rank(ctx, data_type);
   if (!ctx.has_attr("kernel_shape")) ctx.fail("required attribute 'kernel_shape' is missing");
-  Window window = lift_to_2d(read_window(ctx, spatial_dims(data_type), {}));
+  Window window = read_window(ctx, spatial_dims(data_type), {});
+  if (n == 1) window = lift_to_2d(window);
   ir::Attrs attrs = window_attrs(window);
   attrs.set("pool_size", window.kernel);
   attrs.set("ceil_mode", ctx.attr_int("ceil_mode", 0));
-  for (const auto& [name, value] : extra.values()) attrs.set(name, value);
+  std::string suffix = n == 3 ? "3d" : "2d";
   ir::Expr data = n == 1 ? unsqueeze_height(ctx, ctx.input(0)) : ctx.input(0);
-  ir::Expr y = ctx.call(ir_op, {data}, std::move(attrs));
-  return {n == 1 ? squeeze_height(ctx, y) : y};
+  Outputs outputs;
+  if (with_indices) {
+    // 1-D indices count in the 1-D input, which is what the lifted [N, C, 1, W] input gives.
+    ir::Attrs index_attrs = attrs;
+    index_attrs.set("storage_order", ctx.attr_int("storage_order", 0));
+    ir::Expr indices = ctx.call(ir_op + suffix + "_indices", {data}, std::move(index_attrs));
+    outputs.push_back(n == 1 ? squeeze_height(ctx, indices) : indices);
+  }
+  for (const auto& [name, value] : extra.values()) attrs.set(name, value);
+  ir::Expr y = ctx.call(ir_op + suffix, {data}, std::move(attrs));
+  outputs.insert(outputs.begin(), n == 1 ? squeeze_height(ctx, y) : y);
+  return outputs;
 }
 
 Outputs convert_max_pool(const NodeContext& ctx) {
-  if (ctx.output_used(1)) ctx.fail("the Indices output of MaxPool is not supported");
-  return convert_pool(ctx, "max_pool2d", {});
+  return convert_pool(ctx, "max_pool", {}, ctx.output_used(1));
 }
 
 Outputs convert_average_pool(const NodeContext& ctx) {
-  return convert_pool(ctx, "avg_pool2d",
+  return convert_pool(ctx, "avg_pool",
                       {{"count_include_pad", ctx.attr_int("count_include_pad", 0)}});
 }
 
 Outputs convert_lp_pool(const NodeContext& ctx) {
-  return convert_pool(ctx, "lp_pool2d", {{"p", ctx.attr_int("p", 2)}});
+  return convert_pool(ctx, "lp_pool", {{"p", ctx.attr_int("p", 2)}});
+}
+
+// Whether MaxUnpool's indices are a max pooling's, computed with this window (no dilation,
+// row-major) over an input of the unpooled shape: then max_unpool finds each output's value among
+// the few windows covering it, instead of a scatter that scans the whole plane.
+bool pooled_by_same_window(const NodeContext& ctx, const Window& window,
+                           const std::vector<int64_t>& shape) {
+  const auto* pool = ir::as<ir::CallNode>(ctx.input(1));
+  if (!pool || (pool->op.name != "max_pool2d_indices" && pool->op.name != "max_pool3d_indices")) {
+    return false;
+  }
+  const ir::TensorType& pooled = pool->args[0]->type().as_tensor();
+  if (!pooled.is_static() || pooled.static_shape() != shape) return false;
+  const ir::Attrs& attrs = pool->attrs;
+  std::vector<int64_t> ones(window.kernel.size(), 1);
+  return attrs.get_ints("pool_size") == window.kernel &&
+         attrs.get_ints("strides") == window.strides && attrs.get_ints("padding") == window.pads &&
+         attrs.get_ints("dilation") == ones && attrs.get_int("storage_order") == 0;
+}
+
+// The general MaxUnpool: a scatter_elements per [N*C] row along the flattened plane, with the
+// row's offset taken off the indices (MaxPool's indices never leave their channel). Quadratic in
+// the plane size: each output element scans the row's indices.
+ir::Expr unpool_by_scatter(const NodeContext& ctx, const std::vector<int64_t>& shape, int64_t plane,
+                           int64_t in_plane) {
+  int64_t rows = shape[0] * shape[1];
+  Tensor offsets(ctx.input_type(1).dtype, {rows, 1});
+  for (int64_t r = 0; r < rows; ++r) offsets.set_element_from_double(r, double(r * plane));
+  ir::Shape row_shape = {ir::Dim(rows), ir::Dim(in_plane)};
+  ir::Expr indices = ctx.call(
+      "subtract", {reshape_to(ctx, ctx.input(1), row_shape), ctx.constant(std::move(offsets))});
+  ir::Expr values = reshape_to(ctx, ctx.input(0), row_shape);
+  ir::Expr zeros = ctx.call("full", {},
+                            {{"shape", std::vector<int64_t>{rows, plane}},
+                             {"fill_value", 0.0},
+                             {"dtype", std::string(dtype_name(ctx.input_type(0).dtype))}});
+  ir::Expr scattered =
+      ctx.call("scatter_elements", {zeros, indices, values}, {{"axis", int64_t{1}}});
+  return reshape_to(ctx, scattered, ir::Shape(shape.begin(), shape.end()));
+}
+
+// MaxUnpool: X's values written at their Indices (flat positions, as MaxPool gives them) into
+// zeros of the shape the pooling window implies; an output_shape larger than that pads the
+// result with zeros at the end of each spatial dim (the ONNX reference's reading of
+// output_shape). Indices straight from a MaxPool with the same window use max_unpool, others a
+// scatter.
+Outputs convert_max_unpool(const NodeContext& ctx) {
+  const ir::TensorType& data_type = ctx.input_type(0);
+  const ir::TensorType& index_type = ctx.input_type(1);
+  size_t n = require_pool_rank(ctx, data_type);
+  if (!data_type.is_static() || !index_type.is_static() || data_type.shape != index_type.shape) {
+    ctx.fail("X " + data_type.to_string() + " and I " + index_type.to_string() +
+             " must have the same static shape" + ctx.shape_dict_hint());
+  }
+  if (!ctx.has_attr("kernel_shape")) ctx.fail("required attribute 'kernel_shape' is missing");
+  Window window = read_window(ctx, spatial_dims(data_type), {}, /*resolve_auto_pad=*/false);
+  std::vector<int64_t> shape = {data_type.shape[0].value(), data_type.shape[1].value()};
+  int64_t plane = 1, in_plane = 1;
+  for (size_t i = 0; i < n; ++i) {
+    int64_t extent = (data_type.shape[2 + i].value() - 1) * window.strides[i] - window.pads[i] -
+                     window.pads[i + n] + window.kernel[i];
+    if (extent <= 0) ctx.fail("the unpooled size " + std::to_string(extent) + " is not positive");
+    shape.push_back(extent);
+    plane *= extent;
+    in_plane *= data_type.shape[2 + i].value();
+  }
+  ir::Expr y = pooled_by_same_window(ctx, window, shape)
+                   ? ctx.call("max_unpool", {ctx.input(0), ctx.input(1)},
+                              {{"pool_size", window.kernel},
+                               {"strides", window.strides},
+                               {"padding", window.pads}})
+                   : unpool_by_scatter(ctx, shape, plane, in_plane);
+  if (!ctx.has_input(2)) return {y};
+  std::vector<int64_t> out_shape = ctx.require_constant_ints(2, "output_shape");
+  require_length(ctx, out_shape, n + 2, "output_shape");
+  std::vector<int64_t> pads(2 * (n + 2), 0);
+  for (size_t d = 0; d < n + 2; ++d) {
+    if (out_shape[d] < shape[d] || (d < 2 && out_shape[d] != shape[d])) {
+      ctx.fail("output_shape " + ints_text(out_shape) + " must keep N and C and be at least " +
+               ints_text(shape) + ", the size the pooling window implies");
+    }
+    pads[d + n + 2] = out_shape[d] - shape[d];
+  }
+  return {ctx.call("pad", {y}, {{"pads", pads}})};
+}
+
+// AffineGrid: the normalized grid of the output size (x, y[, z], 1 per point, constant) times
+// theta transposed: [points, r + 1] x [N, r + 1, r] -> [N, points, r], reshaped to [N, ..., r].
+Outputs convert_affine_grid(const NodeContext& ctx) {
+  const ir::TensorType& theta_type = ctx.input_type(0);
+  std::vector<int64_t> size = ctx.require_constant_ints(1, "size");
+  if (size.size() != 4 && size.size() != 5) {
+    ctx.fail("size " + ints_text(size) + " must be [N, C, H, W] or [N, C, D, H, W]");
+  }
+  size_t r = size.size() - 2;
+  ir::Shape expected = {ir::Dim(size[0]), ir::Dim(static_cast<int64_t>(r)),
+                        ir::Dim(static_cast<int64_t>(r + 1))};
+  if (theta_type.rank() != 3 || !dtype_is_float(theta_type.dtype) ||
+      theta_type.shape[1] != expected[1] || theta_type.shape[2] != expected[2] ||
+      (theta_type.shape[0].is_static() && theta_type.shape[0] != expected[0])) {
+    ctx.fail("theta must be a float tensor of shape " + ir::shape_to_string(expected) + ", got " +
+             theta_type.to_string());
+  }
+  bool align_corners = ctx.attr_int("align_corners", 0) != 0;
+  std::vector<int64_t> spatial(size.begin() + 2, size.end());
+  int64_t points = 1;
+  for (int64_t extent : spatial) {
+    if (extent <= 0) ctx.fail("size " + ints_text(size) + " must be positive");
+    points *= extent;
+  }
+  // Normalized coordinate of index i along an axis of `extent` points. A single point is the
+  // centre, 0, in both modes (PyTorch and onnxruntime; the ONNX reference divides by zero there).
+  auto coordinate = [align_corners](int64_t i, int64_t extent) {
+    if (align_corners) return extent == 1 ? 0.0 : -1.0 + 2.0 * double(i) / double(extent - 1);
+    return -1.0 + (2.0 * double(i) + 1.0) / double(extent);
+  };
+  Tensor base(theta_type.dtype, {points, static_cast<int64_t>(r + 1)});
+  for (int64_t p = 0; p < points; ++p) {
+    int64_t rest = p;
+    // Columns: x (the last dim), y, z, then 1.
+    for (size_t a = 0; a < r; ++a) {
+      int64_t extent = spatial[r - 1 - a];
+      base.set_element_from_double(p * int64_t(r + 1) + int64_t(a),
+                                   coordinate(rest % extent, extent));
+      rest /= extent;
+    }
+    base.set_element_from_double(p * int64_t(r + 1) + int64_t(r), 1.0);
+  }
+  ir::Expr theta_t =
+      ctx.call("transpose", {ctx.input(0)}, {{"axes", std::vector<int64_t>{0, 2, 1}}});
+  ir::Expr grid = ctx.call("matmul", {ctx.constant(std::move(base)), theta_t});
+  ir::Shape out_shape = {theta_type.shape[0]};
+  for (int64_t extent : spatial) out_shape.push_back(ir::Dim(extent));
+  out_shape.push_back(ir::Dim(static_cast<int64_t>(r)));
+  return {reshape_to(ctx, grid, out_shape)};
 }
 
 // Global pools: the IR's 2-D operator for NCHW, a keepdims reduction over the spatial axes for
@@ -394,6 +559,35 @@ struct ResizeTarget {
   std::vector<double> scales;  // empty when sizes were given
 };
 
+// keep_aspect_ratio_policy not_larger / not_smaller: one scale for every axis in `axes` (the
+// smallest / largest of sizes / input), the sizes rounded from it (half up, as the reference).
+// The scale then maps the coordinates, so it goes into `factors` beside the sizes.
+void keep_aspect_ratio(const NodeContext& ctx, const ir::TensorType& type,
+                       const std::string& policy, const std::vector<int64_t>& axes,
+                       std::vector<int64_t>& sizes, std::vector<double>& factors) {
+  if (policy != "not_larger" && policy != "not_smaller") {
+    ctx.fail("keep_aspect_ratio_policy \"" + policy +
+             "\" is not one of stretch, not_larger, not_smaller");
+  }
+  std::optional<double> scale;
+  for (int64_t axis : axes) {
+    const ir::Dim& dim = type.shape[static_cast<size_t>(axis)];
+    if (!dim.is_static()) {
+      ctx.fail("keep_aspect_ratio_policy needs static sizes, got " + type.to_string() +
+               ctx.shape_dict_hint());
+    }
+    double ratio = double(sizes[static_cast<size_t>(axis)]) / double(dim.value());
+    if (!scale) scale = ratio;
+    scale = policy == "not_larger" ? std::min(*scale, ratio) : std::max(*scale, ratio);
+  }
+  if (!scale) return;
+  for (int64_t axis : axes) {
+    size_t d = static_cast<size_t>(axis);
+    sizes[d] = static_cast<int64_t>(*scale * double(type.shape[d].value()) + 0.5);
+    factors[d] = *scale;
+  }
+}
+
 ResizeTarget resize_target(const NodeContext& ctx, const ir::TensorType& type,
                            std::optional<size_t> sizes_input,
                            std::optional<std::vector<double>> scales) {
@@ -406,8 +600,7 @@ ResizeTarget resize_target(const NodeContext& ctx, const ir::TensorType& type,
     if (given.size() != axes.size()) ctx.fail("sizes must hold one value per axis");
     for (size_t i = 0; i < axes.size(); ++i) sizes[static_cast<size_t>(axes[i])] = given[i];
     std::string policy = ctx.attr_string("keep_aspect_ratio_policy", "stretch");
-    if (policy != "stretch")
-      ctx.fail("keep_aspect_ratio_policy \"" + policy + "\" is not supported yet");
+    if (policy != "stretch") keep_aspect_ratio(ctx, type, policy, axes, sizes, factors);
   } else if (scales) {
     if (scales->size() != axes.size()) ctx.fail("scales must hold one value per axis");
     for (size_t i = 0; i < axes.size(); ++i) factors[static_cast<size_t>(axes[i])] = (*scales)[i];
@@ -435,7 +628,7 @@ ResizeTarget resize_target(const NodeContext& ctx, const ir::TensorType& type,
     if (changes) ctx.fail("resizing the batch or channel dim is not supported");
   }
   ResizeTarget target{{out[2], out[3]}, {}};
-  if (!sizes_input) {
+  if (!sizes_input || factors[2] != 1.0 || factors[3] != 1.0) {
     for (size_t d = 2; d < 4; ++d) {
       if (!(factors[d] > 0)) ctx.fail("scale " + std::to_string(factors[d]) + " must be positive");
       target.scales.push_back(factors[d]);
@@ -466,6 +659,49 @@ const ir::TensorType& require_4d(const NodeContext& ctx) {
   return type;
 }
 
+// tf_crop_and_resize's roi (input 1, [starts..., ends...] over `axes`) as resize2d's
+// [start_h, start_w, end_h, end_w]; N and C must keep their whole range.
+std::vector<double> resize_roi(const NodeContext& ctx) {
+  if (!ctx.has_input(1)) ctx.fail("tf_crop_and_resize needs the roi input");
+  std::vector<double> roi = constant_floats(ctx, 1, "roi");
+  std::vector<int64_t> axes = ctx.attr_ints("axes", {0, 1, 2, 3});
+  for (int64_t& axis : axes) axis = normalize_axis(ctx, axis, 4, "axis");
+  if (roi.size() != 2 * axes.size()) {
+    ctx.fail("roi must hold " + std::to_string(2 * axes.size()) + " values (starts and ends of " +
+             ints_text(axes) + "), got " + std::to_string(roi.size()));
+  }
+  std::vector<double> full = {0, 0, 0, 0, 1, 1, 1, 1};
+  for (size_t i = 0; i < axes.size(); ++i) {
+    full[static_cast<size_t>(axes[i])] = roi[i];
+    full[static_cast<size_t>(axes[i]) + 4] = roi[i + axes.size()];
+  }
+  for (size_t d = 0; d < 2; ++d) {
+    if (full[d] != 0 || full[d + 4] != 1) ctx.fail("a roi that crops N or C is not supported");
+  }
+  return {full[2], full[3], full[6], full[7]};
+}
+
+// Antialiased linear / cubic downsampling reads 2 / 4 taps per axis stretched by 1 / scale: the
+// compute unrolls them, so very small scales are refused instead of exploding in code size.
+void check_antialias_taps(const NodeContext& ctx, const ir::TensorType& type,
+                          const ResizeTarget& target, const std::string& method) {
+  constexpr int64_t kMaxTaps = 32;
+  for (size_t d = 0; d < 2; ++d) {
+    if (target.scales.empty() && !type.shape[2 + d].is_static()) continue;
+    double scale = target.scales.empty()
+                       ? double(target.size[d]) / double(type.shape[2 + d].value())
+                       : target.scales[d];
+    if (scale >= 1) continue;
+    double support = method == "cubic" ? 2.0 : 1.0;
+    int64_t taps = 2 * (1 - (static_cast<int64_t>(std::floor(-support / scale)) + 1));
+    if (taps > kMaxTaps) {
+      ctx.fail("antialias=1 with scale " + std::to_string(scale) + " (" + std::to_string(taps) +
+               " taps per axis, at most " + std::to_string(kMaxTaps) +
+               ") is not supported yet: resize in several smaller steps");
+    }
+  }
+}
+
 // Resize: opset 10 has (X, scales) and asymmetric coordinates; 11+ has (X, roi, scales, sizes)
 // and the coordinate_transformation_mode attribute.
 Outputs convert_resize(const NodeContext& ctx) {
@@ -477,9 +713,7 @@ Outputs convert_resize(const NodeContext& ctx) {
                         {{"coordinate_transformation_mode", std::string("asymmetric")},
                          {"nearest_mode", std::string("floor")}})};
   }
-  if (ctx.attr_int("antialias", 0) != 0) ctx.fail("antialias=1 is not supported yet");
   std::string coordinates = ctx.attr_string("coordinate_transformation_mode", "half_pixel");
-  if (coordinates == "tf_crop_and_resize") ctx.fail("tf_crop_and_resize is not supported yet");
   std::optional<std::vector<double>> scales;
   std::optional<size_t> sizes_input;
   if (ctx.has_input(3)) {
@@ -490,11 +724,103 @@ Outputs convert_resize(const NodeContext& ctx) {
     if (scales->empty()) scales.reset();
   }
   ResizeTarget target = resize_target(ctx, type, sizes_input, scales);
-  return {make_resize(ctx, std::move(target), method,
-                      {{"coordinate_transformation_mode", coordinates},
-                       {"nearest_mode", ctx.attr_string("nearest_mode", "round_prefer_floor")},
-                       {"cubic_coeff_a", ctx.attr_float("cubic_coeff_a", -0.75)},
-                       {"exclude_outside", ctx.attr_int("exclude_outside", 0)}})};
+  int64_t antialias = ctx.attr_int("antialias", 0);
+  if (antialias != 0 && method != "nearest") check_antialias_taps(ctx, type, target, method);
+  ir::Attrs attrs = {{"coordinate_transformation_mode", coordinates},
+                     {"nearest_mode", ctx.attr_string("nearest_mode", "round_prefer_floor")},
+                     {"cubic_coeff_a", ctx.attr_float("cubic_coeff_a", -0.75)},
+                     {"exclude_outside", ctx.attr_int("exclude_outside", 0)},
+                     {"antialias", antialias}};
+  if (coordinates == "tf_crop_and_resize") {
+    attrs.set("roi", resize_roi(ctx));
+    attrs.set("extrapolation_value", ctx.attr_float("extrapolation_value", 0.0));
+  }
+  return {make_resize(ctx, std::move(target), method, std::move(attrs))};
+}
+
+// GridSample: opset 16 names the modes bilinear / bicubic, 20+ linear / cubic (and allows N-D).
+Outputs convert_grid_sample(const NodeContext& ctx) {
+  std::string mode = ctx.attr_string("mode", ctx.opset() >= 20 ? "linear" : "bilinear");
+  if (mode == "bilinear") mode = "linear";
+  if (mode == "bicubic") mode = "cubic";
+  return {ctx.call("grid_sample", {ctx.input(0), ctx.input(1)},
+                   {{"mode", mode},
+                    {"padding_mode", ctx.attr_string("padding_mode", "zeros")},
+                    {"align_corners", ctx.attr_int("align_corners", 0)}})};
+}
+
+// RoiAlign: opset 16 added coordinate_transformation_mode (default half_pixel); opset 10's
+// behaviour is output_half_pixel. The adaptive sampling (sampling_ratio 0: per roi, from its
+// size) would need a data-dependent loop count.
+Outputs convert_roi_align(const NodeContext& ctx) {
+  int64_t sampling_ratio = ctx.attr_int("sampling_ratio", 0);
+  if (sampling_ratio <= 0) {
+    ctx.fail("sampling_ratio " + std::to_string(sampling_ratio) +
+             " (adaptive sampling) is not supported yet: export with a fixed sampling_ratio > 0");
+  }
+  std::string mode = ctx.opset() >= 16
+                         ? ctx.attr_string("coordinate_transformation_mode", "half_pixel")
+                         : std::string("output_half_pixel");
+  return {ctx.call("roi_align", {ctx.input(0), ctx.input(1), ctx.input(2)},
+                   {{"mode", ctx.attr_string("mode", "avg")},
+                    {"coordinate_transformation_mode", mode},
+                    {"output_height", ctx.attr_int("output_height", 1)},
+                    {"output_width", ctx.attr_int("output_width", 1)},
+                    {"sampling_ratio", sampling_ratio},
+                    {"spatial_scale", ctx.attr_float("spatial_scale", 1.0)}})};
+}
+
+// Col2Im: image_shape and block_shape are inputs, which must be constants.
+Outputs convert_col2im(const NodeContext& ctx) {
+  std::vector<int64_t> image = ctx.require_constant_ints(1, "image_shape");
+  std::vector<int64_t> block = ctx.require_constant_ints(2, "block_shape");
+  size_t n = image.size();
+  require_length(ctx, block, n, "block_shape");
+  std::vector<int64_t> dilations = ctx.attr_ints("dilations", std::vector<int64_t>(n, 1));
+  std::vector<int64_t> strides = ctx.attr_ints("strides", std::vector<int64_t>(n, 1));
+  std::vector<int64_t> pads = ctx.attr_ints("pads", std::vector<int64_t>(2 * n, 0));
+  return {ctx.call("col2im", {ctx.input(0)},
+                   {{"image_shape", image},
+                    {"block_shape", block},
+                    {"dilations", dilations},
+                    {"pads", pads},
+                    {"strides", strides}})};
+}
+
+// DeformConv (2-D): a missing mask is all ones, a bias becomes a bias_add.
+Outputs convert_deform_conv(const NodeContext& ctx) {
+  const ir::TensorType& data_type = ctx.input_type(0);
+  if (data_type.rank() != 4) {
+    ctx.fail("only 2-D DeformConv (rank-4 input) is supported yet, got " + data_type.to_string());
+  }
+  const ir::TensorType& offset_type = ctx.input_type(2);
+  Window window = read_window(ctx, spatial_dims(data_type), weight_kernel(ctx));
+  std::vector<int64_t> kernel = weight_kernel(ctx);
+  if (window.kernel != kernel) {
+    ctx.fail("kernel_shape " + ints_text(window.kernel) + " differs from the weight's " +
+             ints_text(kernel));
+  }
+  int64_t offset_groups = ctx.attr_int("offset_group", 1);
+  ir::Expr mask = ctx.optional_input(4);
+  if (!mask) {
+    if (!offset_type.is_static() || offset_type.rank() != 4) {
+      ctx.fail("offset must have a static rank-4 shape, got " + offset_type.to_string() +
+               ctx.shape_dict_hint());
+    }
+    std::vector<int64_t> shape = offset_type.static_shape();
+    shape[1] = offset_groups * kernel[0] * kernel[1];
+    mask = ctx.call("full", {},
+                    {{"shape", shape},
+                     {"fill_value", 1.0},
+                     {"dtype", std::string(dtype_name(data_type.dtype))}});
+  }
+  ir::Attrs attrs = window_attrs(window);
+  attrs.set("groups", ctx.attr_int("group", 1));
+  attrs.set("offset_groups", offset_groups);
+  ir::Expr y =
+      ctx.call("deform_conv2d", {ctx.input(0), ctx.input(1), ctx.input(2), mask}, std::move(attrs));
+  if (ctx.has_input(3)) y = ctx.call("bias_add", {y, ctx.input(3)}, {{"axis", int64_t{1}}});
+  return {y};
 }
 
 // Upsample (opset 7-9): scales as an attribute (7-8) or input (9), asymmetric coordinates.
@@ -516,6 +842,8 @@ void add_nn_converters(ConverterTable& table) {
   table["MaxPool"] = convert_max_pool;
   table["AveragePool"] = convert_average_pool;
   table["LpPool"] = convert_lp_pool;
+  table["MaxUnpool"] = convert_max_unpool;
+  table["AffineGrid"] = convert_affine_grid;
   table["GlobalAveragePool"] = global_pool("global_avg_pool2d", "reduce_mean");
   table["GlobalMaxPool"] = global_pool("global_max_pool2d", "reduce_max");
   table["BatchNormalization"] = convert_batch_norm;
@@ -531,6 +859,10 @@ void add_nn_converters(ConverterTable& table) {
   table["Dropout"] = convert_dropout;
   table["Resize"] = convert_resize;
   table["Upsample"] = convert_upsample;
+  table["GridSample"] = convert_grid_sample;
+  table["RoiAlign"] = convert_roi_align;
+  table["Col2Im"] = convert_col2im;
+  table["DeformConv"] = convert_deform_conv;
 }
 
 }  // namespace kiln::frontend::onnx_import

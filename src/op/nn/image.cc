@@ -19,11 +19,17 @@ Type infer_resize2d(const std::vector<Type>& args, const ir::Attrs& attrs) {
   nn::require_positive(size, "size", kOp);
   const std::string& method =
       nn::string_choice(attrs, "method", {"nearest", "linear", "cubic"}, kOp);
-  // tf_crop_and_resize needs a region of interest, which resize2d does not take.
-  nn::string_choice(attrs, "coordinate_transformation_mode",
-                    {"half_pixel", "half_pixel_symmetric", "pytorch_half_pixel", "align_corners",
-                     "asymmetric", "tf_half_pixel_for_nearest"},
-                    kOp);
+  const std::string& mode = nn::string_choice(
+      attrs, "coordinate_transformation_mode",
+      {"half_pixel", "half_pixel_symmetric", "pytorch_half_pixel", "align_corners", "asymmetric",
+       "tf_half_pixel_for_nearest", "tf_crop_and_resize"},
+      kOp);
+  const std::vector<double>& roi = attrs.get_floats("roi");
+  if (mode == "tf_crop_and_resize" && roi.size() != 4) {
+    type_error(kOp, "tf_crop_and_resize needs roi = [start_h, start_w, end_h, end_w], got " +
+                        std::to_string(roi.size()) + " values");
+  }
+  nn::require_flag(attrs.get_int("antialias"), "antialias", kOp);
   nn::string_choice(attrs, "nearest_mode",
                     {"round_prefer_floor", "round_prefer_ceil", "floor", "ceil"}, kOp);
   nn::require_flag(attrs.get_int("exclude_outside"), "exclude_outside", kOp);
@@ -53,7 +59,11 @@ void register_image_ops(ir::OpRegistry& registry) {
        attr_float("cubic_coeff_a", -0.75, "the cubic kernel's a"),
        attr_int("exclude_outside", 0, "zero the weights of samples outside the input"),
        attr_floats("scales", std::vector<double>{},
-                   "height, width scales for the coordinate mapping; empty: output / input")},
+                   "height, width scales for the coordinate mapping; empty: output / input"),
+       attr_int("antialias", 0, "linear / cubic downsampling widens the kernel by 1 / scale"),
+       attr_floats("roi", std::vector<double>{},
+                   "tf_crop_and_resize's region: start_h, start_w, end_h, end_w (normalized)"),
+       attr_float("extrapolation_value", 0.0, "tf_crop_and_resize's value outside the input")},
       ir::OpPattern::kInjective, infer_resize2d));
 }
 

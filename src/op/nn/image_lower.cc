@@ -11,6 +11,7 @@
 //    the input and renormalises the rest.
 // Interpolation computes in the data's dtype when it is float32 / float64, else in float32, and
 // converts back at the end (integer results are rounded to nearest, as onnxruntime does).
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -32,13 +33,24 @@ struct AxisMap {
   int64_t out_size = 1;
   double scale = 1.0;  // the given scale, or out_size / in_size
   std::string mode;
+  double roi_start = 0, roi_end = 1;  // tf_crop_and_resize's region
+
+  // The ONNX reference's output length: in_size * scale, which is fractional when a scale was
+  // given and in_size * scale is not whole (align_corners and tf_crop_and_resize divide by it).
+  double out_length() const { return static_cast<double>(in_size) * scale; }
 
   PrimExpr coordinate(const PrimExpr& x) const {
     PrimExpr xf = cast(f64(), x);
     auto c = [](double value) { return tir::make_const(f64(), value); };
+    double in_last = static_cast<double>(in_size - 1);
     if (mode == "align_corners") {
-      if (out_size == 1) return c(0);
-      return xf * c(static_cast<double>(in_size - 1)) / c(static_cast<double>(out_size - 1));
+      if (out_length() == 1) return c(0);
+      return xf * c(in_last) / c(out_length() - 1);
+    }
+    if (mode == "tf_crop_and_resize") {
+      double start = roi_start * in_last;
+      if (out_length() == 1) return c((roi_end - roi_start) * in_last / 2 + start);
+      return xf * c((roi_end - roi_start) * in_last) / c(out_length() - 1) + c(start);
     }
     if (mode == "asymmetric") return xf / c(scale);
     if (mode == "tf_half_pixel_for_nearest") return (xf + c(0.5)) / c(scale);
@@ -50,6 +62,11 @@ struct AxisMap {
       return c(offset) + half_pixel;
     }
     return half_pixel;  // half_pixel, pytorch_half_pixel
+  }
+  // tf_crop_and_resize: whether the coordinate is outside the input (extrapolated).
+  PrimExpr outside(const PrimExpr& coordinate) const {
+    auto c = [](double value) { return tir::make_const(f64(), value); };
+    return tir::logical_or(coordinate<c(0), coordinate> c(static_cast<double>(in_size - 1)));
   }
 };
 
@@ -120,6 +137,48 @@ Taps cubic_taps(const PrimExpr& coordinate, int64_t in_size, double a, bool excl
   return taps;
 }
 
+// The number of taps antialiased linear / cubic interpolation reads per output along an axis
+// downsampled by `scale` < 1: the kernel (support 1 or 2) stretched by 1 / scale.
+int64_t antialias_first_tap(double scale, bool cubic) {
+  return static_cast<int64_t>(std::floor((cubic ? -2.0 : -1.0) / scale)) + 1;
+}
+
+// Antialiased taps (the ONNX reference's): the kernel evaluated at (offset - ratio) * scale for
+// the taps base + first .. base + 1 - first, where base = ceil(x) - 1 and ratio = x - base in
+// (0, 1]; weights normalized to sum 1 (after zeroing the outside ones with exclude_outside);
+// indices clamped to the edge.
+Taps antialias_taps(const PrimExpr& coordinate, int64_t in_size, double scale, bool cubic, double a,
+                    bool exclude_outside, DataType math) {
+  PrimExpr base = to_index(tir::intrinsic("ceil", {coordinate})) - 1;
+  PrimExpr ratio = cast(math, coordinate - cast(f64(), base));
+  auto k = [math](double value) { return tir::make_const(math, value); };
+  int64_t first = antialias_first_tap(scale, cubic);
+  Taps taps;
+  PrimExpr total;
+  for (int64_t offset = first; offset <= 1 - first; ++offset) {
+    PrimExpr distance = tir::intrinsic("fabs", {(k(double(offset)) - ratio) * k(scale)});
+    PrimExpr weight;
+    if (cubic) {
+      PrimExpr d = distance;
+      PrimExpr near = ((k(a + 2) * d - k(a + 3)) * d) * d + k(1);
+      PrimExpr far = ((k(a) * d - k(5 * a)) * d + k(8 * a)) * d - k(4 * a);
+      weight = select(d <= k(1), near, select(d < k(2), far, k(0)));
+    } else {
+      weight = tir::max(k(1) - distance, k(0));
+    }
+    PrimExpr raw = base + offset;
+    if (exclude_outside) {
+      PrimExpr inside = tir::logical_and(raw >= PrimExpr(0), raw < PrimExpr(in_size));
+      weight = select(inside, weight, k(0));
+    }
+    total = total ? total + weight : weight;
+    taps.index.push_back(clamp_index(raw, in_size));
+    taps.weight.push_back(weight);
+  }
+  for (PrimExpr& weight : taps.weight) weight = weight / total;
+  return taps;
+}
+
 std::vector<te::Tensor> resize2d_compute(const std::vector<te::Tensor>& inputs,
                                          const ir::Attrs& attrs, const ir::Type& result) {
   const te::Tensor& data = inputs[0];
@@ -130,6 +189,9 @@ std::vector<te::Tensor> resize2d_compute(const std::vector<te::Tensor>& inputs,
   const std::vector<double>& scales = attrs.get_floats("scales");
   double a = attrs.get_float("cubic_coeff_a");
   bool exclude_outside = attrs.get_int("exclude_outside") != 0;
+  bool antialias = attrs.get_int("antialias") != 0 && method != "nearest";
+  const std::vector<double>& roi = attrs.get_floats("roi");
+  double extrapolation = attrs.get_float("extrapolation_value");
   DType dtype = data->dtype.dtype;
   DataType math =
       dtype == DType::kFloat64 ? scalar_type(DType::kFloat64) : scalar_type(DType::kFloat32);
@@ -143,7 +205,19 @@ std::vector<te::Tensor> resize2d_compute(const std::vector<te::Tensor>& inputs,
                     ? static_cast<double>(map.out_size) / static_cast<double>(map.in_size)
                     : scales[axis];
     map.mode = mode;
+    if (mode == "tf_crop_and_resize") {
+      map.roi_start = roi[axis];
+      map.roi_end = roi[axis + 2];
+    }
   }
+  auto taps = [&](const PrimExpr& coordinate, const AxisMap& map) {
+    if (antialias && map.scale < 1) {
+      return antialias_taps(coordinate, map.in_size, map.scale, method == "cubic", a,
+                            exclude_outside, math);
+    }
+    return method == "linear" ? linear_taps(coordinate, map.in_size, math)
+                              : cubic_taps(coordinate, map.in_size, a, exclude_outside, math);
+  };
 
   return {te::compute(
       shape,
@@ -151,14 +225,18 @@ std::vector<te::Tensor> resize2d_compute(const std::vector<te::Tensor>& inputs,
         std::vector<PrimExpr> i = as_exprs(axes);
         PrimExpr n = i[0], c = i[1];
         PrimExpr y = maps[0].coordinate(i[2]), x = maps[1].coordinate(i[3]);
+        // tf_crop_and_resize: outside the input on either axis gives the extrapolation value.
+        auto extrapolate = [&](const PrimExpr& value) {
+          if (mode != "tf_crop_and_resize") return value;
+          return select(tir::logical_or(maps[0].outside(y), maps[1].outside(x)),
+                        constant(dtype, extrapolation), value);
+        };
         if (method == "nearest") {
-          return data(n, c, nearest_index(y, nearest_mode, maps[0].in_size),
-                      nearest_index(x, nearest_mode, maps[1].in_size));
+          return extrapolate(data(n, c, nearest_index(y, nearest_mode, maps[0].in_size),
+                                  nearest_index(x, nearest_mode, maps[1].in_size)));
         }
-        Taps rows = method == "linear" ? linear_taps(y, maps[0].in_size, math)
-                                       : cubic_taps(y, maps[0].in_size, a, exclude_outside, math);
-        Taps cols = method == "linear" ? linear_taps(x, maps[1].in_size, math)
-                                       : cubic_taps(x, maps[1].in_size, a, exclude_outside, math);
+        Taps rows = taps(y, maps[0]);
+        Taps cols = taps(x, maps[1]);
         // Each row is interpolated along the width first, then the rows along the height (the
         // order the ONNX reference uses).
         PrimExpr value;
@@ -171,12 +249,12 @@ std::vector<te::Tensor> resize2d_compute(const std::vector<te::Tensor>& inputs,
           PrimExpr term = row * rows.weight[r];
           value = value ? value + term : term;
         }
-        if (dtype_is_float(dtype)) return cast(scalar_type(dtype), value);
+        if (dtype_is_float(dtype)) return extrapolate(cast(scalar_type(dtype), value));
         // Integers round to nearest and saturate to the dtype's range.
         PrimExpr rounded = tir::intrinsic("round", {value});
         rounded = tir::min(tir::max(rounded, cast(math, lowest_value(dtype))),
                            cast(math, highest_value(dtype)));
-        return cast(scalar_type(dtype), rounded);
+        return extrapolate(cast(scalar_type(dtype), rounded));
       },
       "resize2d", "injective")};
 }

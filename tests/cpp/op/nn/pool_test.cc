@@ -137,5 +137,67 @@ TEST(PoolTest, Errors) {
       "lp_pool2d: p must be positive");
 }
 
+TEST(PoolTest, ThreeDimensionalPools) {
+  Attrs attrs{{"pool_size", Ints{2, 3, 2}},
+              {"strides", Ints{2, 1, 2}},
+              {"padding", Ints{0, 1, 0, 1, 1, 1}},
+              {"ceil_mode", int64_t{1}}};
+  // depth: ceil((9 - 2) / 2) + 1 = 5; height: 8 + 2 - 3 + 1 = 8; width: ceil((17 + 1 - 2) / 2) + 1
+  // = 9.
+  for (const char* name : {"max_pool3d", "avg_pool3d", "lp_pool3d"}) {
+    SCOPED_TRACE(name);
+    EXPECT_EQ(call(name, {f32("data", {2, 3, 9, 8, 17})}, attrs)->type(),
+              f32_type({2, 3, 5, 8, 9}));
+  }
+  expect_error(
+      [] {
+        call("max_pool3d", {f32("data", {1, 1, 8, 8})}, Attrs{{"pool_size", Ints{2, 2, 2}}});
+      },
+      "max_pool3d: data must have rank 5");
+  expect_error(
+      [] {
+        call("avg_pool3d", {f32("data", {1, 1, 4, 8, 8})}, Attrs{{"pool_size", Ints{2, 2}}});
+      },
+      "avg_pool3d: pool_size must have 3 values, got [2, 2]");
+  expect_error(
+      [] {
+        call("max_pool3d", {f32("data", {1, 1, 2, 8, 8})}, Attrs{{"pool_size", Ints{3, 2, 2}}});
+      },
+      "max_pool3d: window of 3 (dilation 1) is larger than the padded input depth 2");
+}
+
+TEST(PoolTest, MaxPoolIndicesAreInt64) {
+  Call indices = call("max_pool2d_indices", {input("data", DType::kUInt8, {1, 3, 8, 8})},
+                      Attrs{{"pool_size", Ints{2, 2}}, {"strides", Ints{2, 2}}});
+  EXPECT_EQ(indices->type(), Type(tensor_type(DType::kInt64, {1, 3, 4, 4})));
+  EXPECT_EQ(call("max_pool3d_indices", {f32("data", {1, 1, 4, 4, 4})},
+                 Attrs{{"pool_size", Ints{2, 2, 2}}, {"storage_order", int64_t{1}}})
+                ->type(),
+            Type(tensor_type(DType::kInt64, {1, 1, 3, 3, 3})));
+  expect_error(
+      [] {
+        call("max_pool2d_indices", {f32("data", {1, 1, 8, 8})},
+             Attrs{{"pool_size", Ints{2, 2}}, {"storage_order", int64_t{2}}});
+      },
+      "max_pool2d_indices: storage_order must be 0 or 1");
+}
+
+TEST(PoolTest, MaxUnpoolShape) {
+  // (3 - 1) * 2 - 1 - 1 + 3 = 5 and (4 - 1) * 2 + 2 = 8.
+  Call unpool = call(
+      "max_unpool", {f32("values", {1, 2, 3, 4}), input("indices", DType::kInt64, {1, 2, 3, 4})},
+      Attrs{{"pool_size", Ints{3, 2}}, {"strides", Ints{2, 2}}, {"padding", Ints{1, 0, 1, 0}}});
+  EXPECT_EQ(unpool->type(), f32_type({1, 2, 5, 8}));
+  expect_error(
+      [] {
+        call(
+            "max_unpool",
+            {f32("values", {1, 2, 3, 4}), input("indices", DType::kInt32, {1, 2, 3, 4})},
+            Attrs{
+                {"pool_size", Ints{2, 2}}, {"strides", Ints{2, 2}}, {"padding", Ints{0, 0, 0, 0}}});
+      },
+      "max_unpool: indices must be int64 of the values' shape");
+}
+
 }  // namespace
 }  // namespace kiln::ir
