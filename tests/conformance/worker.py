@@ -30,39 +30,23 @@ _NEEDS_CONSTANT = re.compile(r"input \d+ '([^']+)' \([^)]*\) must be known when 
                              r"imported")
 
 
-def freeze_input(model_path: str, name: str, value, work_dir: str) -> str:
-    """A copy of the model with graph input `name` turned into an initializer holding `value`
-    (what a user of a static-shape compiler does with an axes/scales/shape input)."""
-    import onnx
-    from onnx import numpy_helper
-
-    model = onnx.load(model_path, load_external_data=False)
-    kept = [v for v in model.graph.input if v.name != name]
-    del model.graph.input[:]
-    model.graph.input.extend(kept)
-    model.graph.initializer.append(numpy_helper.from_array(value, name))
-    path = os.path.join(work_dir, f"frozen{len(os.listdir(work_dir))}.onnx")
-    onnx.save(model, path)
-    return path
-
-
 def load_model(kiln, model_path: str, feeds: dict, freeze: bool, work_dir: str):
     """kiln.load with every fed input's shape fixed to the reference data's (node tests may
     declare symbolic or missing dims; Kiln compiles for static shapes). With `freeze`, inputs the
-    importer needs as constants become initializers, one retry per input.
+    importer needs as constants are passed as `constant_inputs` (what a user of a static-shape
+    compiler does with an axes/scales/shape input), one retry per input.
     Returns (model, names of the frozen inputs); the frozen ones leave `feeds`."""
-    frozen = []
+    frozen = {}
     while True:
         shape_dict = {n: list(a.shape) for n, a in feeds.items()}
         try:
-            return kiln.load(model_path, shape_dict=shape_dict), frozen
+            return kiln.load(model_path, shape_dict=shape_dict, constant_inputs=frozen), list(frozen)
         except kiln.Error as e:
             match = _NEEDS_CONSTANT.search(str(e)) if freeze else None
             if not match or match.group(1) not in feeds:
                 raise
             name = match.group(1)
-            model_path = freeze_input(model_path, name, feeds.pop(name), work_dir)
-            frozen.append(name)
+            frozen[name] = feeds.pop(name)
 
 
 def run_case(kiln, request: dict, work_dir: str) -> dict:

@@ -42,7 +42,9 @@ Outputs convert_transpose(const NodeContext& ctx) {
 Outputs convert_concat(const NodeContext& ctx) {
   std::vector<ir::Expr> args;
   for (size_t i = 0; i < ctx.num_inputs(); ++i) args.push_back(ctx.input(i));
-  return {ctx.call("concat", std::move(args), {{"axis", ctx.attr_int("axis")}})};
+  // Concat-1 made axis optional (default 1); it is required since opset 4.
+  int64_t axis = ctx.opset() < 4 ? ctx.attr_int("axis", 1) : ctx.attr_int("axis");
+  return {ctx.call("concat", std::move(args), {{"axis", axis}})};
 }
 
 // Slice: starts/ends/axes are attributes before opset 10, inputs (with steps) since.
@@ -140,6 +142,39 @@ Outputs convert_tile(const NodeContext& ctx) {
 
 Outputs convert_gather(const NodeContext& ctx) {
   return {ctx.call("gather", {ctx.input(0), ctx.input(1)}, {{"axis", ctx.attr_int("axis", 0)}})};
+}
+
+// Compress: the positions where the (constant) condition holds, gathered along `axis` (or from
+// the flattened input when there is no axis). The output length depends on the condition's
+// values, so it must be known at import.
+Outputs convert_compress(const NodeContext& ctx) {
+  Tensor condition = ctx.require_constant(1, "condition");
+  if (condition.ndim() != 1) {
+    ctx.fail("input 1 (condition) must be 1-D, got " + std::to_string(condition.ndim()) + " dims");
+  }
+  ir::Expr data = ctx.input(0);
+  int64_t axis = 0;
+  if (ctx.has_attr("axis")) {
+    axis = normalize_axis(ctx, ctx.attr_int("axis"), ctx.input_type(0).rank(), "attribute 'axis'");
+  } else {
+    std::optional<int64_t> numel =
+        static_product(ctx, ctx.input_type(0).shape, 0, ctx.input_type(0).shape.size());
+    if (!numel) ctx.fail("the input shape must be static" + ctx.shape_dict_hint());
+    data = ctx.call("reshape", {data}, {{"newshape", std::vector<int64_t>{*numel}}});
+  }
+  const ir::Dim& dim = data->type().as_tensor().shape[static_cast<size_t>(axis)];
+  std::vector<int64_t> kept;
+  for (int64_t i = 0; i < condition.numel(); ++i) {
+    if (condition.element_as_double(i) == 0.0) continue;
+    // A condition longer than the axis may only hold false beyond it.
+    if (!dim.is_static() || i >= dim.value()) {
+      ctx.fail("input 1 (condition) selects index " + std::to_string(i) + " beyond the axis (" +
+               dim.to_string() + ")");
+    }
+    kept.push_back(i);
+  }
+  Tensor indices = Tensor::from_int64s(kept);
+  return {ctx.call("gather", {data, ctx.constant(indices)}, {{"axis", axis}})};
 }
 
 Outputs convert_gather_elements(const NodeContext& ctx) {
@@ -265,7 +300,11 @@ Outputs convert_constant_of_shape(const NodeContext& ctx) {
   return {ctx.constant(std::move(result))};
 }
 
+// Range's output length depends on the values of start, limit and delta: they must be known at
+// import (Kiln compiles for static shapes), so the call folds into a constant.
 Outputs convert_range(const NodeContext& ctx) {
+  const char* names[] = {"start", "limit", "delta"};
+  for (size_t i = 0; i < 3; ++i) ctx.require_constant(i, names[i]);
   return {ctx.call("range", {ctx.input(0), ctx.input(1), ctx.input(2)})};
 }
 
@@ -442,6 +481,7 @@ void add_tensor_converters(ConverterTable& table) {
   table["Tile"] = convert_tile;
   table["Gather"] = convert_gather;
   table["GatherElements"] = convert_gather_elements;
+  table["Compress"] = convert_compress;
   table["GatherND"] = convert_gather_nd;
   table["ScatterElements"] = convert_scatter_elements;
   table["ScatterND"] = convert_scatter_nd;
