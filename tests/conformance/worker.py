@@ -28,6 +28,11 @@ import cases  # noqa: E402
 # "node 'n' (ReduceSum): input 1 'axes' (axes) must be known when the model is imported, ..."
 _NEEDS_CONSTANT = re.compile(r"input \d+ '([^']+)' \([^)]*\) must be known when the model is "
                              r"imported")
+# ... and for a value computed from graph inputs, the message lists them:
+# "... must be known when the model is imported, but it is computed from the model's inputs 'a',
+# 'b' (int64[1]); ..."
+_COMPUTED_FROM = re.compile(r"must be known when the model is imported, but it is computed from "
+                            r"the model's inputs ((?:'[^']+'(?:, )?)+)")
 
 
 def load_model(kiln, model_path: str, feeds: dict, freeze: bool, work_dir: str):
@@ -42,11 +47,17 @@ def load_model(kiln, model_path: str, feeds: dict, freeze: bool, work_dir: str):
         try:
             return kiln.load(model_path, shape_dict=shape_dict, constant_inputs=frozen), list(frozen)
         except kiln.Error as e:
+            names = []
             match = _NEEDS_CONSTANT.search(str(e)) if freeze else None
-            if not match or match.group(1) not in feeds:
+            if match and match.group(1) in feeds:
+                names = [match.group(1)]
+            computed = _COMPUTED_FROM.search(str(e)) if freeze and not names else None
+            if computed:
+                names = [n for n in re.findall(r"'([^']+)'", computed.group(1)) if n in feeds]
+            if not names:
                 raise
-            name = match.group(1)
-            frozen[name] = feeds.pop(name)
+            for name in names:
+                frozen[name] = feeds.pop(name)
 
 
 def run_case(kiln, request: dict, work_dir: str) -> dict:

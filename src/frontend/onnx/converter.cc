@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "ir/functor.h"
 #include "ir/op.h"
 #include "kiln/error.h"
 
@@ -95,8 +96,16 @@ Tensor NodeContext::require_constant(size_t i, std::string_view what) const {
          "); give its value with constant_inputs={'" + var->name +
          "': ...} (CLI: --constant-input " + var->name + "=FILE.npy)");
   }
-  fail(needed + ", but it is computed from the model's inputs (" + input(i)->type().to_string() +
-       ")" + shape_dict_hint() + ", or fix the inputs it depends on with constant_inputs");
+  // Name the model inputs the value depends on: fixing them with constant_inputs makes it fold.
+  std::string depends;
+  for (const ir::Expr& node : ir::post_order(input(i))) {
+    if (const auto* var = ir::as<ir::VarNode>(node)) {
+      depends += (depends.empty() ? "'" : ", '") + var->name + "'";
+    }
+  }
+  fail(needed + ", but it is computed from the model's inputs " + depends + " (" +
+       input(i)->type().to_string() + "); give their values with constant_inputs" +
+       shape_dict_hint().replace(0, 1, ", or"));
 }
 
 std::vector<int64_t> NodeContext::require_constant_ints(size_t i, std::string_view what) const {
