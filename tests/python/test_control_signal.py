@@ -172,6 +172,23 @@ def test_range_with_constant_inputs(kiln, tmp_path, start, limit, delta, dtype):
         kiln.load(save(model, tmp_path))
 
 
+def test_range_one_element_inputs_and_folding_split(kiln, tmp_path):
+    # AffineGrid's function body: Split a constant size apart, feed [1]-shaped parts to Range.
+    model = make_model([helper.make_node("Split", ["size"], ["a", "b"], num_outputs=2),
+                        helper.make_node("Range", ["zero", "b", "one"], ["r"]),
+                        helper.make_node("Reshape", ["x", "a"], ["y"])],
+                       [vi("size", TensorProto.INT64, [2]), vi("x", TensorProto.FLOAT, [6])],
+                       [vi("r", TensorProto.INT64, None), vi("y", TensorProto.FLOAT, None)],
+                       opset=18, initializers=[
+                           numpy_helper.from_array(np.array([0], np.int64), "zero"),
+                           numpy_helper.from_array(np.array([1], np.int64), "one")])
+    x = np.arange(6, dtype=np.float32)
+    got, _ = kiln_outputs(kiln, tmp_path, model, {"x": x},
+                          constant_inputs={"size": np.array([6, 4], np.int64)})
+    np.testing.assert_array_equal(got[0], np.arange(4))
+    np.testing.assert_array_equal(got[1], x)
+
+
 @pytest.mark.parametrize("axis", [None, 0, 1, -1])
 def test_compress(kiln, tmp_path, axis):
     attrs = {} if axis is None else {"axis": axis}

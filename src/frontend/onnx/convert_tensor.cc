@@ -109,8 +109,22 @@ Outputs convert_split(const NodeContext& ctx) {
     ctx.fail("splits into " + std::to_string(sections.size()) + " parts but the node has " +
              std::to_string(ctx.num_outputs()) + " outputs");
   }
-  ir::Expr parts = ctx.call("split", {ctx.input(0)}, {{"axis", axis}, {"sections", sections}});
   Outputs outputs;
+  // A constant input (a shape being taken apart) splits into constants: slices fold, whereas the
+  // items of a tuple-valued split call would not.
+  if (ctx.constant_input(0)) {
+    int64_t begin = 0;
+    for (int64_t section : sections) {
+      outputs.push_back(ctx.call("strided_slice", {ctx.input(0)},
+                                 {{"begin", std::vector<int64_t>{begin}},
+                                  {"end", std::vector<int64_t>{begin + section}},
+                                  {"axes", std::vector<int64_t>{axis}},
+                                  {"strides", std::vector<int64_t>{1}}}));
+      begin += section;
+    }
+    return outputs;
+  }
+  ir::Expr parts = ctx.call("split", {ctx.input(0)}, {{"axis", axis}, {"sections", sections}});
   for (size_t i = 0; i < sections.size(); ++i) {
     outputs.push_back(ctx.tuple_item(parts, static_cast<int64_t>(i)));
   }
@@ -304,8 +318,23 @@ Outputs convert_constant_of_shape(const NodeContext& ctx) {
 // import (Kiln compiles for static shapes), so the call folds into a constant.
 Outputs convert_range(const NodeContext& ctx) {
   const char* names[] = {"start", "limit", "delta"};
-  for (size_t i = 0; i < 3; ++i) ctx.require_constant(i, names[i]);
-  return {ctx.call("range", {ctx.input(0), ctx.input(1), ctx.input(2)})};
+  std::vector<ir::Expr> args;
+  for (size_t i = 0; i < 3; ++i) {
+    Tensor value = ctx.require_constant(i, names[i]);
+    if (value.numel() != 1) {
+      ctx.fail("input " + std::to_string(i) + " (" + names[i] + ") must hold one value, it has " +
+               std::to_string(value.numel()));
+    }
+    // Function bodies (AffineGrid's) pass one-element 1-D tensors; range wants scalars.
+    Tensor scalar(value.dtype(), {});
+    if (dtype_is_float(value.dtype())) {
+      scalar.set_element_from_double(0, value.element_as_double(0));
+    } else {
+      scalar.set_element_from_int64(0, value.element_as_int64(0));
+    }
+    args.push_back(ir::ConstantNode::make(std::move(scalar)));
+  }
+  return {ctx.call("range", std::move(args))};
 }
 
 ir::Expr cast_to(const NodeContext& ctx, const ir::Expr& data, DType dtype) {

@@ -103,6 +103,10 @@ Tensor NodeContext::require_constant(size_t i, std::string_view what) const {
       depends += (depends.empty() ? "'" : ", '") + var->name + "'";
     }
   }
+  if (depends.empty()) {
+    fail(needed + ", but Kiln could not fold it to a constant (" + input(i)->type().to_string() +
+         "): not supported yet for this subgraph");
+  }
   fail(needed + ", but it is computed from the model's inputs " + depends + " (" +
        input(i)->type().to_string() + "); give their values with constant_inputs" +
        shape_dict_hint().replace(0, 1, ", or"));

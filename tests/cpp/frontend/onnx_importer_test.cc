@@ -721,12 +721,12 @@ TEST_F(OnnxImporterTest, UnsupportedOperatorsAreListedTogether) {
   builder.input("x", {int64_t{2}})
       .node("NonMaxSuppression", {"x"}, {"a"}, "nms_1")
       .node("Relu", {"a"}, {"b"}, "fine")
-      .node("Loop", {"b"}, {"c"}, "loop")
+      .node("SequenceEmpty", {}, {"c"}, "seq")
       .node("FusedConv", {"c"}, {"d"}, "c", {}, "com.microsoft")
       .output("d");
   EXPECT_CONTAINS(import_error(builder),
                   "model.onnx: 3 operators are not supported: NonMaxSuppression (node 'nms_1'), "
-                  "Loop (node 'loop'), com.microsoft.FusedConv (node 'c')");
+                  "SequenceEmpty (node 'seq'), com.microsoft.FusedConv (node 'c')");
 }
 
 TEST_F(OnnxImporterTest, ShapeDictWithUnknownInputListsTheInputs) {
