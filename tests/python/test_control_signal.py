@@ -294,6 +294,28 @@ def test_loop_stops_on_body_condition(kiln, tmp_path):
     assert got[1].shape == (3, 2)
 
 
+def test_loop_without_condition_input(kiln, tmp_path):
+    model = loop_model()
+    model.graph.node[0].input[1] = ""  # no condition: a plain for loop
+    del model.graph.input[1]
+    feeds = {"y0": np.array([0.5, -1], np.float32), "a": np.array([2, 0.5], np.float32)}
+    got = check_against_reference(kiln, tmp_path, model, feeds, constant_inputs={"M": np.array(4)})
+    assert got[1].shape == (4, 2)
+
+
+def test_huge_constants_are_refused(kiln, tmp_path):
+    path = save(loop_model(), tmp_path)
+    with pytest.raises(kiln.Error, match=r"not supported yet: unrolling"):
+        kiln.load(path, constant_inputs={"M": np.array(2**62), "cond": np.array(True)})
+    model = make_model([helper.make_node("HannWindow", ["n"], ["w"])],
+                       [vi("n", TensorProto.INT64, [])], [vi("w", TensorProto.FLOAT, None)])
+    with pytest.raises(kiln.Error, match=r"\(HannWindow\): not supported yet: a window of 1 x"):
+        kiln.load(save(model, tmp_path), constant_inputs={"n": np.array(2**40)})
+    path = save(dft_model((1, 8, 1), 17, 1, dft_length=True), tmp_path)
+    with pytest.raises(kiln.Error, match=r"\(DFT\): not supported yet: a DFT of length"):
+        kiln.load(path, constant_inputs={"len": np.array(2**50)})
+
+
 def test_loop_errors(kiln, tmp_path):
     path = save(loop_model(), tmp_path)
     with pytest.raises(kiln.Error, match=r"\(Loop\): input 0 'M' \(trip count M\) must be known"):

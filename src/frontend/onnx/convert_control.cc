@@ -20,8 +20,10 @@ constexpr int64_t kMaxUnrolledIterations = 4096;
 constexpr int64_t kMaxUnrolledNodes = 100000;
 
 void check_unroll_limit(const NodeContext& ctx, int64_t iterations, const OnnxGraph& body) {
-  int64_t nodes = iterations * static_cast<int64_t>(std::max<size_t>(body.nodes.size(), 1));
-  if (iterations > kMaxUnrolledIterations || nodes > kMaxUnrolledNodes) {
+  // Compared one factor at a time: the product of a hostile trip count would overflow.
+  int64_t body_nodes = static_cast<int64_t>(std::max<size_t>(body.nodes.size(), 1));
+  if (iterations > kMaxUnrolledIterations || body_nodes > kMaxUnrolledNodes ||
+      iterations * body_nodes > kMaxUnrolledNodes) {
     ctx.fail("not supported yet: unrolling " + std::to_string(iterations) + " iterations of a " +
              std::to_string(body.nodes.size()) +
              "-node body (Kiln unrolls loops at import, up to " +

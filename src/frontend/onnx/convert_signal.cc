@@ -14,8 +14,20 @@ namespace {
 using Outputs = std::vector<ir::Expr>;
 
 constexpr double kPi = 3.14159265358979323846;
-// The DFT matrix has (rows * columns) elements; beyond this it would dominate the weights.
+// The DFT matrix has (rows * columns) elements; beyond this it would dominate the weights. The
+// same bound applies to the other constants built here (windows, mel matrices, frame indices).
 constexpr int64_t kMaxDftMatrixElements = int64_t{1} << 24;
+
+// Rejects a constant of rows x columns elements above the bound (checked without overflow).
+void check_constant_size(const NodeContext& ctx, int64_t rows, int64_t columns,
+                         const std::string& what) {
+  if (rows > kMaxDftMatrixElements || columns > kMaxDftMatrixElements ||
+      (rows > 0 && columns > kMaxDftMatrixElements / rows)) {
+    ctx.fail("not supported yet: " + what + " of " + std::to_string(rows) + " x " +
+             std::to_string(columns) + " values (Kiln builds it as a constant, up to " +
+             std::to_string(kMaxDftMatrixElements) + ")");
+  }
+}
 
 // The dtype named by the `output_datatype` attribute (ONNX's default: float).
 DType output_dtype(const NodeContext& ctx) {
@@ -44,6 +56,7 @@ Converter window(double a, double b, double c) {
   return [a, b, c](const NodeContext& ctx) {
     int64_t size = constant_int(ctx, 0, "size");
     if (size < 0) ctx.fail("input 0 (size) must not be negative, got " + std::to_string(size));
+    check_constant_size(ctx, 1, size, "a window");
     double period = ctx.attr_int("periodic", 1) != 0 ? static_cast<double>(size)
                                                      : static_cast<double>(size - 1);
     Tensor result(output_dtype(ctx), {size});
@@ -123,11 +136,9 @@ ir::Expr dft_on_last_axis(const NodeContext& ctx, ir::Expr data, const DftPlan& 
   }
   DftPlan used = plan;
   used.rows = std::min(available, plan.rows);
-  if (used.rows * used.channels * used.bins * used.out_channels > kMaxDftMatrixElements) {
-    ctx.fail("not supported yet: a DFT of length " + std::to_string(plan.length) +
-             " (Kiln computes it as a dense product with a " + std::to_string(used.rows) + " x " +
-             std::to_string(used.bins) + " matrix)");
-  }
+  check_constant_size(ctx, used.rows * used.channels, used.bins,
+                      "a DFT of length " + std::to_string(plan.length) +
+                          " (computed as a dense product with a matrix)");
   // [..., rows, channels] -> [..., rows * channels] -> dense -> [..., bins, out_channels].
   std::vector<int64_t> flat(static_cast<size_t>(rank - 2), 0);
   flat.push_back(used.rows * used.channels);
@@ -237,6 +248,7 @@ Outputs convert_stft(const NodeContext& ctx) {
              std::to_string(length) + "]");
   }
   int64_t frames = 1 + (length - frame_length) / step;
+  check_constant_size(ctx, frames, frame_length, "STFT frame indices");
   // Frames: a gather along the time axis with indices [frames, frame_length].
   Tensor indices(DType::kInt64, {frames, frame_length});
   for (int64_t f = 0; f < frames; ++f) {
@@ -278,6 +290,7 @@ Outputs convert_mel_weight_matrix(const NodeContext& ctx) {
     ctx.fail("num_mel_bins, dft_length and sample_rate must be positive");
   }
   int64_t spectrogram_bins = dft_length / 2 + 1;
+  check_constant_size(ctx, spectrogram_bins, num_mel_bins, "a mel weight matrix");
   auto to_mel = [](double hertz) { return 2595.0 * std::log10(1.0 + hertz / 700.0); };
   double low_mel = to_mel(lower_hertz);
   double mel_step = (to_mel(upper_hertz) - low_mel) / static_cast<double>(num_mel_bins + 2);
