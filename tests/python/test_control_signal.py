@@ -527,9 +527,77 @@ def test_opset6_legacy_broadcast(kiln, tmp_path, axis):
     np.testing.assert_allclose(got[0], (a + aligned) * aligned, rtol=RTOL, atol=ATOL)
 
 
+def test_opset6_classic_cnn_against_opset13_equivalent(kiln, tmp_path):
+    """A Caffe2-era network (opset 6: BatchNormalization is_test, legacy broadcast Add with axis,
+    Gemm with broadcast, Dropout is_test, LRN) against onnxruntime on the same network written by
+    hand in opset 13 (onnx.version_converter mistranslates the legacy Add)."""
+    rng = np.random.default_rng(6)
+
+    def weight(name, shape):
+        return numpy_helper.from_array(rng.standard_normal(shape).astype(np.float32) * 0.3, name)
+
+    inits = [weight("w", [4, 3, 3, 3]), weight("scale", [4]), weight("bias", [4]),
+             weight("mean", [4]), numpy_helper.from_array(rng.random(4).astype(np.float32) + 0.5,
+                                                          "var"),
+             weight("shift", [4]), weight("fc", [5, 64]), weight("fc_b", [5]),
+             numpy_helper.from_array(np.array([1, 64], np.int64), "flat_shape")]
+    shift = numpy_helper.to_array(inits[5])
+
+    def network(opset):
+        old = opset < 7
+        legacy = {"broadcast": 1} if old else {}
+        return [
+            helper.make_node("Cast", ["x_int"], ["x"], to=TensorProto.FLOAT),
+            helper.make_node("Conv", ["x", "w"], ["c"], pads=[1, 1, 1, 1]),
+            helper.make_node("BatchNormalization", ["c", "scale", "bias", "mean", "var"], ["bn"],
+                             epsilon=1e-3, **({"is_test": 1} if old else {})),
+            helper.make_node("Add", ["bn", "shift" if old else "shift3"], ["shifted"],
+                             **({"broadcast": 1, "axis": 1} if old else {})),
+            helper.make_node("Relu", ["shifted"], ["r"]),
+            helper.make_node("LRN", ["r"], ["n"], size=3),
+            helper.make_node("MaxPool", ["n"], ["p"], kernel_shape=[2, 2], strides=[2, 2]),
+            helper.make_node("Dropout", ["p"], ["d"], **({"is_test": 1, "ratio": 0.5} if old else {})),
+            helper.make_node("Reshape", ["d", "flat_shape"], ["flat"]),
+            helper.make_node("Gemm", ["flat", "fc", "fc_b"], ["g"], transB=1, **legacy),
+            helper.make_node("Softmax", ["g"], ["y"]),
+        ]
+
+    graph_io = ([vi("x_int", TensorProto.INT32, [1, 3, 8, 8])], [vi("y", TensorProto.FLOAT, [1, 5])])
+    old_model = make_model(network(6), *graph_io, opset=6, initializers=inits)
+    new_model = make_model(network(13), *graph_io, opset=13, initializers=inits + [
+        numpy_helper.from_array(shift.reshape(4, 1, 1), "shift3")])
+    x = rng.integers(-3, 4, (1, 3, 8, 8)).astype(np.int32)
+    got, _ = kiln_outputs(kiln, tmp_path, old_model, {"x_int": x})
+    want = reference(save(new_model, tmp_path, "opset13.onnx"), {"x_int": x})
+    np.testing.assert_allclose(got[0], want[0], rtol=RTOL, atol=ATOL)
+
+
+def test_opset1_cast_and_reshape_attributes(kiln, tmp_path):
+    model = make_model([helper.make_node("Cast", ["x"], ["f"], to="FLOAT"),
+                        helper.make_node("Reshape", ["f"], ["y"], shape=[2, 3])],
+                       [vi("x", TensorProto.INT32, [6])], [vi("y", TensorProto.FLOAT, [2, 3])],
+                       opset=1)
+    x = np.arange(6, dtype=np.int32)
+    got, _ = kiln_outputs(kiln, tmp_path, model, {"x": x})
+    np.testing.assert_array_equal(got[0], x.reshape(2, 3).astype(np.float32))
+    model.graph.node[0].attribute[0].s = b"FLOAT99"
+    with pytest.raises(kiln.Error, match=r"\(Cast\): attribute 'to' \"FLOAT99\" is not an ONNX"):
+        kiln.load(save(model, tmp_path))
+
+
+def test_opset6_training_batch_norm_is_refused(kiln, tmp_path):
+    model = make_model([helper.make_node("BatchNormalization", ["x", "s", "s", "s", "s"], ["y"])],
+                       [vi("x", TensorProto.FLOAT, [1, 2, 2]), vi("s", TensorProto.FLOAT, [2])],
+                       [vi("y", TensorProto.FLOAT, [1, 2, 2])], opset=6)
+    with pytest.raises(kiln.Error, match=r"is_test=0 \(training\) is not supported"):
+        kiln.load(save(model, tmp_path))
+
+
 def test_old_opset_refuses_unlisted_operators(kiln, tmp_path):
-    model = make_model([helper.make_node("Cast", ["x"], ["y"], to="FLOAT")],
-                       [vi("x", TensorProto.INT32, [3])], [vi("y", TensorProto.FLOAT, [3])], opset=5)
+    model = make_model([helper.make_node("Tile", ["x", "t", "a"], ["y"])],
+                       [vi("x", TensorProto.INT32, [3]), vi("t", TensorProto.INT64, []),
+                        vi("a", TensorProto.INT64, [])], [vi("y", TensorProto.INT32, None)],
+                       opset=5)
     with pytest.raises(kiln.Error, match=r"opset 5; reading these operators at opsets older than 7 "
-                                         r"is not supported yet: Cast \(node 'Cast_0'\)"):
+                                         r"is not supported yet: Tile \(node 'Tile_0'\)"):
         kiln.load(save(model, tmp_path))

@@ -342,8 +342,18 @@ ir::Expr cast_to(const NodeContext& ctx, const ir::Expr& data, DType dtype) {
   return ctx.call("cast", {data}, {{"dtype", std::string(dtype_name(dtype))}});
 }
 
+// Cast-1..5 name the target type with a string ("FLOAT"); later versions with its number.
+int64_t cast_target(const NodeContext& ctx) {
+  if (ctx.opset() >= 6) return ctx.attr_int("to");
+  std::string name = ctx.attr_string("to", "");
+  for (int64_t code = 1; code <= 23; ++code) {
+    if (onnx_type_name(code) == name) return code;
+  }
+  ctx.fail("attribute 'to' \"" + name + "\" is not an ONNX element type name");
+}
+
 Outputs convert_cast(const NodeContext& ctx) {
-  int64_t to = ctx.attr_int("to");
+  int64_t to = cast_target(ctx);
   std::optional<DType> dtype = dtype_from_onnx(to);
   if (!dtype) ctx.fail("cannot cast to " + onnx_type_name(to) + ", which Kiln does not support");
   return {cast_to(ctx, ctx.input(0), *dtype)};
