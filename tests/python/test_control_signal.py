@@ -316,6 +316,35 @@ def test_huge_constants_are_refused(kiln, tmp_path):
         kiln.load(path, constant_inputs={"len": np.array(2**50)})
 
 
+def test_loop_with_run_time_condition_is_masked(kiln, tmp_path):
+    # cond_out = sum(y) < limit, computed from a fed input: the loop runs up to M iterations and
+    # stops changing y once the condition is false (no scan outputs).
+    body = helper.make_graph(
+        [helper.make_node("Mul", ["y_in", "a"], ["y_out"]),
+         helper.make_node("ReduceSum", ["y_out"], ["total"], keepdims=0),
+         helper.make_node("Less", ["total", "limit"], ["cond_out"])],
+        "body", [vi("i", TensorProto.INT64, []), vi("cond_in", TensorProto.BOOL, []),
+                 vi("y_in", TensorProto.FLOAT, [2])],
+        [vi("cond_out", TensorProto.BOOL, []), vi("y_out", TensorProto.FLOAT, [2])])
+    node = helper.make_node("Loop", ["M", "cond", "y0"], ["y"], body=body)
+    model = make_model([node], [vi("M", TensorProto.INT64, []), vi("cond", TensorProto.BOOL, []),
+                                vi("y0", TensorProto.FLOAT, [2]), vi("a", TensorProto.FLOAT, [2]),
+                                vi("limit", TensorProto.FLOAT, [])],
+                       [vi("y", TensorProto.FLOAT, [2])], opset=13)
+    consts = {"M": np.array(6), "cond": np.array(True)}
+    for limit in (0.5, 5.0, 40.0, 1000.0):
+        feeds = {"y0": np.array([1, 1], np.float32), "a": np.array([2, 1.5], np.float32),
+                 "limit": np.array(limit, np.float32)}
+        check_against_reference(kiln, tmp_path, model, feeds, constant_inputs=consts)
+    # With scan outputs the output length would depend on the run-time condition.
+    model = loop_model(with_cond_limit=True)
+    model.graph.node[0].attribute[0].g.node[-1].input[1] = "limit"
+    model.graph.input.append(vi("limit", TensorProto.INT64, []))
+    with pytest.raises(kiln.Error, match=r"not supported yet: the body computes the loop "
+                                         r"condition.*has scan outputs"):
+        kiln.load(save(model, tmp_path), constant_inputs=consts)
+
+
 def test_loop_errors(kiln, tmp_path):
     path = save(loop_model(), tmp_path)
     with pytest.raises(kiln.Error, match=r"\(Loop\): input 0 'M' \(trip count M\) must be known"):
@@ -377,6 +406,16 @@ def test_scan8_batched(kiln, tmp_path):
     s0 = rng.standard_normal((2, 2)).astype(np.float32)
     x = rng.standard_normal((2, 5, 2)).astype(np.float32)
     got, _ = kiln_outputs(kiln, tmp_path, model, {"s0": s0, "x": x})
+    # Whole-sequence lengths are accepted; shorter ones are refused.
+    with_lens = make_model([helper.make_node("Scan", ["lens", "s0", "x"], ["s", "os"], body=body,
+                                             num_scan_inputs=1, directions=[1])],
+                           list(model.graph.input) + [vi("lens", TensorProto.INT32, [2])],
+                           list(model.graph.output), opset=8)
+    got_lens, _ = kiln_outputs(kiln, tmp_path, with_lens, {"s0": s0, "x": x},
+                               constant_inputs={"lens": np.array([5, 5], np.int32)})
+    np.testing.assert_array_equal(got_lens[1], got[1])
+    with pytest.raises(kiln.Error, match=r"sequence_lens\) holds 3, shorter than the sequence"):
+        kiln.load(save(with_lens, tmp_path), constant_inputs={"lens": np.array([5, 3], np.int32)})
     reversed_x = x[:, ::-1]
     np.testing.assert_allclose(got[0], s0 + x.sum(axis=1), rtol=RTOL, atol=ATOL)
     np.testing.assert_allclose(got[1], s0[:, None] + np.cumsum(reversed_x, axis=1), rtol=RTOL,

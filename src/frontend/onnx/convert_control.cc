@@ -68,6 +68,19 @@ ir::Expr slice_at(const NodeContext& ctx, const ir::Expr& data, int64_t axis, in
   return ctx.call("squeeze", {sliced}, {{"axes", std::vector<int64_t>{axis}}});
 }
 
+// where(condition, updated, previous) for a loop-carried value once the loop condition is known
+// only at run time; the value must keep its type across iterations.
+ir::Expr keep_unless(const NodeContext& ctx, const ir::Expr& condition, const ir::Expr& updated,
+                     const ir::Expr& previous, int64_t iteration) {
+  if (updated->type().to_string() != previous->type().to_string()) {
+    ctx.fail("not supported yet: a loop-carried value changes type from " +
+             previous->type().to_string() + " to " + updated->type().to_string() +
+             " at iteration " + std::to_string(iteration) +
+             " while the loop condition is computed at run time");
+  }
+  return ctx.call("where", {condition, updated, previous});
+}
+
 // If: the condition must be constant; the taken branch is converted in place of the node.
 Outputs convert_if(const NodeContext& ctx) {
   Tensor condition = ctx.require_constant(0, "condition");
@@ -83,8 +96,9 @@ Outputs convert_if(const NodeContext& ctx) {
 }
 
 // Loop(M, cond, v_initial...) with body(iter_num, cond_in, v...) -> (cond_out, v..., scan...):
-// unrolled while the iteration count is below M and the condition holds. Both must be constant
-// at import (the body's cond_out too, when the loop has a condition).
+// unrolled while the iteration count is below M and the condition holds. M and the initial
+// condition must be constant at import. A body condition computed at run time is supported for a
+// loop bounded by M without scan outputs: all M iterations run, masked once it turns false.
 Outputs convert_loop(const NodeContext& ctx) {
   const OnnxGraph& body = ctx.attr_graph("body");
   if (ctx.num_inputs() < 2) ctx.fail("needs the inputs M and cond (either may be empty)");
@@ -118,26 +132,43 @@ Outputs convert_loop(const NodeContext& ctx) {
   std::vector<ir::Expr> carried;
   for (size_t i = 0; i < num_carried; ++i) carried.push_back(ctx.input(2 + i));
   std::vector<std::vector<ir::Expr>> scans(num_scan);
+  // Once the body's condition is computed at run time, the remaining iterations (up to M) still
+  // run, but each keeps the previous values where the condition has turned false.
+  ir::Expr dynamic_condition;
   for (int64_t iteration = 0; running && (!trip_count || iteration < *trip_count); ++iteration) {
     if (!trip_count) check_unroll_limit(ctx, iteration + 1, body);
-    std::vector<ir::Expr> body_inputs = {ctx.constant(int64_scalar(iteration)),
-                                         ctx.constant(bool_scalar(running))};
+    ir::Expr condition_in =
+        dynamic_condition ? dynamic_condition : ctx.constant(bool_scalar(running));
+    std::vector<ir::Expr> body_inputs = {ctx.constant(int64_scalar(iteration)), condition_in};
     body_inputs.insert(body_inputs.end(), carried.begin(), carried.end());
     Outputs results = ctx.inline_subgraph(body, body_inputs);
-    if (has_condition) {
-      const auto* condition = ir::as<ir::ConstantNode>(results[0]);
-      if (condition == nullptr) {
-        ctx.fail(
-            "not supported yet: the body computes the loop condition from the model's "
-            "inputs (iteration " +
-            std::to_string(iteration) +
-            "); Kiln unrolls loops at import and needs the number of iterations known (fix "
-            "the inputs it depends on with constant_inputs)");
-      }
-      running = truth_of(ctx, condition->value, "the body's condition output");
+    for (size_t i = 0; i < num_carried; ++i) {
+      carried[i] = dynamic_condition
+                       ? keep_unless(ctx, dynamic_condition, results[1 + i], carried[i], iteration)
+                       : results[1 + i];
     }
-    for (size_t i = 0; i < num_carried; ++i) carried[i] = results[1 + i];
     for (size_t k = 0; k < num_scan; ++k) scans[k].push_back(results[1 + num_carried + k]);
+    if (!has_condition) continue;
+    const auto* condition = ir::as<ir::ConstantNode>(results[0]);
+    if (condition != nullptr && !dynamic_condition) {
+      running = truth_of(ctx, condition->value, "the body's condition output");
+      continue;
+    }
+    if (!trip_count || num_scan > 0) {
+      ctx.fail(
+          "not supported yet: the body computes the loop condition from the model's inputs "
+          "(iteration " +
+          std::to_string(iteration) + ") and the loop " +
+          (trip_count ? "has scan outputs, whose length would depend on it"
+                      : "has no trip count to bound it") +
+          "; Kiln unrolls loops at import (fix the inputs it depends on with "
+          "constant_inputs)");
+    }
+    ir::Expr next = results[0];
+    if (next->type().as_tensor().dtype != DType::kBool)
+      next = ctx.call("cast", {next}, {{"dtype", std::string("bool")}});
+    dynamic_condition =
+        dynamic_condition ? ctx.call("logical_and", {dynamic_condition, next}) : next;
   }
   Outputs outputs = carried;
   for (size_t k = 0; k < num_scan; ++k) {
@@ -249,9 +280,6 @@ Outputs convert_scan9(const NodeContext& ctx, const OnnxGraph& body) {
 // a batch axis 0; the sequence axis is 1. Each batch entry is scanned on its own and the results
 // are stacked back along the batch axis.
 Outputs convert_scan8(const NodeContext& ctx, const OnnxGraph& body) {
-  if (ctx.has_input(0)) {
-    ctx.fail("not supported yet: input 0 (sequence_lens); leave it empty to scan whole sequences");
-  }
   int64_t num_scan_inputs = ctx.attr_int("num_scan_inputs");
   int64_t num_data = static_cast<int64_t>(ctx.num_inputs()) - 1;
   if (num_scan_inputs <= 0 || num_scan_inputs > num_data) {
@@ -261,6 +289,18 @@ Outputs convert_scan8(const NodeContext& ctx, const OnnxGraph& body) {
   size_t num_states = static_cast<size_t>(num_data - num_scan_inputs);
   std::vector<ir::Expr> data;
   for (size_t i = 1; i < ctx.num_inputs(); ++i) data.push_back(ctx.input(i));
+  if (ctx.has_input(0)) {
+    // Only lengths that cover whole sequences are supported: shorter ones would need per-batch
+    // lengths of the scan outputs.
+    const ir::Dim& sequence = data[num_states]->type().as_tensor().shape.at(1);
+    for (int64_t length : ctx.require_constant_ints(0, "sequence_lens")) {
+      if (!sequence.is_static() || length != sequence.value()) {
+        ctx.fail("not supported yet: input 0 (sequence_lens) holds " + std::to_string(length) +
+                 ", shorter than the sequence (" + sequence.to_string() +
+                 "); only whole sequences are scanned");
+      }
+    }
+  }
   const ir::Dim& batch_dim = data[0]->type().as_tensor().shape.at(0);
   if (!batch_dim.is_static()) ctx.fail("the batch size is not static" + ctx.shape_dict_hint());
   ScanLayout layout;
