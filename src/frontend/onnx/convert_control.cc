@@ -164,9 +164,18 @@ Outputs convert_loop(const NodeContext& ctx) {
           "; Kiln unrolls loops at import (fix the inputs it depends on with "
           "constant_inputs)");
     }
+    // A one-element boolean scalar, so that masking keeps every value's shape.
     ir::Expr next = results[0];
-    if (next->type().as_tensor().dtype != DType::kBool)
+    const ir::TensorType& next_type = next->type().as_tensor();
+    if (next_type.numel() != 1) {
+      ctx.fail("the body's condition output must hold one value, got " + next_type.to_string());
+    }
+    if (next_type.rank() > 0) {
+      next = ctx.call("reshape", {next}, {{"newshape", std::vector<int64_t>{}}});
+    }
+    if (next_type.dtype != DType::kBool) {
       next = ctx.call("cast", {next}, {{"dtype", std::string("bool")}});
+    }
     dynamic_condition =
         dynamic_condition ? ctx.call("logical_and", {dynamic_condition, next}) : next;
   }

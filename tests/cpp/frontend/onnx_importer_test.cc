@@ -621,11 +621,11 @@ TEST_F(OnnxImporterTest, OldOpsetReadsListedOperatorsOnly) {
   ModelBuilder builder(6);
   builder.input("x", {int64_t{2}})
       .node("Relu", {"x"}, {"r"})
-      .node("BatchNormalization", {"r", "r", "r", "r", "r"}, {"y"}, "bn")
+      .node("Upsample", {"r"}, {"y"}, "up")
       .output("y");
   EXPECT_CONTAINS(import_error(builder),
                   "opset 6; reading these operators at opsets older than 7 is not supported yet: "
-                  "BatchNormalization (node 'bn')");
+                  "Upsample (node 'up')");
 }
 
 TEST_F(OnnxImporterTest, ConstantInputBecomesConstant) {
