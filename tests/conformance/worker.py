@@ -35,7 +35,7 @@ _COMPUTED_FROM = re.compile(r"must be known when the model is imported, but it i
                             r"the model's inputs ((?:'[^']+'(?:, )?)+)")
 
 
-def load_model(kiln, model_path: str, feeds: dict, freeze: bool, work_dir: str):
+def load_model(kiln, model_path: str, feeds: dict, freeze: bool):
     """kiln.load with every fed input's shape fixed to the reference data's (node tests may
     declare symbolic or missing dims; Kiln compiles for static shapes). With `freeze`, inputs the
     importer needs as constants are passed as `constant_inputs` (what a user of a static-shape
@@ -81,7 +81,7 @@ def run_case(kiln, request: dict, work_dir: str) -> dict:
             return {"status": "error", "stage": "data",
                     "message": f"{len(first_inputs)} input files for {len(input_names)} inputs"}
         model, frozen = load_model(kiln, os.path.join(path, "model.onnx"),
-                                   dict(zip(input_names, first_inputs)), freeze, work_dir)
+                                   dict(zip(input_names, first_inputs)), freeze)
         stage = "compile"
         package = kiln.compile(model, target="llvm",
                                package_path=os.path.join(work_dir, "case.tar"))
