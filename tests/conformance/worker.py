@@ -45,7 +45,8 @@ def load_model(kiln, model_path: str, feeds: dict, freeze: bool):
     while True:
         shape_dict = {n: list(a.shape) for n, a in feeds.items()}
         try:
-            return kiln.load(model_path, shape_dict=shape_dict, constant_inputs=frozen), list(frozen)
+            model = kiln.load(model_path, shape_dict=shape_dict, constant_inputs=frozen)
+            return model, list(frozen)
         except kiln.Error as e:
             names = []
             match = _NEEDS_CONSTANT.search(str(e)) if freeze else None

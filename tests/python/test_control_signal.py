@@ -595,13 +595,15 @@ def test_opset6_classic_cnn_against_opset13_equivalent(kiln, tmp_path):
             helper.make_node("Relu", ["shifted"], ["r"]),
             helper.make_node("LRN", ["r"], ["n"], size=3),
             helper.make_node("MaxPool", ["n"], ["p"], kernel_shape=[2, 2], strides=[2, 2]),
-            helper.make_node("Dropout", ["p"], ["d"], **({"is_test": 1, "ratio": 0.5} if old else {})),
+            helper.make_node("Dropout", ["p"], ["d"],
+                             **({"is_test": 1, "ratio": 0.5} if old else {})),
             helper.make_node("Reshape", ["d", "flat_shape"], ["flat"]),
             helper.make_node("Gemm", ["flat", "fc", "fc_b"], ["g"], transB=1, **legacy),
             helper.make_node("Softmax", ["g"], ["y"]),
         ]
 
-    graph_io = ([vi("x_int", TensorProto.INT32, [1, 3, 8, 8])], [vi("y", TensorProto.FLOAT, [1, 5])])
+    graph_io = ([vi("x_int", TensorProto.INT32, [1, 3, 8, 8])],
+                [vi("y", TensorProto.FLOAT, [1, 5])])
     old_model = make_model(network(6), *graph_io, opset=6, initializers=inits)
     new_model = make_model(network(13), *graph_io, opset=13, initializers=inits + [
         numpy_helper.from_array(shift.reshape(4, 1, 1), "shift3")])

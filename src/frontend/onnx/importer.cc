@@ -5,6 +5,7 @@
 // Opsets above the newest Kiln knows (22) are accepted and read with opset-22 semantics: ONNX
 // rarely changes an operator's meaning, and an operator that did change fails its converter's
 // attribute or input checks with a message naming it.
+#include <sstream>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -45,6 +46,17 @@ void for_each_node(const onnx_import::OnnxGraph& graph, const Visit& visit) {
   }
 }
 
+// Operators whose opset 1-6 versions the converters read correctly: legacy broadcast/axis
+// attributes, consumed_inputs (ignored), is_test, attributes that later became inputs, Cast's
+// type names.
+constexpr const char* kReadsOldVersions =
+    "Abs Add And ArgMax ArgMin AveragePool BatchNormalization Cast Ceil Clip Concat Conv Div "
+    "Dropout Elu Equal Exp Flatten Floor Gemm GlobalAveragePool GlobalMaxPool Greater "
+    "HardSigmoid Identity InstanceNormalization LRN LeakyRelu Less Log MatMul Max MaxPool "
+    "Mean Min Mul Neg Not Or Pow Reciprocal ReduceL1 ReduceL2 ReduceLogSumExp ReduceMax ReduceMean "
+    "ReduceMin ReduceProd ReduceSum ReduceSumSquare Relu Reshape Selu Sigmoid Slice Softmax "
+    "Softplus Softsign Sqrt Squeeze Sub Sum Tanh Transpose Unsqueeze Xor";
+
 void check_opset(const OnnxModel& model, const std::string& path) {
   if (model.opset == 0) {
     throw Error(path +
@@ -53,78 +65,16 @@ void check_opset(const OnnxModel& model, const std::string& path) {
                 std::to_string(kOldestOpset) + " to " + std::to_string(kNewestOpset));
   }
   if (model.opset >= kOldestFullOpset) return;
-  // Opsets 1-6: only operators whose old versions the converters read correctly (legacy
-  // broadcast/axis attributes, consumed_inputs ignored, attributes that later became inputs).
-  static const std::unordered_set<std::string> kReadsOldVersions = {"Abs",
-                                                                    "Add",
-                                                                    "And",
-                                                                    "ArgMax",
-                                                                    "ArgMin",
-                                                                    "AveragePool",
-                                                                    "BatchNormalization",
-                                                                    "Cast",
-                                                                    "Ceil",
-                                                                    "Clip",
-                                                                    "Concat",
-                                                                    "Conv",
-                                                                    "Div",
-                                                                    "Dropout",
-                                                                    "Elu",
-                                                                    "Equal",
-                                                                    "Exp",
-                                                                    "Flatten",
-                                                                    "Floor",
-                                                                    "Gemm",
-                                                                    "GlobalAveragePool",
-                                                                    "GlobalMaxPool",
-                                                                    "Greater",
-                                                                    "HardSigmoid",
-                                                                    "Identity",
-                                                                    "InstanceNormalization",
-                                                                    "LRN",
-                                                                    "LeakyRelu",
-                                                                    "Less",
-                                                                    "Log",
-                                                                    "MatMul",
-                                                                    "Max",
-                                                                    "MaxPool",
-                                                                    "Mean",
-                                                                    "Min",
-                                                                    "Mul",
-                                                                    "Neg",
-                                                                    "Not",
-                                                                    "Or",
-                                                                    "PRelu",
-                                                                    "Pow",
-                                                                    "Reciprocal",
-                                                                    "ReduceL1",
-                                                                    "ReduceL2",
-                                                                    "ReduceLogSumExp",
-                                                                    "ReduceMax",
-                                                                    "ReduceMean",
-                                                                    "ReduceMin",
-                                                                    "ReduceProd",
-                                                                    "ReduceSum",
-                                                                    "ReduceSumSquare",
-                                                                    "Relu",
-                                                                    "Reshape",
-                                                                    "Selu",
-                                                                    "Sigmoid",
-                                                                    "Slice",
-                                                                    "Softmax",
-                                                                    "Softplus",
-                                                                    "Softsign",
-                                                                    "Sqrt",
-                                                                    "Squeeze",
-                                                                    "Sub",
-                                                                    "Sum",
-                                                                    "Tanh",
-                                                                    "Transpose",
-                                                                    "Unsqueeze",
-                                                                    "Xor"};
+  // Opsets 1-6: only operators whose old versions the converters read correctly.
+  static const std::unordered_set<std::string> reads_old_versions = [] {
+    std::unordered_set<std::string> names;
+    std::istringstream words(kReadsOldVersions);
+    for (std::string name; words >> name;) names.insert(name);
+    return names;
+  }();
   std::vector<std::string> refused;
   for_each_node(model, [&](const OnnxNode& node, size_t i) {
-    if (node.domain.empty() && !kReadsOldVersions.count(node.op_type)) {
+    if (node.domain.empty() && !reads_old_versions.count(node.op_type)) {
       refused.push_back(node.op_type + " (node '" + node_display_name(node, i) + "')");
     }
   });
