@@ -78,11 +78,26 @@ class Model {
 // "not supported yet" error.
 std::vector<std::string> known_model_formats();
 
+// Input name -> value. Kiln compiles for static shapes, so inputs that decide shapes (Reshape's
+// shape, Reduce axes, Resize scales, Pad pads, TopK's k, an If condition ...) must be known when
+// the model is loaded: a constant input becomes a constant of the graph (the compiled model no
+// longer takes it). Its dtype and shape must match the input's declaration.
+using ConstantInputs = std::map<std::string, Tensor>;
+
+struct LoadOptions {
+  ShapeDict shape_dict;            // fixes input shapes; the graph is re-inferred with them
+  std::string model_format;        // "onnx", "kiln", ... (any case); "" guesses from the file
+  ConstantInputs constant_inputs;  // inputs whose values are fixed at load time
+};
+
 // Loads a model. `model_format` ("onnx", "kiln", ...; any case) overrides the format guessed
 // from the file's extension and contents. `shape_dict` fixes input shapes; the graph is
 // re-inferred with them.
 Model load(const std::string& path, const ShapeDict& shape_dict = {},
            const std::string& model_format = "");
+// The same with every option; unknown names in shape_dict or constant_inputs are a kiln::Error
+// listing the model's inputs.
+Model load(const std::string& path, const LoadOptions& options);
 
 // Parses TVMC's --input-shapes syntax: "data:[1,3,224,224] mask:[1,128]".
 ShapeDict parse_shape_dict(const std::string& text);

@@ -133,18 +133,47 @@ class Model:
         self._native.save(os.fspath(path))
 
     @staticmethod
-    def load(path, shape_dict=None, model_format=None) -> "Model":
-        return load(path, shape_dict=shape_dict, model_format=model_format)
+    def load(path, shape_dict=None, model_format=None, constant_inputs=None) -> "Model":
+        return load(path, shape_dict=shape_dict, model_format=model_format,
+                    constant_inputs=constant_inputs)
+
+
+# numpy dtype name -> Kiln dtype name, for arrays handed to the native module.
+_KILN_DTYPE_NAMES = {np.dtype(t).name: name for name, t in _NUMPY_DTYPES.items()
+                     if name != "bfloat16"}
+
+
+def _tensor_parts(what: str, arrays: Optional[Mapping[str, "np.ndarray"]]) -> list:
+    """[(name, kiln dtype, shape, bytes)] for the native module; `what` names the argument."""
+    if arrays is None:
+        return []
+    if not isinstance(arrays, Mapping):
+        raise _kiln.Error(f"{what} must be a dict of input name -> array, "
+                          f"got {type(arrays).__name__}")
+    parts = []
+    for name, value in arrays.items():
+        # np.ascontiguousarray would turn a 0-d array into shape (1,); keep scalars scalar.
+        array = np.require(np.asarray(value), requirements="C")
+        dtype = _KILN_DTYPE_NAMES.get(array.dtype.name)
+        if dtype is None:
+            raise _kiln.Error(f"{what}['{name}'] has the unsupported numpy dtype {array.dtype}")
+        parts.append((str(name), dtype, list(array.shape), array.tobytes()))
+    return parts
 
 
 def load(
     path: Union[str, os.PathLike],
     shape_dict: Optional[Mapping[str, Sequence[int]]] = None,
     model_format: Optional[str] = None,
+    constant_inputs: Optional[Mapping[str, "np.ndarray"]] = None,
 ) -> Model:
     """Load a model (ONNX, or a saved Kiln model). `shape_dict` fixes input shapes,
-    `model_format` overrides the format guessed from the extension."""
+    `model_format` overrides the format guessed from the extension. `constant_inputs` fixes the
+    values of inputs that decide shapes (Reshape's shape, Reduce axes, Resize scales, an If
+    condition, ...): each becomes a constant of the graph and leaves the model's inputs; its
+    dtype and shape must match the input's declaration."""
     if not isinstance(path, (str, os.PathLike)):
         raise _kiln.Error(f"path must be a string or os.PathLike, got {type(path).__name__}")
-    native = _kiln.load(os.fspath(path), _normalize_shape_dict(shape_dict), model_format or "")
+    native = _kiln.load(os.fspath(path), _normalize_shape_dict(shape_dict), model_format or "",
+                        _tensor_parts("constant_inputs", constant_inputs))
     return Model(native)

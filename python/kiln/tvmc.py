@@ -19,11 +19,14 @@ TVMCResult = Result
 
 
 def load(path, model_format: Optional[str] = None,
-         shape_dict: Optional[Mapping[str, Sequence[int]]] = None, **kwargs) -> Model:
-    """Load a model: ``tvmc.load("my_model.onnx", shape_dict={"input": [1, 3, 224, 224]})``."""
+         shape_dict: Optional[Mapping[str, Sequence[int]]] = None, constant_inputs=None,
+         **kwargs) -> Model:
+    """Load a model: ``tvmc.load("my_model.onnx", shape_dict={"input": [1, 3, 224, 224]})``.
+    ``constant_inputs`` (a Kiln extension) fixes input values at load time, see kiln.load."""
     if kwargs:
         raise Error(f"tvmc.load got unexpected arguments: {', '.join(sorted(kwargs))}")
-    return _load(path, shape_dict=shape_dict, model_format=model_format)
+    return _load(path, shape_dict=shape_dict, model_format=model_format,
+                 constant_inputs=constant_inputs)
 
 
 def _reject_unsupported(function: str, **options):

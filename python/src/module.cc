@@ -143,11 +143,24 @@ NB_MODULE(_kiln, m) {
 
   m.def(
       "load",
-      [](const std::string& path, const kiln::ShapeDict& shape_dict, const std::string& format) {
+      [](const std::string& path, const kiln::ShapeDict& shape_dict, const std::string& format,
+         const nb::list& constant_inputs) {
+        kiln::LoadOptions options;
+        options.shape_dict = shape_dict;
+        options.model_format = format;
+        // (name, dtype, shape, bytes) tuples, as for run()'s inputs.
+        for (nb::handle item : constant_inputs) {
+          auto parts = nb::cast<nb::tuple>(item);
+          std::string name = nb::cast<std::string>(parts[0]);
+          options.constant_inputs[name] = tensor_from_parts(
+              name, nb::cast<std::string>(parts[1]), nb::cast<std::vector<int64_t>>(parts[2]),
+              nb::cast<nb::bytes>(parts[3]));
+        }
         nb::gil_scoped_release release;
-        return kiln::load(path, shape_dict, format);
+        return kiln::load(path, options);
       },
-      nb::arg("path"), nb::arg("shape_dict") = kiln::ShapeDict{}, nb::arg("model_format") = "");
+      nb::arg("path"), nb::arg("shape_dict") = kiln::ShapeDict{}, nb::arg("model_format") = "",
+      nb::arg("constant_inputs") = nb::list());
   m.def("parse_shape_dict", &kiln::parse_shape_dict);
 
   nb::class_<kiln::Package>(m, "Package")

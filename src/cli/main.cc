@@ -63,11 +63,29 @@ void print_tensor_table(const char* title, const std::vector<kiln::TensorInfo>& 
   }
 }
 
-int run_inspect(const std::string& path, const std::string& format, const std::string& shapes,
-                bool as_json) {
-  kiln::ShapeDict shape_dict;
-  if (!shapes.empty()) shape_dict = kiln::parse_shape_dict(shapes);
-  kiln::Model model = kiln::load(path, shape_dict, format);
+// Load options from the command line: --input-shapes text and --constant-input NAME=FILE.npy
+// items (repeatable).
+kiln::LoadOptions load_options(const std::string& format, const std::string& shapes,
+                               const std::vector<std::string>& constant_inputs) {
+  kiln::LoadOptions options;
+  options.model_format = format;
+  if (!shapes.empty()) options.shape_dict = kiln::parse_shape_dict(shapes);
+  for (const std::string& item : constant_inputs) {
+    size_t equals = item.find('=');
+    if (equals == std::string::npos || equals == 0 || equals + 1 == item.size()) {
+      throw kiln::Error("--constant-input '" + item + "' must be NAME=FILE.npy");
+    }
+    std::string name = item.substr(0, equals);
+    if (options.constant_inputs.count(name)) {
+      throw kiln::Error("--constant-input gives input '" + name + "' twice");
+    }
+    options.constant_inputs[name] = kiln::cli::read_npy(item.substr(equals + 1));
+  }
+  return options;
+}
+
+int run_inspect(const std::string& path, const kiln::LoadOptions& load, bool as_json) {
+  kiln::Model model = kiln::load(path, load);
   kiln::ModelStats stats = model.stats();
   if (as_json) {
     nlohmann::json report = {{"file", path},
@@ -125,6 +143,7 @@ struct CompileArgs {
   std::string path;
   std::string format;
   std::string shapes;
+  std::vector<std::string> constant_inputs;
   std::string target = "llvm";
   std::string output = "module.tar";
   std::string dump_code;
@@ -134,9 +153,8 @@ struct CompileArgs {
 };
 
 int run_compile(const CompileArgs& args) {
-  kiln::ShapeDict shape_dict;
-  if (!args.shapes.empty()) shape_dict = kiln::parse_shape_dict(args.shapes);
-  kiln::Model model = kiln::load(args.path, shape_dict, args.format);
+  kiln::Model model =
+      kiln::load(args.path, load_options(args.format, args.shapes, args.constant_inputs));
   kiln::CompileOptions options;
   options.target = args.target;
   options.package_path = args.output;
@@ -230,6 +248,7 @@ int main(int argc, char** argv) {
   std::string path;
   std::string format;
   std::string shapes;
+  std::vector<std::string> constant_inputs;
   bool as_json = false;
   CLI::App* inspect =
       app.add_subcommand("inspect", "show a model's inputs, outputs, operators and cost");
@@ -243,6 +262,10 @@ int main(int argc, char** argv) {
       }());
   inspect->add_option("--input-shapes", shapes,
                       "override input shapes: \"name:[1,3,224,224] ...\"");
+  inspect
+      ->add_option("--constant-input", constant_inputs,
+                   "fix an input's value: NAME=FILE.npy (repeatable)")
+      ->allow_extra_args(false);
   inspect->add_flag("--json", as_json, "print one JSON object");
 
   CompileArgs compile_args;
@@ -254,6 +277,10 @@ int main(int argc, char** argv) {
                       "model format (default: from the extension)");
   compile->add_option("--input-shapes", compile_args.shapes,
                       "override input shapes: \"name:[1,3,224,224] ...\"");
+  compile
+      ->add_option("--constant-input", compile_args.constant_inputs,
+                   "fix an input's value: NAME=FILE.npy (repeatable)")
+      ->allow_extra_args(false);
   compile->add_option("--dump-code", compile_args.dump_code, "comma-separated: ll, asm, tir, ir");
   compile->add_option("-O,--opt-level", compile_args.opt_level, "optimisation level 0-3")
       ->check(CLI::Range(0, 3));
@@ -294,7 +321,9 @@ int main(int argc, char** argv) {
     return kExitUsage;
   }
   try {
-    if (inspect->parsed()) return run_inspect(path, format, shapes, as_json);
+    if (inspect->parsed()) {
+      return run_inspect(path, load_options(format, shapes, constant_inputs), as_json);
+    }
     if (compile->parsed()) return run_compile(compile_args);
     if (run->parsed()) return run_run(run_args);
     if (app.got_subcommand("tune")) {

@@ -3,6 +3,8 @@
 #include <zip.h>
 
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <regex>
 
@@ -138,6 +140,13 @@ std::vector<std::pair<std::string, Tensor>> read_npz(const std::string& path) {
     arrays.emplace_back(name, parse_npy(bytes, path + ":" + name));
   }
   return arrays;
+}
+
+Tensor read_npy(const std::string& path) {
+  std::ifstream stream(path, std::ios::binary);
+  if (!stream) throw Error("cannot read '" + path + "' (missing, or not readable)");
+  std::string bytes((std::istreambuf_iterator<char>(stream)), std::istreambuf_iterator<char>());
+  return parse_npy(bytes, path);
 }
 
 void write_npz(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& arrays) {

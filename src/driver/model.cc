@@ -68,6 +68,72 @@ TensorInfo info_of(const std::string& name, const ir::TensorType& type) {
   return info;
 }
 
+// Replaces graph inputs (by node) and remakes every node that depends on them.
+class Rebinder : public ir::ExprMutator {
+ public:
+  explicit Rebinder(const std::map<const ir::ExprNode*, ir::Expr>& vars) : vars_(vars) {}
+
+ protected:
+  ir::Expr rewrite(const ir::Expr& node, const std::vector<ir::Expr>& new_children) override {
+    auto it = vars_.find(node.get());
+    if (it != vars_.end()) return it->second;
+    return rebuild(node, new_children);
+  }
+
+ private:
+  const std::map<const ir::ExprNode*, ir::Expr>& vars_;
+};
+
+std::string input_list(const ir::Module& module) {
+  std::string existing;
+  for (const ir::Var& input : module.inputs()) {
+    existing += (existing.empty() ? "'" : ", '") + input->name + "' " + input->type().to_string();
+  }
+  return existing.empty() ? "(none)" : existing;
+}
+
+// Turns inputs of a loaded Kiln model into constants (ONNX does it while importing, so that
+// converters see the values).
+ir::Module apply_constant_inputs(const ir::Module& module, const ConstantInputs& constants,
+                                 const std::string& path) {
+  std::map<const ir::ExprNode*, ir::Expr> rebound;
+  std::vector<ir::Var> params;
+  for (const auto& [name, value] : constants) {
+    bool found = false;
+    for (const ir::Var& input : module.inputs()) found = found || input->name == name;
+    if (!found) {
+      throw Error("constant_inputs names input '" + name + "', which " + path +
+                  " does not have; its inputs are: " + input_list(module));
+    }
+  }
+  for (const ir::Var& input : module.inputs()) {
+    auto it = constants.find(input->name);
+    if (it == constants.end()) {
+      params.push_back(input);
+      continue;
+    }
+    const ir::TensorType& declared = input->tensor_type();
+    const Tensor& value = it->second;
+    bool fits = declared.dtype == value.dtype() && declared.shape.size() == value.shape().size();
+    for (size_t i = 0; fits && i < declared.shape.size(); ++i) {
+      fits = !declared.shape[i].is_static() || declared.shape[i].value() == value.shape()[i];
+    }
+    if (!fits) {
+      throw Error("constant_inputs gives input '" + input->name + "' a " +
+                  ir::tensor_type(value.dtype(), value.shape()).to_string() + " value, but " +
+                  path + " declares it as " + declared.to_string());
+    }
+    rebound[input.get()] = ir::ConstantNode::make(value, input->name);
+  }
+  try {
+    ir::Expr body = Rebinder(rebound).mutate(module.main()->body);
+    return module.with_main(ir::FunctionNode::make(params, body));
+  } catch (const Error& error) {
+    throw Error(path +
+                ": the model does not accept the values in constant_inputs: " + error.what());
+  }
+}
+
 // Rebinds the inputs of a loaded Kiln model to the shapes in `shape_dict` and re-infers every
 // node (ONNX applies shape_dict while importing, so that shape subgraphs fold with it).
 ir::Module apply_shape_dict(const ir::Module& module, const ShapeDict& shape_dict,
@@ -77,17 +143,12 @@ ir::Module apply_shape_dict(const ir::Module& module, const ShapeDict& shape_dic
     bool found = false;
     for (const ir::Var& input : module.inputs()) found = found || input->name == name;
     if (!found) {
-      std::string existing;
-      for (const ir::Var& input : module.inputs()) {
-        existing +=
-            (existing.empty() ? "'" : ", '") + input->name + "' " + input->type().to_string();
-      }
       throw Error("shape_dict names input '" + name + "', which " + path +
-                  " does not have; its inputs are: " + existing);
+                  " does not have; its inputs are: " + input_list(module));
     }
   }
   std::vector<ir::Var> params;
-  std::map<const ir::ExprNode*, ir::Var> rebound;
+  std::map<const ir::ExprNode*, ir::Expr> rebound;
   for (const ir::Var& input : module.inputs()) {
     auto it = shape_dict.find(input->name);
     if (it == shape_dict.end()) {
@@ -99,20 +160,6 @@ ir::Module apply_shape_dict(const ir::Module& module, const ShapeDict& shape_dic
     rebound[input.get()] = replacement;
     params.push_back(replacement);
   }
-  class Rebinder : public ir::ExprMutator {
-   public:
-    explicit Rebinder(const std::map<const ir::ExprNode*, ir::Var>& vars) : vars_(vars) {}
-
-   protected:
-    ir::Expr rewrite(const ir::Expr& node, const std::vector<ir::Expr>& new_children) override {
-      auto it = vars_.find(node.get());
-      if (it != vars_.end()) return it->second;
-      return rebuild(node, new_children);
-    }
-
-   private:
-    const std::map<const ir::ExprNode*, ir::Var>& vars_;
-  };
   try {
     ir::Expr body = Rebinder(rebound).mutate(module.main()->body);
     return module.with_main(ir::FunctionNode::make(params, body));
@@ -216,6 +263,15 @@ std::vector<std::string> known_model_formats() {
 }
 
 Model load(const std::string& path, const ShapeDict& shape_dict, const std::string& model_format) {
+  LoadOptions options;
+  options.shape_dict = shape_dict;
+  options.model_format = model_format;
+  return load(path, options);
+}
+
+Model load(const std::string& path, const LoadOptions& options) {
+  const ShapeDict& shape_dict = options.shape_dict;
+  const std::string& model_format = options.model_format;
   std::error_code ignored;
   if (!std::filesystem::exists(path, ignored)) {
     throw Error("model file '" + path + "' does not exist");
@@ -235,9 +291,12 @@ Model load(const std::string& path, const ShapeDict& shape_dict, const std::stri
   }
   ir::Module module;
   if (format == "onnx") {
-    module = frontend::import_onnx(path, shape_dict);
+    module = frontend::import_onnx(path, shape_dict, options.constant_inputs);
   } else {
     module = ir::load_module(path);
+    if (!options.constant_inputs.empty()) {
+      module = apply_constant_inputs(module, options.constant_inputs, path);
+    }
     if (!shape_dict.empty()) module = apply_shape_dict(module, shape_dict, path);
   }
   ir::verify_or_throw(module);

@@ -28,41 +28,37 @@ import cases  # noqa: E402
 # "node 'n' (ReduceSum): input 1 'axes' (axes) must be known when the model is imported, ..."
 _NEEDS_CONSTANT = re.compile(r"input \d+ '([^']+)' \([^)]*\) must be known when the model is "
                              r"imported")
+# ... and for a value computed from graph inputs, the message lists them:
+# "... must be known when the model is imported, but it is computed from the model's inputs 'a',
+# 'b' (int64[1]); ..."
+_COMPUTED_FROM = re.compile(r"must be known when the model is imported, but it is computed from "
+                            r"the model's inputs ((?:'[^']+'(?:, )?)+)")
 
 
-def freeze_input(model_path: str, name: str, value, work_dir: str) -> str:
-    """A copy of the model with graph input `name` turned into an initializer holding `value`
-    (what a user of a static-shape compiler does with an axes/scales/shape input)."""
-    import onnx
-    from onnx import numpy_helper
-
-    model = onnx.load(model_path, load_external_data=False)
-    kept = [v for v in model.graph.input if v.name != name]
-    del model.graph.input[:]
-    model.graph.input.extend(kept)
-    model.graph.initializer.append(numpy_helper.from_array(value, name))
-    path = os.path.join(work_dir, f"frozen{len(os.listdir(work_dir))}.onnx")
-    onnx.save(model, path)
-    return path
-
-
-def load_model(kiln, model_path: str, feeds: dict, freeze: bool, work_dir: str):
+def load_model(kiln, model_path: str, feeds: dict, freeze: bool):
     """kiln.load with every fed input's shape fixed to the reference data's (node tests may
     declare symbolic or missing dims; Kiln compiles for static shapes). With `freeze`, inputs the
-    importer needs as constants become initializers, one retry per input.
+    importer needs as constants are passed as `constant_inputs` (what a user of a static-shape
+    compiler does with an axes/scales/shape input), one retry per input.
     Returns (model, names of the frozen inputs); the frozen ones leave `feeds`."""
-    frozen = []
+    frozen = {}
     while True:
         shape_dict = {n: list(a.shape) for n, a in feeds.items()}
         try:
-            return kiln.load(model_path, shape_dict=shape_dict), frozen
+            model = kiln.load(model_path, shape_dict=shape_dict, constant_inputs=frozen)
+            return model, list(frozen)
         except kiln.Error as e:
+            names = []
             match = _NEEDS_CONSTANT.search(str(e)) if freeze else None
-            if not match or match.group(1) not in feeds:
+            if match and match.group(1) in feeds:
+                names = [match.group(1)]
+            computed = _COMPUTED_FROM.search(str(e)) if freeze and not names else None
+            if computed:
+                names = [n for n in re.findall(r"'([^']+)'", computed.group(1)) if n in feeds]
+            if not names:
                 raise
-            name = match.group(1)
-            model_path = freeze_input(model_path, name, feeds.pop(name), work_dir)
-            frozen.append(name)
+            for name in names:
+                frozen[name] = feeds.pop(name)
 
 
 def run_case(kiln, request: dict, work_dir: str) -> dict:
@@ -86,7 +82,7 @@ def run_case(kiln, request: dict, work_dir: str) -> dict:
             return {"status": "error", "stage": "data",
                     "message": f"{len(first_inputs)} input files for {len(input_names)} inputs"}
         model, frozen = load_model(kiln, os.path.join(path, "model.onnx"),
-                                   dict(zip(input_names, first_inputs)), freeze, work_dir)
+                                   dict(zip(input_names, first_inputs)), freeze)
         stage = "compile"
         package = kiln.compile(model, target="llvm",
                                package_path=os.path.join(work_dir, "case.tar"))

@@ -40,9 +40,29 @@ Converter unary(std::string ir_op, std::vector<CopiedAttr> copied = {}) {
   };
 }
 
+// Before opset 7, binary operators broadcast only with broadcast=1, and then B's dims line up
+// with A's from `axis` on (absent: B lines up with A's trailing dims, as numpy does). Trailing
+// ones appended to B make numpy broadcasting give the same alignment.
+ir::Expr legacy_broadcast_rhs(const NodeContext& ctx) {
+  const ir::Expr& rhs = ctx.input(1);
+  if (ctx.opset() >= 7 || ctx.attr_int("broadcast", 0) == 0 || !ctx.has_attr("axis")) return rhs;
+  int64_t lhs_rank = ctx.input_type(0).rank();
+  int64_t rhs_rank = ctx.input_type(1).rank();
+  int64_t axis = normalize_axis(ctx, ctx.attr_int("axis"), lhs_rank, "attribute 'axis'");
+  if (axis + rhs_rank > lhs_rank) {
+    ctx.fail("attribute 'axis' " + std::to_string(axis) + " places " +
+             ctx.input_type(1).to_string() + " beyond the dims of " +
+             ctx.input_type(0).to_string());
+  }
+  std::vector<int64_t> axes;
+  for (int64_t i = rhs_rank; i < lhs_rank - axis; ++i) axes.push_back(i);
+  if (axes.empty()) return rhs;
+  return ctx.call("unsqueeze", {rhs}, {{"axes", axes}});
+}
+
 Converter binary(std::string ir_op) {
   return [ir_op = std::move(ir_op)](const NodeContext& ctx) {
-    return Outputs{ctx.call(ir_op, {ctx.input(0), ctx.input(1)})};
+    return Outputs{ctx.call(ir_op, {ctx.input(0), legacy_broadcast_rhs(ctx)})};
   };
 }
 
@@ -67,7 +87,7 @@ Outputs convert_mean(const NodeContext& ctx) {
 // ONNX Pow lets the exponent have another type; the IR wants one dtype.
 Outputs convert_pow(const NodeContext& ctx) {
   ir::Expr base = ctx.input(0);
-  ir::Expr exponent = ctx.input(1);
+  ir::Expr exponent = legacy_broadcast_rhs(ctx);
   DType base_dtype = ctx.input_type(0).dtype;
   if (ctx.input_type(1).dtype != base_dtype) {
     exponent = ctx.call("cast", {exponent}, {{"dtype", std::string(dtype_name(base_dtype))}});

@@ -433,6 +433,10 @@ Outputs convert_batch_norm(const NodeContext& ctx) {
     ctx.fail("training_mode=1 is not supported: export the model in eval mode (model.eval())");
   }
   if (ctx.attr_int("spatial", 1) != 1) ctx.fail("spatial=0 is not supported");
+  // Before opset 7, is_test=0 (the default) meant training: batch statistics, updated means.
+  if (ctx.opset() < 7 && ctx.attr_int("is_test", 0) == 0) {
+    ctx.fail("is_test=0 (training) is not supported: export the model in eval mode");
+  }
   std::vector<ir::Expr> args;
   for (size_t i = 0; i < 5; ++i) args.push_back(ctx.input(i));
   return {ctx.call("batch_norm", std::move(args),

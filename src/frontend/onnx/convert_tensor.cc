@@ -42,7 +42,9 @@ Outputs convert_transpose(const NodeContext& ctx) {
 Outputs convert_concat(const NodeContext& ctx) {
   std::vector<ir::Expr> args;
   for (size_t i = 0; i < ctx.num_inputs(); ++i) args.push_back(ctx.input(i));
-  return {ctx.call("concat", std::move(args), {{"axis", ctx.attr_int("axis")}})};
+  // Concat-1 made axis optional (default 1); it is required since opset 4.
+  int64_t axis = ctx.opset() < 4 ? ctx.attr_int("axis", 1) : ctx.attr_int("axis");
+  return {ctx.call("concat", std::move(args), {{"axis", axis}})};
 }
 
 // Slice: starts/ends/axes are attributes before opset 10, inputs (with steps) since.
@@ -107,8 +109,22 @@ Outputs convert_split(const NodeContext& ctx) {
     ctx.fail("splits into " + std::to_string(sections.size()) + " parts but the node has " +
              std::to_string(ctx.num_outputs()) + " outputs");
   }
-  ir::Expr parts = ctx.call("split", {ctx.input(0)}, {{"axis", axis}, {"sections", sections}});
   Outputs outputs;
+  // A constant input (a shape being taken apart) splits into constants: slices fold, whereas the
+  // items of a tuple-valued split call would not.
+  if (ctx.constant_input(0)) {
+    int64_t begin = 0;
+    for (int64_t section : sections) {
+      outputs.push_back(ctx.call("strided_slice", {ctx.input(0)},
+                                 {{"begin", std::vector<int64_t>{begin}},
+                                  {"end", std::vector<int64_t>{begin + section}},
+                                  {"axes", std::vector<int64_t>{axis}},
+                                  {"strides", std::vector<int64_t>{1}}}));
+      begin += section;
+    }
+    return outputs;
+  }
+  ir::Expr parts = ctx.call("split", {ctx.input(0)}, {{"axis", axis}, {"sections", sections}});
   for (size_t i = 0; i < sections.size(); ++i) {
     outputs.push_back(ctx.tuple_item(parts, static_cast<int64_t>(i)));
   }
@@ -140,6 +156,39 @@ Outputs convert_tile(const NodeContext& ctx) {
 
 Outputs convert_gather(const NodeContext& ctx) {
   return {ctx.call("gather", {ctx.input(0), ctx.input(1)}, {{"axis", ctx.attr_int("axis", 0)}})};
+}
+
+// Compress: the positions where the (constant) condition holds, gathered along `axis` (or from
+// the flattened input when there is no axis). The output length depends on the condition's
+// values, so it must be known at import.
+Outputs convert_compress(const NodeContext& ctx) {
+  Tensor condition = ctx.require_constant(1, "condition");
+  if (condition.ndim() != 1) {
+    ctx.fail("input 1 (condition) must be 1-D, got " + std::to_string(condition.ndim()) + " dims");
+  }
+  ir::Expr data = ctx.input(0);
+  int64_t axis = 0;
+  if (ctx.has_attr("axis")) {
+    axis = normalize_axis(ctx, ctx.attr_int("axis"), ctx.input_type(0).rank(), "attribute 'axis'");
+  } else {
+    std::optional<int64_t> numel =
+        static_product(ctx, ctx.input_type(0).shape, 0, ctx.input_type(0).shape.size());
+    if (!numel) ctx.fail("the input shape must be static" + ctx.shape_dict_hint());
+    data = ctx.call("reshape", {data}, {{"newshape", std::vector<int64_t>{*numel}}});
+  }
+  const ir::Dim& dim = data->type().as_tensor().shape[static_cast<size_t>(axis)];
+  std::vector<int64_t> kept;
+  for (int64_t i = 0; i < condition.numel(); ++i) {
+    if (condition.element_as_double(i) == 0.0) continue;
+    // A condition longer than the axis may only hold false beyond it.
+    if (!dim.is_static() || i >= dim.value()) {
+      ctx.fail("input 1 (condition) selects index " + std::to_string(i) + " beyond the axis (" +
+               dim.to_string() + ")");
+    }
+    kept.push_back(i);
+  }
+  Tensor indices = Tensor::from_int64s(kept);
+  return {ctx.call("gather", {data, ctx.constant(indices)}, {{"axis", axis}})};
 }
 
 Outputs convert_gather_elements(const NodeContext& ctx) {
@@ -265,8 +314,27 @@ Outputs convert_constant_of_shape(const NodeContext& ctx) {
   return {ctx.constant(std::move(result))};
 }
 
+// Range's output length depends on the values of start, limit and delta: they must be known at
+// import (Kiln compiles for static shapes), so the call folds into a constant.
 Outputs convert_range(const NodeContext& ctx) {
-  return {ctx.call("range", {ctx.input(0), ctx.input(1), ctx.input(2)})};
+  const char* names[] = {"start", "limit", "delta"};
+  std::vector<ir::Expr> args;
+  for (size_t i = 0; i < 3; ++i) {
+    Tensor value = ctx.require_constant(i, names[i]);
+    if (value.numel() != 1) {
+      ctx.fail("input " + std::to_string(i) + " (" + names[i] + ") must hold one value, it has " +
+               std::to_string(value.numel()));
+    }
+    // Function bodies (AffineGrid's) pass one-element 1-D tensors; range wants scalars.
+    Tensor scalar(value.dtype(), {});
+    if (dtype_is_float(value.dtype())) {
+      scalar.set_element_from_double(0, value.element_as_double(0));
+    } else {
+      scalar.set_element_from_int64(0, value.element_as_int64(0));
+    }
+    args.push_back(ir::ConstantNode::make(std::move(scalar)));
+  }
+  return {ctx.call("range", std::move(args))};
 }
 
 ir::Expr cast_to(const NodeContext& ctx, const ir::Expr& data, DType dtype) {
@@ -274,8 +342,18 @@ ir::Expr cast_to(const NodeContext& ctx, const ir::Expr& data, DType dtype) {
   return ctx.call("cast", {data}, {{"dtype", std::string(dtype_name(dtype))}});
 }
 
+// Cast-1..5 name the target type with a string ("FLOAT"); later versions with its number.
+int64_t cast_target(const NodeContext& ctx) {
+  if (ctx.opset() >= 6) return ctx.attr_int("to");
+  std::string name = ctx.attr_string("to", "");
+  for (int64_t code = 1; code <= 23; ++code) {
+    if (onnx_type_name(code) == name) return code;
+  }
+  ctx.fail("attribute 'to' \"" + name + "\" is not an ONNX element type name");
+}
+
 Outputs convert_cast(const NodeContext& ctx) {
-  int64_t to = ctx.attr_int("to");
+  int64_t to = cast_target(ctx);
   std::optional<DType> dtype = dtype_from_onnx(to);
   if (!dtype) ctx.fail("cannot cast to " + onnx_type_name(to) + ", which Kiln does not support");
   return {cast_to(ctx, ctx.input(0), *dtype)};
@@ -442,6 +520,7 @@ void add_tensor_converters(ConverterTable& table) {
   table["Tile"] = convert_tile;
   table["Gather"] = convert_gather;
   table["GatherElements"] = convert_gather_elements;
+  table["Compress"] = convert_compress;
   table["GatherND"] = convert_gather_nd;
   table["ScatterElements"] = convert_scatter_elements;
   table["ScatterND"] = convert_scatter_nd;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "ir/functor.h"
 #include "ir/op.h"
 #include "kiln/error.h"
 
@@ -34,6 +35,8 @@ const char* attr_kind_text(const OnnxAttr& value) {
       return "a list of strings";
     case 6:
       return "a tensor";
+    case 7:
+      return "a graph";
     default:
       return std::get<UnreadableAttr>(value).kind.c_str();
   }
@@ -44,13 +47,14 @@ const char* attr_kind_text(const OnnxAttr& value) {
 NodeContext::NodeContext(const OnnxNode& node, std::string display_name, int64_t opset,
                          std::vector<ir::Expr> inputs,
                          const std::unordered_set<std::string>& used_values,
-                         const std::string& shape_hint)
+                         const std::string& shape_hint, const SubgraphInliner* inliner)
     : node_(node),
       name_(std::move(display_name)),
       opset_(opset),
       inputs_(std::move(inputs)),
       used_values_(used_values),
-      shape_hint_(shape_hint) {}
+      shape_hint_(shape_hint),
+      inliner_(inliner) {}
 
 std::string NodeContext::shape_dict_hint() const {
   std::string hint = "; fix the input shapes with shape_dict";
@@ -83,13 +87,29 @@ std::optional<Tensor> NodeContext::constant_input(size_t i) const {
 
 Tensor NodeContext::require_constant(size_t i, std::string_view what) const {
   std::optional<Tensor> value = constant_input(i);
-  if (!value) {
-    fail(describe_input(i) + " (" + std::string(what) +
-         ") must be known when the model is imported, but it is computed from the model's inputs "
-         "(" +
-         input(i)->type().to_string() + ")" + shape_dict_hint());
+  if (value) return *value;
+  std::string needed =
+      describe_input(i) + " (" + std::string(what) + ") must be known when the model is imported";
+  // A model input fed at run time: the user can fix its value when loading.
+  if (const auto* var = ir::as<ir::VarNode>(input(i))) {
+    fail(needed + ", but it is the model input '" + var->name + "' (" + var->type().to_string() +
+         "); give its value with constant_inputs={'" + var->name +
+         "': ...} (CLI: --constant-input " + var->name + "=FILE.npy)");
   }
-  return *value;
+  // Name the model inputs the value depends on: fixing them with constant_inputs makes it fold.
+  std::string depends;
+  for (const ir::Expr& node : ir::post_order(input(i))) {
+    if (const auto* var = ir::as<ir::VarNode>(node)) {
+      depends += (depends.empty() ? "'" : ", '") + var->name + "'";
+    }
+  }
+  if (depends.empty()) {
+    fail(needed + ", but Kiln could not fold it to a constant (" + input(i)->type().to_string() +
+         "): not supported yet for this subgraph");
+  }
+  fail(needed + ", but it is computed from the model's inputs " + depends + " (" +
+       input(i)->type().to_string() + "); give their values with constant_inputs" +
+       shape_dict_hint().replace(0, 1, ", or"));
 }
 
 std::vector<int64_t> NodeContext::require_constant_ints(size_t i, std::string_view what) const {
@@ -173,6 +193,18 @@ Tensor NodeContext::attr_tensor(const std::string& name) const {
   return attr_as<Tensor>(name, "a tensor");
 }
 
+const OnnxGraph& NodeContext::attr_graph(const std::string& name) const {
+  const auto& graph = attr_as<std::shared_ptr<const OnnxGraph>>(name, "a graph");
+  KILN_CHECK(graph != nullptr);
+  return *graph;
+}
+
+std::vector<ir::Expr> NodeContext::inline_subgraph(const OnnxGraph& graph,
+                                                   const std::vector<ir::Expr>& inputs) const {
+  KILN_CHECK(inliner_ != nullptr) << "no subgraph inliner for node " << name_;
+  return (*inliner_)(graph, inputs);
+}
+
 ir::Expr NodeContext::call(std::string_view op_name, std::vector<ir::Expr> args,
                            ir::Attrs attrs) const {
   ir::Call made = ir::call(op_name, std::move(args), std::move(attrs), name_);
@@ -217,6 +249,8 @@ const ConverterTable& converter_table() {
     add_nn_converters(built);
     add_tensor_converters(built);
     add_rnn_converters(built);
+    add_control_converters(built);
+    add_signal_converters(built);
     return built;
   }();
   return table;

@@ -16,6 +16,12 @@
 
 namespace kiln::frontend::onnx_import {
 
+// Imports a subgraph inline (If's taken branch, one iteration of a Loop or Scan body): binds its
+// inputs to the given expressions, converts its nodes with the enclosing graphs' values visible
+// by name, and returns its outputs. Provided by the importer.
+using SubgraphInliner =
+    std::function<std::vector<ir::Expr>(const OnnxGraph&, const std::vector<ir::Expr>&)>;
+
 // One node being converted: its attributes, its input expressions and the helpers converters
 // share (attribute defaults, "this input must be constant", calls that fold constants).
 class NodeContext {
@@ -24,7 +30,7 @@ class NodeContext {
   // shape_dict.
   NodeContext(const OnnxNode& node, std::string display_name, int64_t opset,
               std::vector<ir::Expr> inputs, const std::unordered_set<std::string>& used_values,
-              const std::string& shape_hint);
+              const std::string& shape_hint, const SubgraphInliner* inliner = nullptr);
 
   const std::string& op_type() const { return node_.op_type; }
   // The node name, or "<op_type>_<index>" when the file leaves it empty.
@@ -42,7 +48,8 @@ class NodeContext {
   // The input's value when it is a constant (an initializer or a folded subgraph), else nullopt.
   std::optional<Tensor> constant_input(size_t i) const;
   // The input's value, which the IR needs at import time (a shape, pads, k ...); an error naming
-  // the input and suggesting shape_dict when it is not constant.
+  // the input and suggesting constant_inputs (a model input) or shape_dict (a computed value)
+  // when it is not constant.
   Tensor require_constant(size_t i, std::string_view what) const;
   std::vector<int64_t> require_constant_ints(size_t i, std::string_view what) const;
   double require_constant_scalar(size_t i, std::string_view what) const;
@@ -66,7 +73,12 @@ class NodeContext {
                                   const std::vector<double>& default_value) const;
   std::vector<std::string> attr_strings(const std::string& name,
                                         const std::vector<std::string>& default_value) const;
-  Tensor attr_tensor(const std::string& name) const;  // required
+  Tensor attr_tensor(const std::string& name) const;           // required
+  const OnnxGraph& attr_graph(const std::string& name) const;  // required
+
+  // --- subgraphs: converts `graph` inline with its inputs bound to `inputs` (same count).
+  std::vector<ir::Expr> inline_subgraph(const OnnxGraph& graph,
+                                        const std::vector<ir::Expr>& inputs) const;
 
   // --- building IR. call() runs the operator's type relation (ir::call) and, when every argument
   // is a constant and the operator has an evaluator, replaces the call by its value.
@@ -94,6 +106,7 @@ class NodeContext {
   std::vector<ir::Expr> inputs_;
   const std::unordered_set<std::string>& used_values_;
   const std::string& shape_hint_;
+  const SubgraphInliner* inliner_;
 };
 
 // Returns one expression per ONNX output (a shorter vector, or nullptr entries, for outputs the
@@ -109,6 +122,8 @@ void add_math_converters(ConverterTable& table);
 void add_nn_converters(ConverterTable& table);
 void add_tensor_converters(ConverterTable& table);
 void add_rnn_converters(ConverterTable& table);
+void add_control_converters(ConverterTable& table);
+void add_signal_converters(ConverterTable& table);
 
 // Shared helpers.
 // Axis in [0, rank) or an error naming the attribute.

@@ -5,6 +5,7 @@
 // Opsets above the newest Kiln knows (22) are accepted and read with opset-22 semantics: ONNX
 // rarely changes an operator's meaning, and an operator that did change fails its converter's
 // attribute or input checks with a message naming it.
+#include <sstream>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -22,12 +23,39 @@ using onnx_import::NodeContext;
 using onnx_import::OnnxModel;
 using onnx_import::OnnxNode;
 
-constexpr int64_t kOldestOpset = 7;
+constexpr int64_t kOldestOpset = 1;
+// Opsets from here on are read for every operator; older ones for a listed set (check_opset).
+constexpr int64_t kOldestFullOpset = 7;
 constexpr int64_t kNewestOpset = 22;
 
 std::string node_display_name(const OnnxNode& node, size_t index) {
   return node.name.empty() ? node.op_type + "_" + std::to_string(index) : node.name;
 }
+
+// Calls `visit` on every node of `graph` and of its subgraphs (If branches, Loop/Scan bodies).
+template <typename Visit>
+void for_each_node(const onnx_import::OnnxGraph& graph, const Visit& visit) {
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    const OnnxNode& node = graph.nodes[i];
+    visit(node, i);
+    for (const auto& [name, attr] : node.attrs) {
+      if (const auto* sub = std::get_if<std::shared_ptr<const onnx_import::OnnxGraph>>(&attr)) {
+        for_each_node(**sub, visit);
+      }
+    }
+  }
+}
+
+// Operators whose opset 1-6 versions the converters read correctly: legacy broadcast/axis
+// attributes, consumed_inputs (ignored), is_test, attributes that later became inputs, Cast's
+// type names.
+constexpr const char* kReadsOldVersions =
+    "Abs Add And ArgMax ArgMin AveragePool BatchNormalization Cast Ceil Clip Concat Conv Div "
+    "Dropout Elu Equal Exp Flatten Floor Gemm GlobalAveragePool GlobalMaxPool Greater "
+    "HardSigmoid Identity InstanceNormalization LRN LeakyRelu Less Log MatMul Max MaxPool "
+    "Mean Min Mul Neg Not Or Pow Reciprocal ReduceL1 ReduceL2 ReduceLogSumExp ReduceMax ReduceMean "
+    "ReduceMin ReduceProd ReduceSum ReduceSumSquare Relu Reshape Selu Sigmoid Slice Softmax "
+    "Softplus Softsign Sqrt Squeeze Sub Sum Tanh Transpose Unsqueeze Xor";
 
 void check_opset(const OnnxModel& model, const std::string& path) {
   if (model.opset == 0) {
@@ -36,24 +64,39 @@ void check_opset(const OnnxModel& model, const std::string& path) {
                 "opsets " +
                 std::to_string(kOldestOpset) + " to " + std::to_string(kNewestOpset));
   }
-  if (model.opset < kOldestOpset) {
-    throw Error(path + " uses ONNX opset " + std::to_string(model.opset) +
-                ", older than the oldest Kiln reads (" + std::to_string(kOldestOpset) +
-                "); upgrade it with onnx.version_converter.convert_version(model, 13)");
-  }
+  if (model.opset >= kOldestFullOpset) return;
+  // Opsets 1-6: only operators whose old versions the converters read correctly.
+  static const std::unordered_set<std::string> reads_old_versions = [] {
+    std::unordered_set<std::string> names;
+    std::istringstream words(kReadsOldVersions);
+    for (std::string name; words >> name;) names.insert(name);
+    return names;
+  }();
+  std::vector<std::string> refused;
+  for_each_node(model, [&](const OnnxNode& node, size_t i) {
+    if (node.domain.empty() && !reads_old_versions.count(node.op_type)) {
+      refused.push_back(node.op_type + " (node '" + node_display_name(node, i) + "')");
+    }
+  });
+  if (refused.empty()) return;
+  std::string listed;
+  for (size_t i = 0; i < refused.size(); ++i) listed += (i ? ", " : "") + refused[i];
+  throw Error(path + " uses ONNX opset " + std::to_string(model.opset) +
+              "; reading these operators at opsets older than " + std::to_string(kOldestFullOpset) +
+              " is not supported yet: " + listed +
+              "; upgrade the model with onnx.version_converter.convert_version(model, 13)");
 }
 
 // Every operator the converter table lacks, reported together so that one run lists them all.
 void check_supported(const OnnxModel& model, const std::string& path) {
   const auto& table = onnx_import::converter_table();
   std::vector<std::string> unsupported;
-  for (size_t i = 0; i < model.nodes.size(); ++i) {
-    const OnnxNode& node = model.nodes[i];
+  for_each_node(model, [&](const OnnxNode& node, size_t i) {
     bool known = node.domain.empty() && table.count(node.op_type) != 0;
-    if (known) continue;
+    if (known) return;
     std::string op = node.domain.empty() ? node.op_type : node.domain + "." + node.op_type;
     unsupported.push_back(op + " (node '" + node_display_name(node, i) + "')");
-  }
+  });
   if (unsupported.empty()) return;
   std::string message = path + ": " + std::to_string(unsupported.size()) +
                         (unsupported.size() == 1 ? " operator is" : " operators are") +
@@ -124,22 +167,98 @@ ir::Var make_input(const onnx_import::OnnxValueInfo& input, const ShapeDict& sha
   return ir::VarNode::make(input.name, std::move(type));
 }
 
-// Names read by some node or by the graph outputs: a converter may refuse to compute an output
-// (MaxPool's Indices) only when nothing reads it.
+// Names read by some node or by a graph's outputs (subgraphs included: they may read outer
+// values): a converter may refuse to compute an output (MaxPool's Indices) only when nothing
+// reads it.
 std::unordered_set<std::string> used_value_names(const OnnxModel& model) {
   std::unordered_set<std::string> used(model.outputs.begin(), model.outputs.end());
-  for (const OnnxNode& node : model.nodes) {
+  for_each_node(model, [&](const OnnxNode& node, size_t) {
     for (const std::string& name : node.inputs) {
       if (!name.empty()) used.insert(name);
     }
-  }
+    for (const auto& [attr_name, attr] : node.attrs) {
+      if (const auto* sub = std::get_if<std::shared_ptr<const onnx_import::OnnxGraph>>(&attr)) {
+        used.insert((*sub)->outputs.begin(), (*sub)->outputs.end());
+      }
+    }
+  });
   return used;
+}
+
+// Checks the constant inputs against the model's declared inputs: known name, same dtype, a
+// shape that the declaration (and shape_dict, when it names the input too) allows.
+void check_constant_inputs(const OnnxModel& model, const ConstantInputs& constant_inputs,
+                           const ShapeDict& shape_dict,
+                           const std::unordered_set<std::string>& initializer_names,
+                           const std::string& path) {
+  for (const auto& [name, value] : constant_inputs) {
+    const onnx_import::OnnxValueInfo* declared = nullptr;
+    for (const auto& input : model.inputs) {
+      if (input.name == name) declared = &input;
+    }
+    if (declared == nullptr) {
+      std::string listed;
+      for (const auto& input : model.inputs) {
+        if (initializer_names.count(input.name)) continue;
+        listed += (listed.empty() ? "" : ", ") + describe_input(input);
+      }
+      throw Error("constant_inputs names input '" + name + "', which " + path +
+                  " does not have; its inputs are: " + (listed.empty() ? "(none)" : listed));
+    }
+    std::string given = ir::tensor_type(value.dtype(), value.shape()).to_string();
+    if (!declared->dtype || *declared->dtype != value.dtype()) {
+      throw Error("constant_inputs gives input '" + name + "' a " + given + " value, but " + path +
+                  " declares it as " + describe_input(*declared));
+    }
+    bool fits = !declared->has_shape || declared->shape.size() == value.shape().size();
+    for (size_t i = 0; fits && declared->has_shape && i < declared->shape.size(); ++i) {
+      const ir::Dim& dim = declared->shape[i];
+      fits = !dim.is_static() || dim.value() == value.shape()[i];
+    }
+    if (!fits) {
+      throw Error("constant_inputs gives input '" + name + "' a " + given + " value, but " + path +
+                  " declares it as " + describe_input(*declared));
+    }
+    auto fixed = shape_dict.find(name);
+    if (fixed != shape_dict.end() && fixed->second != value.shape()) {
+      throw Error("constant_inputs gives input '" + name + "' a " + given +
+                  " value, but shape_dict gives it another shape");
+    }
+  }
+}
+
+// Inputs of a subgraph that Kiln binds to the values the control-flow converter passes in:
+// their declared dtype must agree (shapes may be left out or symbolic in the body).
+void check_subgraph_inputs(const onnx_import::OnnxGraph& graph,
+                           const std::vector<ir::Expr>& inputs) {
+  if (inputs.size() != graph.inputs.size()) {
+    throw Error("the subgraph '" + graph.name + "' declares " +
+                std::to_string(graph.inputs.size()) + " inputs, but " +
+                std::to_string(inputs.size()) + " values are passed to it");
+  }
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const auto& declared = graph.inputs[i];
+    if (!inputs[i]->type().is_tensor()) continue;
+    DType passed = inputs[i]->type().as_tensor().dtype;
+    if (declared.dtype && *declared.dtype != passed) {
+      throw Error("the subgraph '" + graph.name + "' declares input '" + declared.name + "' as " +
+                  declared.type_text + ", but it receives " + inputs[i]->type().to_string());
+    }
+  }
 }
 
 class GraphBuilder {
  public:
-  GraphBuilder(const OnnxModel& model, const ShapeDict& shape_dict, const std::string& path)
-      : model_(model), shape_dict_(shape_dict), path_(path), used_(used_value_names(model)) {}
+  GraphBuilder(const OnnxModel& model, const ShapeDict& shape_dict,
+               const ConstantInputs& constant_inputs, const std::string& path)
+      : model_(model),
+        shape_dict_(shape_dict),
+        constant_inputs_(constant_inputs),
+        path_(path),
+        used_(used_value_names(model)),
+        inliner_([this](const onnx_import::OnnxGraph& graph, const std::vector<ir::Expr>& inputs) {
+          return inline_graph(graph, inputs);
+        }) {}
 
   ir::Module build() {
     check_opset(model_, path_);
@@ -147,16 +266,17 @@ class GraphBuilder {
     std::unordered_set<std::string> initializer_names;
     for (const auto& init : model_.initializers) initializer_names.insert(init.name);
     check_shape_dict(model_, shape_dict_, initializer_names, path_);
+    check_constant_inputs(model_, constant_inputs_, shape_dict_, initializer_names, path_);
 
-    bind_initializers();
+    bind_initializers(model_);
     bind_inputs(initializer_names);
     for (size_t i = 0; i < model_.nodes.size(); ++i) convert_node(model_.nodes[i], i);
     return make_module();
   }
 
  private:
-  void bind_initializers() {
-    for (const auto& init : model_.initializers) {
+  void bind_initializers(const onnx_import::OnnxGraph& graph) {
+    for (const auto& init : graph.initializers) {
       if (!init.error.empty()) {
         unavailable_[init.name] = "initializer '" + init.name + "' " + init.error;
         continue;
@@ -166,9 +286,16 @@ class GraphBuilder {
   }
 
   // Graph inputs that are also initializers (old exporters list weights as inputs) stay
-  // constants, unless shape_dict names them: then the user feeds them.
+  // constants, unless shape_dict names them: then the user feeds them. A constant input becomes
+  // a constant of the graph and leaves the signature.
   void bind_inputs(const std::unordered_set<std::string>& initializer_names) {
     for (const auto& input : model_.inputs) {
+      auto constant = constant_inputs_.find(input.name);
+      if (constant != constant_inputs_.end()) {
+        unavailable_.erase(input.name);
+        env_[input.name] = ir::ConstantNode::make(constant->second, input.name);
+        continue;
+      }
       if (initializer_names.count(input.name) && !shape_dict_.count(input.name)) continue;
       ir::Var var = make_input(input, shape_dict_, path_);
       unavailable_.erase(input.name);
@@ -181,12 +308,16 @@ class GraphBuilder {
     }
   }
 
+  // Messages from the main graph name the file; those from inside a subgraph are prefixed by the
+  // enclosing node's converter, which adds the file.
+  std::string prefix() const { return depth_ == 0 ? path_ + ": " : std::string(); }
+
   ir::Expr lookup(const std::string& name, const std::string& user) const {
     auto found = env_.find(name);
     if (found != env_.end()) return found->second;
     auto why = unavailable_.find(name);
-    if (why != unavailable_.end()) throw Error(path_ + ": " + user + " uses " + why->second);
-    throw Error(path_ + ": " + user + " uses '" + name +
+    if (why != unavailable_.end()) throw Error(prefix() + user + " uses " + why->second);
+    throw Error(prefix() + user + " uses '" + name +
                 "', which no input, initializer or earlier node produces");
   }
 
@@ -197,12 +328,12 @@ class GraphBuilder {
     for (const std::string& input : node.inputs) {
       inputs.push_back(input.empty() ? nullptr : lookup(input, where));
     }
-    NodeContext ctx(node, name, model_.opset, std::move(inputs), used_, shape_hint_);
+    NodeContext ctx(node, name, model_.opset, std::move(inputs), used_, shape_hint_, &inliner_);
     std::vector<ir::Expr> outputs;
     try {
       outputs = onnx_import::converter_table().find(node.op_type)->second(ctx);
     } catch (const Error& error) {
-      throw Error(path_ + ": " + where + ": " + error.what());
+      throw Error(prefix() + where + ": " + error.what());
     }
     bind_outputs(node, outputs, where);
   }
@@ -223,6 +354,37 @@ class GraphBuilder {
     }
   }
 
+  // Converts a subgraph in a scope of its own: its inputs, initializers and node outputs are
+  // visible inside it (shadowing outer names), the enclosing values stay visible, and nothing it
+  // defines leaks out. Each call (a loop iteration) builds fresh IR from the given inputs.
+  std::vector<ir::Expr> inline_graph(const onnx_import::OnnxGraph& graph,
+                                     const std::vector<ir::Expr>& inputs) {
+    check_subgraph_inputs(graph, inputs);
+    // Restores the enclosing scope on return and when an error passes through.
+    struct ScopeGuard {
+      GraphBuilder& builder;
+      std::unordered_map<std::string, ir::Expr> env;
+      std::unordered_map<std::string, std::string> unavailable;
+      ~ScopeGuard() {
+        --builder.depth_;
+        builder.env_ = std::move(env);
+        builder.unavailable_ = std::move(unavailable);
+      }
+    } guard{*this, env_, unavailable_};
+    ++depth_;
+    bind_initializers(graph);
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      env_[graph.inputs[i].name] = inputs[i];
+      unavailable_.erase(graph.inputs[i].name);
+    }
+    for (size_t i = 0; i < graph.nodes.size(); ++i) convert_node(graph.nodes[i], i);
+    std::vector<ir::Expr> outputs;
+    for (const std::string& name : graph.outputs) {
+      outputs.push_back(lookup(name, "the output of subgraph '" + graph.name + "'"));
+    }
+    return outputs;
+  }
+
   ir::Module make_module() {
     std::vector<ir::Expr> outputs;
     for (const std::string& name : model_.outputs) outputs.push_back(lookup(name, "graph output"));
@@ -239,6 +401,7 @@ class GraphBuilder {
 
   const OnnxModel& model_;
   const ShapeDict& shape_dict_;
+  const ConstantInputs& constant_inputs_;
   const std::string& path_;
   std::unordered_set<std::string> used_;
   std::unordered_map<std::string, ir::Expr> env_;
@@ -246,13 +409,16 @@ class GraphBuilder {
   std::unordered_map<std::string, std::string> unavailable_;
   std::vector<ir::Var> params_;
   std::string shape_hint_;  // inputs with non-static dims, for NodeContext::shape_dict_hint
+  onnx_import::SubgraphInliner inliner_;
+  int depth_ = 0;  // subgraph nesting while converting
 };
 
 }  // namespace
 
-ir::Module import_onnx(const std::string& path, const ShapeDict& shape_dict) {
+ir::Module import_onnx(const std::string& path, const ShapeDict& shape_dict,
+                       const ConstantInputs& constant_inputs) {
   OnnxModel model = onnx_import::read_onnx_model(path);
-  return GraphBuilder(model, shape_dict, path).build();
+  return GraphBuilder(model, shape_dict, constant_inputs, path).build();
 }
 
 }  // namespace kiln::frontend

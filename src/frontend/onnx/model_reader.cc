@@ -239,6 +239,9 @@ int effective_attr_type(const onnx::AttributeProto& attr) {
   return onnx::AttributeProto::UNDEFINED;
 }
 
+OnnxGraph convert_graph(const onnx::GraphProto& graph, const fs::path& model_dir,
+                        const std::string& path);
+
 OnnxAttr convert_attr(const onnx::AttributeProto& attr, const fs::path& model_dir,
                       const TensorSite& site) {
   switch (effective_attr_type(attr)) {
@@ -259,8 +262,10 @@ OnnxAttr convert_attr(const onnx::AttributeProto& attr, const fs::path& model_di
       return convert_attr_tensor(attr.t(), model_dir, tensor_site);
     }
     case onnx::AttributeProto::GRAPH:
+      // Nesting depth is bounded by protobuf's recursion limit (100) when the file was parsed.
+      return std::make_shared<const OnnxGraph>(convert_graph(attr.g(), model_dir, site.path));
     case onnx::AttributeProto::GRAPHS:
-      return UnreadableAttr{"graph"};
+      return UnreadableAttr{"list of graphs"};
     case onnx::AttributeProto::SPARSE_TENSOR:
     case onnx::AttributeProto::SPARSE_TENSORS:
       return UnreadableAttr{"sparse tensor"};
@@ -351,6 +356,27 @@ void check_looks_like_onnx(const onnx::ModelProto& model, const std::string& pat
   }
 }
 
+OnnxGraph convert_graph(const onnx::GraphProto& graph, const fs::path& model_dir,
+                        const std::string& path) {
+  OnnxGraph out;
+  out.name = graph.name();
+  for (const auto& input : graph.input()) out.inputs.push_back(convert_value_info(input));
+  for (const auto& initializer : graph.initializer()) {
+    TensorSite site{path, "initializer '" + initializer.name() + "'"};
+    out.initializers.push_back(convert_tensor(initializer, model_dir, site));
+  }
+  for (const auto& sparse : graph.sparse_initializer()) {
+    OnnxInitializer unreadable;
+    unreadable.name = sparse.values().name();
+    unreadable.error = "is a sparse tensor, which Kiln does not support";
+    out.initializers.push_back(std::move(unreadable));
+  }
+  out.nodes.reserve(static_cast<size_t>(graph.node_size()));
+  for (const auto& node : graph.node()) out.nodes.push_back(convert_node(node, model_dir, path));
+  for (const auto& output : graph.output()) out.outputs.push_back(output.name());
+  return out;
+}
+
 }  // namespace
 
 std::optional<DType> dtype_from_onnx(int64_t onnx_type) {
@@ -378,21 +404,7 @@ OnnxModel read_onnx_model(const std::string& path) {
   for (const auto& opset : proto.opset_import()) {
     if (opset.domain().empty() || opset.domain() == "ai.onnx") model.opset = opset.version();
   }
-  const onnx::GraphProto& graph = proto.graph();
-  for (const auto& input : graph.input()) model.inputs.push_back(convert_value_info(input));
-  for (const auto& initializer : graph.initializer()) {
-    TensorSite site{path, "initializer '" + initializer.name() + "'"};
-    model.initializers.push_back(convert_tensor(initializer, model_dir, site));
-  }
-  for (const auto& sparse : graph.sparse_initializer()) {
-    OnnxInitializer unreadable;
-    unreadable.name = sparse.values().name();
-    unreadable.error = "is a sparse tensor, which Kiln does not support";
-    model.initializers.push_back(std::move(unreadable));
-  }
-  model.nodes.reserve(static_cast<size_t>(graph.node_size()));
-  for (const auto& node : graph.node()) model.nodes.push_back(convert_node(node, model_dir, path));
-  for (const auto& output : graph.output()) model.outputs.push_back(output.name());
+  static_cast<OnnxGraph&>(model) = convert_graph(proto.graph(), model_dir, path);
   return model;
 }
 

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <variant>
@@ -14,16 +15,19 @@
 
 namespace kiln::frontend::onnx_import {
 
-// An attribute kind Kiln does not read (a subgraph, a sparse tensor, a type proto ...); kept so
-// that a converter can say which attribute it cannot handle.
+// An attribute kind Kiln does not read (a list of graphs, a sparse tensor, a type proto ...);
+// kept so that a converter can say which attribute it cannot handle.
 struct UnreadableAttr {
-  std::string kind;  // "graph", "sparse_tensor", ...
+  std::string kind;  // "list of graphs", "sparse_tensor", ...
 };
 
-// ONNX attribute values. FLOAT attributes are widened to double, like ir::AttrValue.
-using OnnxAttr =
-    std::variant<int64_t, double, std::string, std::vector<int64_t>, std::vector<double>,
-                 std::vector<std::string>, Tensor, UnreadableAttr>;
+struct OnnxGraph;
+
+// ONNX attribute values. FLOAT attributes are widened to double, like ir::AttrValue. A GRAPH
+// attribute (If's branches, a Loop or Scan body) is the subgraph, read like the main graph.
+using OnnxAttr = std::variant<int64_t, double, std::string, std::vector<int64_t>,
+                              std::vector<double>, std::vector<std::string>, Tensor,
+                              std::shared_ptr<const OnnxGraph>, UnreadableAttr>;
 
 struct OnnxNode {
   std::string op_type;
@@ -49,14 +53,20 @@ struct OnnxInitializer {
   std::string error;  // why it cannot be loaded (an element type Kiln lacks); raised on use
 };
 
-struct OnnxModel {
-  int64_t ir_version = 0;
-  int64_t opset = 0;  // default domain ("" / "ai.onnx"); 0 when the model does not import it
-  std::string producer;
+// The main graph or a subgraph. A subgraph's nodes may read values of the enclosing graphs by
+// name (outer scope).
+struct OnnxGraph {
+  std::string name;
   std::vector<OnnxValueInfo> inputs;  // graph inputs, initializer-backed ones included
   std::vector<OnnxInitializer> initializers;
   std::vector<OnnxNode> nodes;
   std::vector<std::string> outputs;
+};
+
+struct OnnxModel : OnnxGraph {
+  int64_t ir_version = 0;
+  int64_t opset = 0;  // default domain ("" / "ai.onnx"); 0 when the model does not import it
+  std::string producer;
 };
 
 // Reads and converts the model file. Raises kiln::Error naming `path` when the file is missing,

@@ -53,6 +53,22 @@ class LoadTest : public ::testing::Test {
   fs::path dir_;
 };
 
+TEST_F(LoadTest, ConstantInputsOnSavedModel) {
+  std::string path = saved_model("m.kiln");
+  LoadOptions options;
+  options.constant_inputs["x"] = Tensor::from_float32s({1, 1, 1, 1, 2, 2, 2, 2}, {2, 4});
+  Model model = load(path, options);
+  EXPECT_TRUE(model.inputs().empty());
+  EXPECT_EQ(model.outputs()[0].shape, (std::vector<int64_t>{2, 4}));
+  options.constant_inputs["x"] = Tensor::from_float32s({1, 2, 3}, {3});
+  EXPECT_NE(message_of([&] { load(path, options); }).find("gives input 'x' a float32[3] value"),
+            std::string::npos);
+  options.constant_inputs.clear();
+  options.constant_inputs["y"] = Tensor::from_float32s({1}, {1});
+  EXPECT_NE(message_of([&] { load(path, options); }).find("constant_inputs names input 'y'"),
+            std::string::npos);
+}
+
 TEST_F(LoadTest, MissingFileAndDirectory) {
   std::string missing = (dir_ / "absent.onnx").string();
   EXPECT_NE(message_of([&] { load(missing); }).find("does not exist"), std::string::npos);

@@ -614,10 +614,78 @@ TEST_F(OnnxImporterTest, EmptyFileDoesNotLookLikeOnnx) {
   EXPECT_CONTAINS(error_of([&] { import_onnx(save(no_opset), {}); }), "no opset_import");
 }
 
-TEST_F(OnnxImporterTest, OldOpsetIsRejected) {
+TEST_F(OnnxImporterTest, OldOpsetReadsListedOperatorsOnly) {
+  ModelBuilder relu(6);
+  relu.input("x", {int64_t{2}}).node("Relu", {"x"}, {"y"}).output("y");
+  EXPECT_EQ(import(relu).main()->body->type().to_string(), "float32[2]");
   ModelBuilder builder(6);
-  builder.input("x", {int64_t{2}}).node("Relu", {"x"}, {"y"}).output("y");
-  EXPECT_CONTAINS(import_error(builder), "opset 6, older than the oldest Kiln reads (7)");
+  builder.input("x", {int64_t{2}})
+      .node("Relu", {"x"}, {"r"})
+      .node("Upsample", {"r"}, {"y"}, "up")
+      .output("y");
+  EXPECT_CONTAINS(import_error(builder),
+                  "opset 6; reading these operators at opsets older than 7 is not supported yet: "
+                  "Upsample (node 'up')");
+}
+
+TEST_F(OnnxImporterTest, ConstantInputBecomesConstant) {
+  ModelBuilder builder(13);
+  builder.input("x", {int64_t{2}, int64_t{6}})
+      .input("shape", {int64_t{2}}, onnx::TensorProto::INT64)
+      .node("Reshape", {"x", "shape"}, {"y"}, "reshape")
+      .output("y");
+  std::string path = save(builder.proto());
+  EXPECT_CONTAINS(error_of([&] { import_onnx(path, {}); }),
+                  "node 'reshape' (Reshape): input 1 'shape' (shape) must be known when the model "
+                  "is imported, but it is the model input 'shape' (int64[2]); give its value with "
+                  "constant_inputs={'shape': ...}");
+  ir::Module module = import_onnx(path, {}, {{"shape", Tensor::from_int64s({3, 4})}});
+  ASSERT_EQ(module.inputs().size(), 1u);
+  EXPECT_EQ(module.inputs()[0]->name, "x");
+  EXPECT_EQ(module.main()->body->type().to_string(), "float32[3, 4]");
+  EXPECT_CONTAINS(error_of([&] {
+                    import_onnx(path, {}, {{"other", Tensor::from_int64s({1})}});
+                  }),
+                  "constant_inputs names input 'other', which " + path +
+                      " does not have; its inputs are: 'x' [2, 6] float32, 'shape' [2] int64");
+  EXPECT_CONTAINS(error_of([&] {
+                    import_onnx(path, {}, {{"shape", Tensor::from_int64s({3, 2, 2})}});
+                  }),
+                  "constant_inputs gives input 'shape' a int64[3] value, but " + path +
+                      " declares it as 'shape' [2] int64");
+}
+
+TEST_F(OnnxImporterTest, IfInlinesTheTakenBranchWithOuterScope) {
+  ModelBuilder builder(13);
+  builder.input("x", {int64_t{3}}).input("c", {}, onnx::TensorProto::BOOL);
+  auto branch = [](const std::string& op, const std::string& out) {
+    onnx::GraphProto graph;
+    graph.set_name(op);
+    auto* node = graph.add_node();
+    node->set_op_type(op);
+    node->add_input("x");  // an outer-scope value
+    node->add_output(out);
+    graph.add_output()->set_name(out);
+    return graph;
+  };
+  onnx::AttributeProto then_branch, else_branch;
+  then_branch.set_name("then_branch");
+  then_branch.set_type(onnx::AttributeProto::GRAPH);
+  *then_branch.mutable_g() = branch("Neg", "t");
+  else_branch.set_name("else_branch");
+  else_branch.set_type(onnx::AttributeProto::GRAPH);
+  *else_branch.mutable_g() = branch("Relu", "e");
+  builder.node("If", {"c"}, {"y"}, "if", {then_branch, else_branch}).output("y");
+  std::string path = save(builder.proto());
+  Tensor yes(DType::kBool, {});
+  yes.set_element_from_int64(0, 1);
+  ir::Module module = import_onnx(path, {}, {{"c", yes}});
+  const auto* call = ir::as<ir::CallNode>(module.main()->body);
+  ASSERT_NE(call, nullptr);
+  EXPECT_EQ(call->op.name, "neg");
+  EXPECT_CONTAINS(error_of([&] { import_onnx(path, {}); }),
+                  "node 'if' (If): input 0 'c' (condition) must be known when the model is "
+                  "imported");
 }
 
 TEST_F(OnnxImporterTest, UndefinedInputIsNamed) {
@@ -653,12 +721,12 @@ TEST_F(OnnxImporterTest, UnsupportedOperatorsAreListedTogether) {
   builder.input("x", {int64_t{2}})
       .node("NonMaxSuppression", {"x"}, {"a"}, "nms_1")
       .node("Relu", {"a"}, {"b"}, "fine")
-      .node("Loop", {"b"}, {"c"}, "loop")
+      .node("SequenceEmpty", {}, {"c"}, "seq")
       .node("FusedConv", {"c"}, {"d"}, "c", {}, "com.microsoft")
       .output("d");
   EXPECT_CONTAINS(import_error(builder),
                   "model.onnx: 3 operators are not supported: NonMaxSuppression (node 'nms_1'), "
-                  "Loop (node 'loop'), com.microsoft.FusedConv (node 'c')");
+                  "SequenceEmpty (node 'seq'), com.microsoft.FusedConv (node 'c')");
 }
 
 TEST_F(OnnxImporterTest, ShapeDictWithUnknownInputListsTheInputs) {
