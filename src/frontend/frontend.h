@@ -18,7 +18,8 @@ using ShapeDict = std::map<std::string, std::vector<int64_t>>;
 // operator when there is one).
 ir::Module import_onnx(const std::string& path, const ShapeDict& shape_dict);
 
-// ONNX operator types (default domain) the importer converts, sorted.
+// ONNX operator types the importer converts, sorted: op_type for the default domain,
+// "<domain>.<op_type>" for the others ("ai.onnx.ml.Binarizer").
 std::vector<std::string> onnx_supported_operators();
 
 }  // namespace kiln::frontend

@@ -29,18 +29,29 @@ std::string node_display_name(const OnnxNode& node, size_t index) {
   return node.name.empty() ? node.op_type + "_" + std::to_string(index) : node.name;
 }
 
+// The model must import the default operator set, unless all its nodes are of other domains
+// (a model of ai.onnx.ml or ai.onnx.preview.training operators only).
 void check_opset(const OnnxModel& model, const std::string& path) {
-  if (model.opset == 0) {
+  bool uses_default = model.nodes.empty();
+  for (const OnnxNode& node : model.nodes) uses_default = uses_default || node.domain.empty();
+  if (model.opset == 0 && (uses_default || model.domain_opsets.empty())) {
     throw Error(path +
                 " does not import the default ONNX operator set (ai.onnx); Kiln reads "
                 "opsets " +
                 std::to_string(kOldestOpset) + " to " + std::to_string(kNewestOpset));
   }
-  if (model.opset < kOldestOpset) {
+  if (model.opset != 0 && model.opset < kOldestOpset) {
     throw Error(path + " uses ONNX opset " + std::to_string(model.opset) +
                 ", older than the oldest Kiln reads (" + std::to_string(kOldestOpset) +
                 "); upgrade it with onnx.version_converter.convert_version(model, 13)");
   }
+}
+
+// The version of the operator set a node belongs to (0 when the model does not import it).
+int64_t node_opset(const OnnxModel& model, const OnnxNode& node) {
+  if (node.domain.empty()) return model.opset;
+  auto found = model.domain_opsets.find(node.domain);
+  return found == model.domain_opsets.end() ? 0 : found->second;
 }
 
 // Every operator the converter table lacks, reported together so that one run lists them all.
@@ -49,9 +60,8 @@ void check_supported(const OnnxModel& model, const std::string& path) {
   std::vector<std::string> unsupported;
   for (size_t i = 0; i < model.nodes.size(); ++i) {
     const OnnxNode& node = model.nodes[i];
-    bool known = node.domain.empty() && table.count(node.op_type) != 0;
-    if (known) continue;
-    std::string op = node.domain.empty() ? node.op_type : node.domain + "." + node.op_type;
+    std::string op = onnx_import::converter_key(node.domain, node.op_type);
+    if (table.count(op) != 0) continue;
     unsupported.push_back(op + " (node '" + node_display_name(node, i) + "')");
   }
   if (unsupported.empty()) return;
@@ -197,10 +207,11 @@ class GraphBuilder {
     for (const std::string& input : node.inputs) {
       inputs.push_back(input.empty() ? nullptr : lookup(input, where));
     }
-    NodeContext ctx(node, name, model_.opset, std::move(inputs), used_, shape_hint_);
+    NodeContext ctx(node, name, node_opset(model_, node), std::move(inputs), used_, shape_hint_);
     std::vector<ir::Expr> outputs;
     try {
-      outputs = onnx_import::converter_table().find(node.op_type)->second(ctx);
+      const auto& table = onnx_import::converter_table();
+      outputs = table.find(onnx_import::converter_key(node.domain, node.op_type))->second(ctx);
     } catch (const Error& error) {
       throw Error(path_ + ": " + where + ": " + error.what());
     }

@@ -376,7 +376,11 @@ OnnxModel read_onnx_model(const std::string& path) {
   model.ir_version = proto.ir_version();
   model.producer = proto.producer_name();
   for (const auto& opset : proto.opset_import()) {
-    if (opset.domain().empty() || opset.domain() == "ai.onnx") model.opset = opset.version();
+    if (opset.domain().empty() || opset.domain() == "ai.onnx") {
+      model.opset = opset.version();
+    } else {
+      model.domain_opsets[opset.domain()] = opset.version();
+    }
   }
   const onnx::GraphProto& graph = proto.graph();
   for (const auto& input : graph.input()) model.inputs.push_back(convert_value_info(input));

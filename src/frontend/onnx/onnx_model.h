@@ -52,6 +52,7 @@ struct OnnxInitializer {
 struct OnnxModel {
   int64_t ir_version = 0;
   int64_t opset = 0;  // default domain ("" / "ai.onnx"); 0 when the model does not import it
+  std::map<std::string, int64_t> domain_opsets;  // other imported domains ("ai.onnx.ml", ...)
   std::string producer;
   std::vector<OnnxValueInfo> inputs;  // graph inputs, initializer-backed ones included
   std::vector<OnnxInitializer> initializers;
