@@ -28,6 +28,9 @@ import cases  # noqa: E402
 # "node 'n' (ReduceSum): input 1 'axes' (axes) must be known when the model is imported, ..."
 _NEEDS_CONSTANT = re.compile(r"input \d+ '([^']+)' \([^)]*\) must be known when the model is "
                              r"imported")
+# ... and, when that input is computed from graph inputs (CenterCropPad's body: pads from a
+# 'shape' input), the graph inputs it depends on: "; it depends on the model input 'shape'".
+_DEPENDS_ON = re.compile(r"it depends on the model inputs? ((?:'[^']+'(?:, )?)+)")
 
 
 def freeze_input(model_path: str, name: str, value, work_dir: str) -> str:
@@ -58,9 +61,15 @@ def load_model(kiln, model_path: str, feeds: dict, freeze: bool, work_dir: str):
             return kiln.load(model_path, shape_dict=shape_dict), frozen
         except kiln.Error as e:
             match = _NEEDS_CONSTANT.search(str(e)) if freeze else None
-            if not match or match.group(1) not in feeds:
+            if not match:
                 raise
             name = match.group(1)
+            if name not in feeds:
+                depends = _DEPENDS_ON.search(str(e))
+                names = re.findall(r"'([^']+)'", depends.group(1)) if depends else []
+                name = next((n for n in names if n in feeds), None)
+                if name is None:
+                    raise
             model_path = freeze_input(model_path, name, feeds.pop(name), work_dir)
             frozen.append(name)
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "ir/functor.h"
 #include "ir/op.h"
 #include "kiln/error.h"
 
@@ -81,13 +82,32 @@ std::optional<Tensor> NodeContext::constant_input(size_t i) const {
   return std::nullopt;
 }
 
+namespace {
+
+// "; it depends on the model input 'shape'" when the value is computed from model inputs other
+// than through their (static) shapes: those inputs would have to be initializers.
+std::string depends_on_inputs(const ir::Expr& value) {
+  if (ir::as<ir::VarNode>(value) != nullptr) return "";  // the input itself, already named
+  std::vector<std::string> names;
+  for (const ir::Expr& node : ir::post_order(value)) {
+    if (const auto* var = ir::as<ir::VarNode>(node)) names.push_back("'" + var->name + "'");
+  }
+  if (names.empty()) return "";
+  std::string text =
+      names.size() == 1 ? "; it depends on the model input " : "; it depends on the model inputs ";
+  for (size_t i = 0; i < names.size(); ++i) text += (i ? ", " : "") + names[i];
+  return text;
+}
+
+}  // namespace
+
 Tensor NodeContext::require_constant(size_t i, std::string_view what) const {
   std::optional<Tensor> value = constant_input(i);
   if (!value) {
     fail(describe_input(i) + " (" + std::string(what) +
          ") must be known when the model is imported, but it is computed from the model's inputs "
          "(" +
-         input(i)->type().to_string() + ")" + shape_dict_hint());
+         input(i)->type().to_string() + ")" + depends_on_inputs(input(i)) + shape_dict_hint());
   }
   return *value;
 }

@@ -323,6 +323,20 @@ TEST_F(OnnxImporterTest, SymbolicShapeFeedingReshapeSuggestsShapeDict) {
   EXPECT_CONTAINS(error, "shape_dict");
 }
 
+// An attribute-like input computed from a model input names that input: it is the one that
+// must become an initializer.
+TEST_F(OnnxImporterTest, ComputedConstantInputNamesTheModelInputs) {
+  ModelBuilder builder(13);
+  builder.input("x", {int64_t{2}, int64_t{3}})
+      .input("p", {int64_t{4}}, onnx::TensorProto::INT64)
+      .node("Add", {"p", "p"}, {"pads"}, "twice")
+      .node("Pad", {"x", "pads"}, {"y"}, "pad")
+      .output("y");
+  std::string error = import_error(builder);
+  EXPECT_CONTAINS(error, "node 'pad' (Pad): input 1 'pads' (pads) must be known");
+  EXPECT_CONTAINS(error, "; it depends on the model input 'p'");
+}
+
 TEST_F(OnnxImporterTest, SymbolicDimsAndUnknownDims) {
   ModelBuilder builder;
   builder.input("x", {std::string("batch"), int64_t{4}}).node("Relu", {"x"}, {"y"}).output("y");
