@@ -413,3 +413,53 @@ def test_unknown_domain_is_listed(kiln, tmp_path):
     path.write_bytes(model.SerializeToString())
     with pytest.raises(kiln.Error, match="com.microsoft.FusedGemm"):
         kiln.load(str(path))
+
+
+# ---------------------------------------------------------------------------------------------
+# Bad input: one clear kiln.Error naming the node and the operator, never a crash
+# ---------------------------------------------------------------------------------------------
+def bad_tree_attrs(**changes):
+    attrs = tree_attrs(np.float32, 1)
+    attrs.update(changes)
+    return attrs
+
+
+BAD_MODELS = [
+    ("Det", {"x": rand(2, 3)}, {}, {}, "", 22, "square matrices"),
+    ("Det", {"x": rand(70, 70)}, {}, {}, "", 22, "not supported yet"),
+    ("Det", {"x": rand(3, 3).astype(np.int64)}, {}, {}, "", 22, "float"),
+    ("ReverseSequence", {"x": rand(4, 3), "l": np.array([1, 2, 3], np.int64)}, {},
+     {"time_axis": 0, "batch_axis": 0}, "", 10, "time_axis and batch_axis"),
+    ("CenterCropPad", {"x": rand(4, 3)}, {"s": np.array([1, 2, 3], np.int64)}, {}, "", 18,
+     "3 sizes for 2 axes"),
+    ("SoftmaxCrossEntropyLoss", {"x": rand(3, 5), "t": rand(3)}, {}, {}, "", 13,
+     "target.*must be int32 or int64"),
+    ("NegativeLogLikelihoodLoss", {"x": rand(3, 5), "t": targets((3,), 5)}, {},
+     {"reduction": "avg"}, "", 13, "reduction"),
+    ("Adam", {"R": np.array(0.1, np.float32), "T": np.array(1, np.int64), "X": rand(3),
+              "G": rand(4), "V": rand(3), "H": rand(3)}, {}, {}, TRAINING, 1,
+     "must have the type of the tensor it updates"),
+    ("Momentum", {"R": np.array(0.1, np.float32), "T": np.array(1, np.int64), "X": rand(3),
+                  "G": rand(3), "V": rand(3)}, {}, {"alpha": 0.9, "beta": 0.1,
+                                                   "norm_coefficient": 0.0},
+     TRAINING, 1, "'mode' is missing"),
+    ("TreeEnsemble", {"x": rand(4, 3)}, {}, bad_tree_attrs(nodes_featureids=[0, 1, 5, 2, 0, 1, 1, 0]),
+     ML, 5, "reads feature 5 of 3"),
+    ("TreeEnsemble", {"x": rand(4, 3)}, {}, bad_tree_attrs(leaf_targetids=[0, 1, 9, 0, 1, 2, 0, 1]),
+     ML, 5, "leaf target 9"),
+    ("TreeEnsemble", {"x": rand(4, 3)}, {}, bad_tree_attrs(post_transform=4), ML, 5,
+     "post_transform 4 is not supported yet"),
+    ("TreeEnsemble", {"x": rand(4, 3)}, {}, bad_tree_attrs(nodes_truenodeids=[1, 0, 2, 40, 5, 4, 6, 7]),
+     ML, 5, "points to node 40"),
+]
+
+
+@pytest.mark.parametrize("op,feeds,constants,attrs,domain,opset,message", BAD_MODELS,
+                         ids=[f"{m[0]}-{i}" for i, m in enumerate(BAD_MODELS)])
+def test_bad_input_is_a_clear_error(kiln, tmp_path, op, feeds, constants, attrs, domain, opset,
+                                    message):
+    model = make_model(op, feeds, constants=constants, attrs=attrs, domain=domain, opset=opset)
+    path = tmp_path / "bad.onnx"
+    path.write_bytes(model.SerializeToString())
+    with pytest.raises(kiln.Error, match=f"node 'node' \\({op}\\): .*{message}"):
+        kiln.load(str(path))

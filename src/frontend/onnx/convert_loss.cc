@@ -2,6 +2,10 @@
 // their ONNX function bodies: pick each sample's log-probability of its target class with
 // gather_elements, weight it by the class weight, zero the samples whose target is ignore_index,
 // then reduce (none / sum / weighted mean).
+#include <optional>
+#include <string>
+#include <vector>
+
 #include "frontend/onnx/converter.h"
 
 namespace kiln::frontend::onnx_import {
