@@ -3,7 +3,8 @@
 Dropout's mask and training_mode, BatchNormalization training outputs, Shrink, Swish,
 MeanVarianceNormalization, Det, ReverseSequence, CenterCropPad, LpNormalization of zero vectors,
 ReduceMax/Min on bool, Pad "wrap", the ai.onnx.preview.training optimizers (Momentum, Adagrad,
-Adam) and the ai.onnx.ml operators Binarizer, ArrayFeatureExtractor and TreeEnsemble.
+Adam) and the ai.onnx.ml operators Binarizer, ArrayFeatureExtractor, TreeEnsemble and
+TreeEnsembleRegressor.
 
 Each test builds a one-node model, runs it through kiln.load -> compile -> run and compares with
 ONNX's reference evaluator (onnx.reference.ReferenceEvaluator), and with onnxruntime where it
@@ -463,3 +464,53 @@ def test_bad_input_is_a_clear_error(kiln, tmp_path, op, feeds, constants, attrs,
     path.write_bytes(model.SerializeToString())
     with pytest.raises(kiln.Error, match=f"node 'node' \\({op}\\): .*{message}"):
         kiln.load(str(path))
+
+
+def regressor_attrs(aggregate, missing=False, base=True):
+    """TreeEnsembleRegressor (ai.onnx.ml 3): tree 5 (nodes 0-4, leaves 2, 3, 4) and tree 2 (nodes
+    0-2, leaves 1, 2), listed out of order; leaf (5, 3) gives both targets, two entries add up."""
+    attrs = {
+        "nodes_treeids": [5, 5, 5, 5, 5, 2, 2, 2],
+        "nodes_nodeids": [0, 1, 2, 3, 4, 0, 1, 2],
+        "nodes_featureids": [0, 2, 0, 0, 0, 1, 0, 0],
+        "nodes_modes": ["BRANCH_LEQ", "BRANCH_GT", "LEAF", "LEAF", "LEAF", "BRANCH_NEQ", "LEAF",
+                        "LEAF"],
+        "nodes_values": [0.2, -0.4, 0, 0, 0, 0.5, 0, 0],
+        "nodes_truenodeids": [1, 2, 0, 0, 0, 1, 0, 0],
+        "nodes_falsenodeids": [4, 3, 0, 0, 0, 2, 0, 0],
+        "target_treeids": [5, 5, 5, 5, 5, 2, 2, 5],
+        "target_nodeids": [2, 3, 3, 4, 4, 1, 2, 2],
+        "target_ids": [0, 0, 1, 1, 1, 0, 1, 0],
+        "target_weights": [1.5, -2.0, 4.0, 0.25, 0.5, 3.0, -1.0, 0.75],
+        "n_targets": 2,
+        "aggregate_function": aggregate,
+    }
+    if base:
+        attrs["base_values"] = [0.1, -0.2]
+    if missing:
+        attrs["nodes_missing_value_tracks_true"] = [1, 0, 0, 0, 0, 1, 0, 0]
+    return attrs
+
+
+@pytest.mark.parametrize("aggregate", ["SUM", "AVERAGE", "MIN", "MAX"])
+@pytest.mark.parametrize("base", [True, False])
+def test_tree_ensemble_regressor(kiln, tmp_path, aggregate, base):
+    x = rand(29, 3, low=-1, high=1)
+    x[::5, 1] = 0.5  # BRANCH_NEQ false
+    x[1::7, 0] = 0.2  # BRANCH_LEQ equal to the split
+    # onnxruntime is a second reference for SUM / AVERAGE without base values: it leaves a target
+    # that no reached leaf weighs at 0 instead of adding its base value (the spec and the reference
+    # evaluator add it), and MIN / MAX of such a target differ between the two as well.
+    check(kiln, tmp_path, "TreeEnsembleRegressor", {"x": x},
+          attrs=regressor_attrs(aggregate, base=base), domain=ML, opset=3,
+          with_ort=aggregate in ("SUM", "AVERAGE") and not base)
+
+
+def test_tree_ensemble_regressor_missing_values(kiln, tmp_path):
+    x = rand(12, 3)
+    x[::2, 0] = np.nan
+    x[::3, 1] = np.nan
+    x[1::4, 2] = np.nan
+    check(kiln, tmp_path, "TreeEnsembleRegressor", {"x": x},
+          attrs=regressor_attrs("SUM", missing=True, base=False), domain=ML, opset=3,
+          with_ort=True)

@@ -1,10 +1,13 @@
 // Converters for the ai.onnx.ml domain operators with numeric tensors: Binarizer,
-// ArrayFeatureExtractor and TreeEnsemble (ai.onnx.ml opset 5). Operators on strings, maps or
-// sequences (LabelEncoder on strings, DictVectorizer, ...) cannot be fed through Kiln's tensor I/O.
+// ArrayFeatureExtractor, TreeEnsemble (ai.onnx.ml opset 5) and TreeEnsembleRegressor (1-3).
+// Operators on strings, maps or sequences (LabelEncoder on strings, DictVectorizer, ...) cannot be
+// fed through Kiln's tensor I/O.
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "frontend/onnx/converter.h"
@@ -49,26 +52,31 @@ Outputs convert_array_feature_extractor(const NodeContext& ctx) {
   return {picked};
 }
 
-// --- TreeEnsemble ---------------------------------------------------------------------------
+// --- TreeEnsemble, TreeEnsembleRegressor -------------------------------------------------------
 //
-// The ensemble becomes a state machine over "positions": 0..nodes-1 are interior nodes,
-// nodes..nodes+leaves-1 are leaves, which step to themselves. Every (sample, tree) pair holds a
-// position, [N, trees], starting at the tree's root; one step reads each position's feature,
-// threshold and comparison mode from constant tables (gather), compares, and moves to the true or
-// false child. After as many steps as the deepest tree, every position is a leaf; its weight is
-// added (or min/max-ed) into its target column.
+// An ensemble becomes a state machine over "positions" (interior nodes and leaves; a leaf steps to
+// itself). Every (sample, tree) pair holds a position, [N, trees], starting at the tree's root;
+// one step reads each position's feature, threshold and comparison mode from constant tables
+// (gather), compares, and moves to the true or false child. After as many steps as the deepest
+// tree, every position is a leaf, whose weights per target ([positions, targets] tables) are
+// summed, averaged, min-ed or max-ed over the trees.
 
 enum TreeMode : int64_t { kLeq = 0, kLt, kGte, kGt, kEq, kNeq, kMember };
+enum class Aggregate { kAverage, kSum, kMin, kMax };
 
 struct TreeTables {
-  int64_t nodes = 0, leaves = 0;
-  // One entry per position (nodes + leaves).
+  // One entry per position.
+  std::vector<bool> is_leaf;
   std::vector<int64_t> feature, mode, next_true, next_false;
   std::vector<double> split;
   std::vector<bool> missing_true;
   std::vector<std::vector<double>> members;  // set-membership values per position
-  std::vector<int64_t> roots;                // the starting position of each tree
-  int64_t depth = 0;                         // steps until every walk is at a leaf
+  // [positions, targets], row-major: a leaf's weight per target and whether it has one.
+  std::vector<double> weights;
+  std::vector<bool> has_weight;
+  std::vector<int64_t> roots;  // the starting position of each tree
+  int64_t depth = 0;           // steps until every walk is at a leaf
+  size_t size() const { return is_leaf.size(); }
 };
 
 std::vector<double> tensor_doubles(const Tensor& value) {
@@ -90,19 +98,27 @@ void require_count(const NodeContext& ctx, const char* name, size_t got, size_t 
   }
 }
 
+// A float attribute list given as floats or as a tensor (name + "_as_tensor").
+std::vector<double> floats_or_tensor(const NodeContext& ctx, const std::string& name) {
+  if (ctx.has_attr(name + "_as_tensor"))
+    return tensor_doubles(ctx.attr_tensor(name + "_as_tensor"));
+  return ctx.attr_floats(name, {});
+}
+
 // Steps from `position` until a leaf on the longest path, memoised in `depths` (-1: not seen,
 // -2: on the current path, else the depth); a cycle is an error. Iterative, so that a hostile
 // file cannot overflow the stack.
-int64_t walk_depth(const NodeContext& ctx, const TreeTables& tables, int64_t position,
+int64_t walk_depth(const NodeContext& ctx, const TreeTables& t, int64_t position,
                    std::vector<int64_t>& depths) {
+  auto leaf = [&](int64_t at) { return t.is_leaf[static_cast<size_t>(at)]; };
   auto children = [&](int64_t at) {
     auto slot = static_cast<size_t>(at);
-    return std::vector<int64_t>{tables.next_true[slot], tables.next_false[slot]};
+    return std::vector<int64_t>{t.next_true[slot], t.next_false[slot]};
   };
   std::vector<int64_t> stack = {position};
   while (!stack.empty()) {
     int64_t at = stack.back();
-    if (at >= tables.nodes || depths[static_cast<size_t>(at)] >= 0) {  // a leaf, or done
+    if (leaf(at) || depths[static_cast<size_t>(at)] >= 0) {  // a leaf, or done
       stack.pop_back();
       continue;
     }
@@ -110,7 +126,7 @@ int64_t walk_depth(const NodeContext& ctx, const TreeTables& tables, int64_t pos
     if (depth == -1) {  // first visit: its children go first
       depth = -2;
       for (int64_t child : children(at)) {
-        if (child >= tables.nodes) continue;
+        if (leaf(child)) continue;
         int64_t seen = depths[static_cast<size_t>(child)];
         if (seen == -2) ctx.fail("the trees have a cycle through node " + std::to_string(child));
         if (seen == -1) stack.push_back(child);
@@ -119,7 +135,7 @@ int64_t walk_depth(const NodeContext& ctx, const TreeTables& tables, int64_t pos
     }
     int64_t deepest = 0;  // children done
     for (int64_t child : children(at)) {
-      if (child < tables.nodes) deepest = std::max(deepest, depths[static_cast<size_t>(child)]);
+      if (!leaf(child)) deepest = std::max(deepest, depths[static_cast<size_t>(child)]);
     }
     depth = deepest + 1;
     if (depth > kMaxTreeDepth) {
@@ -127,13 +143,56 @@ int64_t walk_depth(const NodeContext& ctx, const TreeTables& tables, int64_t pos
     }
     stack.pop_back();
   }
-  return position >= tables.nodes ? 0 : depths[static_cast<size_t>(position)];
+  return leaf(position) ? 0 : depths[static_cast<size_t>(position)];
 }
 
-TreeTables read_tree_tables(const NodeContext& ctx) {
+// Depth of the ensemble from its roots (cycles are errors).
+void compute_depth(const NodeContext& ctx, TreeTables& t) {
+  if (t.roots.empty()) ctx.fail("the ensemble has no trees");
+  std::vector<int64_t> depths(t.size(), -1);
+  for (int64_t root : t.roots) t.depth = std::max(t.depth, walk_depth(ctx, t, root, depths));
+}
+
+void resize_tables(TreeTables& t, size_t positions, int64_t n_targets) {
+  t.is_leaf.assign(positions, false);
+  t.feature.assign(positions, 0);
+  t.mode.assign(positions, kLeq);
+  t.split.assign(positions, 0.0);
+  t.missing_true.assign(positions, false);
+  t.members.assign(positions, {});
+  t.next_true.assign(positions, 0);
+  t.next_false.assign(positions, 0);
+  t.weights.assign(positions * static_cast<size_t>(n_targets), 0.0);
+  t.has_weight.assign(positions * static_cast<size_t>(n_targets), false);
+}
+
+// Adds a leaf's weight for a target; several weights for one (leaf, target) combine like the
+// aggregation does across trees.
+void add_leaf_weight(const NodeContext& ctx, TreeTables& t, size_t position, int64_t target,
+                     int64_t n_targets, double weight, Aggregate aggregate) {
+  if (target < 0 || target >= n_targets) {
+    ctx.fail("leaf target " + std::to_string(target) + " is outside [0, " +
+             std::to_string(n_targets) + ")");
+  }
+  size_t slot = position * static_cast<size_t>(n_targets) + static_cast<size_t>(target);
+  double& held = t.weights[slot];
+  if (!t.has_weight[slot]) {
+    held = weight;
+  } else if (aggregate == Aggregate::kMin) {
+    held = std::min(held, weight);
+  } else if (aggregate == Aggregate::kMax) {
+    held = std::max(held, weight);
+  } else {
+    held += weight;
+  }
+  t.has_weight[slot] = true;
+}
+
+// TreeEnsemble (ai.onnx.ml 5): positions are the nodes_* entries, then the leaf_* entries.
+TreeTables read_tree_ensemble(const NodeContext& ctx, int64_t n_targets, Aggregate aggregate) {
   TreeTables t;
   std::vector<double> splits = tensor_doubles(ctx.attr_tensor("nodes_splits"));
-  auto n = static_cast<size_t>(splits.size());
+  size_t n = splits.size();
   std::vector<int64_t> features = ctx.attr_ints("nodes_featureids");
   std::vector<int64_t> modes = tensor_ints(ctx.attr_tensor("nodes_modes"));
   std::vector<int64_t> true_ids = ctx.attr_ints("nodes_truenodeids");
@@ -149,34 +208,25 @@ TreeTables read_tree_tables(const NodeContext& ctx) {
   require_count(ctx, "nodes_falseleafs", false_leafs.size(), n);
   if (!missing.empty()) require_count(ctx, "nodes_missing_value_tracks_true", missing.size(), n);
   std::vector<int64_t> leaf_targets = ctx.attr_ints("leaf_targetids");
-  t.nodes = static_cast<int64_t>(n);
-  t.leaves = static_cast<int64_t>(leaf_targets.size());
-  auto total = static_cast<size_t>(t.nodes + t.leaves);
+  std::vector<double> leaf_weights = tensor_doubles(ctx.attr_tensor("leaf_weights"));
+  require_count(ctx, "leaf_weights", leaf_weights.size(), leaf_targets.size());
+  auto nodes = static_cast<int64_t>(n);
+  auto leaves = static_cast<int64_t>(leaf_targets.size());
+  resize_tables(t, n + leaf_targets.size(), n_targets);
 
   // Positions of the children; leaves step to themselves.
   auto child = [&](int64_t id, int64_t is_leaf, size_t node) {
-    int64_t count = is_leaf ? t.leaves : t.nodes;
+    int64_t count = is_leaf ? leaves : nodes;
     if (id < 0 || id >= count) {
       ctx.fail("node " + std::to_string(node) + " points to " + (is_leaf ? "leaf " : "node ") +
                std::to_string(id) + ", outside [0, " + std::to_string(count) + ")");
     }
-    return is_leaf ? t.nodes + id : id;
+    return is_leaf ? nodes + id : id;
   };
-  t.feature.assign(total, 0);
-  t.mode.assign(total, kLeq);
-  t.split.assign(total, 0.0);
-  t.missing_true.assign(total, false);
-  t.members.assign(total, {});
-  t.next_true.resize(total);
-  t.next_false.resize(total);
   for (size_t i = 0; i < n; ++i) {
     if (modes[i] < kLeq || modes[i] > kMember) {
       ctx.fail("node " + std::to_string(i) + " has mode " + std::to_string(modes[i]) +
                ", not one of 0 (BRANCH_LEQ) to 6 (BRANCH_MEMBER)");
-    }
-    if (features[i] < 0) {
-      ctx.fail("node " + std::to_string(i) + " has the negative feature id " +
-               std::to_string(features[i]));
     }
     t.feature[i] = features[i];
     t.mode[i] = modes[i];
@@ -185,7 +235,12 @@ TreeTables read_tree_tables(const NodeContext& ctx) {
     t.next_true[i] = child(true_ids[i], true_leafs[i], i);
     t.next_false[i] = child(false_ids[i], false_leafs[i], i);
   }
-  for (size_t i = n; i < total; ++i) t.next_true[i] = t.next_false[i] = static_cast<int64_t>(i);
+  for (size_t l = 0; l < leaf_targets.size(); ++l) {
+    size_t position = n + l;
+    t.is_leaf[position] = true;
+    t.next_true[position] = t.next_false[position] = static_cast<int64_t>(position);
+    add_leaf_weight(ctx, t, position, leaf_targets[l], n_targets, leaf_weights[l], aggregate);
+  }
 
   // Set members: NaN-delimited lists, one per BRANCH_MEMBER node in node order.
   if (ctx.has_attr("membership_values")) {
@@ -199,31 +254,113 @@ TreeTables read_tree_tables(const NodeContext& ctx) {
       }
       ++at;  // the NaN
     }
-  } else if (std::find(t.mode.begin(), t.mode.end(), kMember) != t.mode.end()) {
+  } else if (std::find(modes.begin(), modes.end(), kMember) != modes.end()) {
     ctx.fail("BRANCH_MEMBER nodes need the attribute 'membership_values'");
   }
 
-  // Roots; a root whose both branches are the same leaf is a one-leaf tree.
-  std::vector<int64_t> depths(n, -1);
+  // Roots; a root whose both branches name the same leaf is a one-leaf tree.
   for (int64_t root : ctx.attr_ints("tree_roots")) {
-    if (root < 0 || root >= t.nodes) {
-      ctx.fail("tree root " + std::to_string(root) + " is outside [0, " + std::to_string(t.nodes) +
+    if (root < 0 || root >= nodes) {
+      ctx.fail("tree root " + std::to_string(root) + " is outside [0, " + std::to_string(nodes) +
                ")");
     }
     auto r = static_cast<size_t>(root);
     bool single_leaf = true_leafs[r] && false_leafs[r] && true_ids[r] == false_ids[r];
-    int64_t start = single_leaf ? t.next_true[r] : root;
-    t.roots.push_back(start);
-    t.depth = std::max(t.depth, walk_depth(ctx, t, start, depths));
+    t.roots.push_back(single_leaf ? t.next_true[r] : root);
   }
-  if (t.roots.empty()) ctx.fail("attribute 'tree_roots' is empty");
+  compute_depth(ctx, t);
   return t;
 }
 
-// A constant vector of the table's values in `dtype`.
+// TreeEnsembleRegressor (ai.onnx.ml 1-3): every nodes_* entry is a position, LEAF entries are the
+// leaves; children are node ids within the tree; each tree's root is its first entry; the
+// target_* entries give the leaves' weights.
+TreeTables read_tree_regressor(const NodeContext& ctx, int64_t n_targets, Aggregate aggregate) {
+  TreeTables t;
+  std::vector<int64_t> tree_ids = ctx.attr_ints("nodes_treeids");
+  std::vector<int64_t> node_ids = ctx.attr_ints("nodes_nodeids");
+  size_t n = tree_ids.size();
+  std::vector<int64_t> features = ctx.attr_ints("nodes_featureids");
+  std::vector<std::string> modes = ctx.attr_strings("nodes_modes", {});
+  std::vector<double> values = floats_or_tensor(ctx, "nodes_values");
+  std::vector<int64_t> true_ids = ctx.attr_ints("nodes_truenodeids");
+  std::vector<int64_t> false_ids = ctx.attr_ints("nodes_falsenodeids");
+  std::vector<int64_t> missing = ctx.attr_ints("nodes_missing_value_tracks_true", {});
+  require_count(ctx, "nodes_nodeids", node_ids.size(), n);
+  require_count(ctx, "nodes_featureids", features.size(), n);
+  require_count(ctx, "nodes_modes", modes.size(), n);
+  require_count(ctx, "nodes_values", values.size(), n);
+  require_count(ctx, "nodes_truenodeids", true_ids.size(), n);
+  require_count(ctx, "nodes_falsenodeids", false_ids.size(), n);
+  if (!missing.empty()) require_count(ctx, "nodes_missing_value_tracks_true", missing.size(), n);
+  resize_tables(t, n, n_targets);
+
+  std::map<std::pair<int64_t, int64_t>, int64_t> index;  // (tree, node id) -> position
+  std::map<int64_t, int64_t> roots;                      // tree -> its first entry
+  for (size_t i = 0; i < n; ++i) {
+    auto position = static_cast<int64_t>(i);
+    if (!index.emplace(std::make_pair(tree_ids[i], node_ids[i]), position).second) {
+      ctx.fail("tree " + std::to_string(tree_ids[i]) + " lists node " +
+               std::to_string(node_ids[i]) + " twice");
+    }
+    roots.emplace(tree_ids[i], position);
+  }
+  const std::vector<std::string> names = {"BRANCH_LEQ", "BRANCH_LT", "BRANCH_GTE",
+                                          "BRANCH_GT",  "BRANCH_EQ", "BRANCH_NEQ"};
+  auto child = [&](size_t i, int64_t id) {
+    auto found = index.find({tree_ids[i], id});
+    if (found == index.end()) {
+      ctx.fail("node " + std::to_string(node_ids[i]) + " of tree " + std::to_string(tree_ids[i]) +
+               " points to node " + std::to_string(id) + ", which the tree does not have");
+    }
+    return found->second;
+  };
+  for (size_t i = 0; i < n; ++i) {
+    t.missing_true[i] = !missing.empty() && missing[i] != 0;
+    if (modes[i] == "LEAF") {
+      t.is_leaf[i] = true;
+      t.next_true[i] = t.next_false[i] = static_cast<int64_t>(i);
+      continue;
+    }
+    auto mode = std::find(names.begin(), names.end(), modes[i]);
+    if (mode == names.end()) {
+      ctx.fail("node mode \"" + modes[i] +
+               "\" is not supported yet (BRANCH_LEQ, BRANCH_LT, "
+               "BRANCH_GTE, BRANCH_GT, BRANCH_EQ, BRANCH_NEQ and LEAF are)");
+    }
+    t.mode[i] = mode - names.begin();
+    t.feature[i] = features[i];
+    t.split[i] = values[i];
+    t.next_true[i] = child(i, true_ids[i]);
+    t.next_false[i] = child(i, false_ids[i]);
+  }
+
+  std::vector<int64_t> target_trees = ctx.attr_ints("target_treeids", {});
+  std::vector<int64_t> target_nodes = ctx.attr_ints("target_nodeids", {});
+  std::vector<int64_t> target_ids = ctx.attr_ints("target_ids", {});
+  std::vector<double> target_weights = floats_or_tensor(ctx, "target_weights");
+  size_t targets = target_trees.size();
+  require_count(ctx, "target_nodeids", target_nodes.size(), targets);
+  require_count(ctx, "target_ids", target_ids.size(), targets);
+  require_count(ctx, "target_weights", target_weights.size(), targets);
+  for (size_t k = 0; k < targets; ++k) {
+    auto found = index.find({target_trees[k], target_nodes[k]});
+    if (found == index.end() || !t.is_leaf[static_cast<size_t>(found->second)]) {
+      ctx.fail("target " + std::to_string(k) + " names node " + std::to_string(target_nodes[k]) +
+               " of tree " + std::to_string(target_trees[k]) + ", which is not a leaf");
+    }
+    add_leaf_weight(ctx, t, static_cast<size_t>(found->second), target_ids[k], n_targets,
+                    target_weights[k], aggregate);
+  }
+  for (const auto& [tree, root] : roots) t.roots.push_back(root);  // by tree id
+  compute_depth(ctx, t);
+  return t;
+}
+
 template <typename T>
-ir::Expr table_constant(const NodeContext& ctx, const std::vector<T>& values, DType dtype) {
-  Tensor tensor(dtype, {static_cast<int64_t>(values.size())});
+ir::Expr vector_constant(const NodeContext& ctx, const std::vector<T>& values, DType dtype,
+                         std::vector<int64_t> shape) {
+  Tensor tensor(dtype, std::move(shape));
   for (size_t i = 0; i < values.size(); ++i) {
     tensor.set_element_from_double(static_cast<int64_t>(i), static_cast<double>(values[i]));
   }
@@ -262,92 +399,58 @@ ir::Expr compare(const NodeContext& ctx, int64_t mode, const ir::Expr& x, const 
   }
 }
 
-Outputs convert_tree_ensemble(const NodeContext& ctx) {
-  const ir::TensorType& type = ctx.input_type(0);
-  if (!dtype_is_float(type.dtype) || type.rank() != 2) {
-    ctx.fail("input must be a float matrix [N, features], got " + type.to_string());
-  }
-  if (!type.shape[0].is_static() || !type.shape[1].is_static()) {
-    ctx.fail("input needs a static shape, got " + type.to_string() + ctx.shape_dict_hint());
-  }
+// How a NaN feature branches. TreeEnsemble: the comparison's own result, or true where the node's
+// missing flag is set. TreeEnsembleRegressor: the missing flag alone.
+enum class NanRule { kCompareOrFlag, kFlagOnly };
+
+// The walk: the leaf position of every (sample, tree), [N, trees].
+ir::Expr walk_trees(const NodeContext& ctx, const ir::Expr& x, const TreeTables& t,
+                    NanRule nan_rule) {
+  const ir::TensorType& type = x->type().as_tensor();
   int64_t batch = type.shape[0].value(), features = type.shape[1].value();
   DType dtype = type.dtype;
-  int64_t n_targets = ctx.attr_int("n_targets");
-  int64_t aggregate = ctx.attr_int("aggregate_function", 1);
-  int64_t post_transform = ctx.attr_int("post_transform", 0);
-  if (n_targets <= 0) ctx.fail("attribute 'n_targets' must be positive");
-  if (aggregate < 0 || aggregate > 3) {
-    ctx.fail("aggregate_function " + std::to_string(aggregate) +
-             " is not one of 0 (AVERAGE), 1 (SUM), 2 (MIN), 3 (MAX)");
-  }
-  if (post_transform != 0 && post_transform != 1 && post_transform != 2) {
-    ctx.fail("post_transform " + std::to_string(post_transform) +
-             " is not supported yet (0 NONE, 1 SOFTMAX and 2 LOGISTIC are)");
-  }
-  TreeTables t = read_tree_tables(ctx);
-  for (int64_t i = 0; i < t.nodes; ++i) {
-    if (t.feature[static_cast<size_t>(i)] >= features) {
-      ctx.fail("node " + std::to_string(i) + " reads feature " +
-               std::to_string(t.feature[static_cast<size_t>(i)]) + " of " +
-               std::to_string(features));
+  std::vector<int64_t> used_modes;  // the comparisons that occur: the step computes only those
+  for (size_t i = 0; i < t.size(); ++i) {
+    if (t.is_leaf[i]) continue;
+    if (t.feature[i] < 0 || t.feature[i] >= features) {
+      ctx.fail("node " + std::to_string(i) + " reads feature " + std::to_string(t.feature[i]) +
+               " of " + std::to_string(features));
     }
-  }
-  std::vector<int64_t> leaf_targets = ctx.attr_ints("leaf_targetids");
-  std::vector<double> leaf_weights = tensor_doubles(ctx.attr_tensor("leaf_weights"));
-  require_count(ctx, "leaf_weights", leaf_weights.size(), leaf_targets.size());
-  for (int64_t target : leaf_targets) {
-    if (target < 0 || target >= n_targets) {
-      ctx.fail("leaf target " + std::to_string(target) + " is outside [0, " +
-               std::to_string(n_targets) + ")");
-    }
-  }
-  auto trees = static_cast<int64_t>(t.roots.size());
-
-  // Which comparisons occur, so the step computes only those.
-  std::vector<int64_t> used_modes;
-  for (int64_t i = 0; i < t.nodes; ++i) {
-    int64_t mode = t.mode[static_cast<size_t>(i)];
-    if (std::find(used_modes.begin(), used_modes.end(), mode) == used_modes.end()) {
-      used_modes.push_back(mode);
+    if (std::find(used_modes.begin(), used_modes.end(), t.mode[i]) == used_modes.end()) {
+      used_modes.push_back(t.mode[i]);
     }
   }
   std::sort(used_modes.begin(), used_modes.end());
   bool any_missing =
       std::find(t.missing_true.begin(), t.missing_true.end(), true) != t.missing_true.end();
+  auto positions = static_cast<int64_t>(t.size());
 
   ir::Expr feature_table = int_table(ctx, t.feature);
-  ir::Expr split_table = table_constant(ctx, t.split, dtype);
+  ir::Expr split_table = vector_constant(ctx, t.split, dtype, {positions});
   ir::Expr mode_table = int_table(ctx, t.mode);
   ir::Expr true_table = int_table(ctx, t.next_true);
   ir::Expr false_table = int_table(ctx, t.next_false);
-  ir::Expr missing_table;
-  if (any_missing) {
-    std::vector<int64_t> flags(t.missing_true.begin(), t.missing_true.end());
-    missing_table =
-        ctx.call("cast", {int_table(ctx, flags)}, {{"dtype", dtype_text(DType::kBool)}});
-  }
+  std::vector<int64_t> flags(t.missing_true.begin(), t.missing_true.end());
+  ir::Expr missing_table =
+      ctx.call("cast", {int_table(ctx, flags)}, {{"dtype", dtype_text(DType::kBool)}});
   ir::Expr members_table;  // [positions, widest set], NaN-padded
   if (std::find(used_modes.begin(), used_modes.end(), kMember) != used_modes.end()) {
     size_t width = 1;
     for (const auto& set : t.members) width = std::max(width, set.size());
-    auto positions = static_cast<int64_t>(t.members.size());
-    Tensor table(dtype, {positions, static_cast<int64_t>(width)});
-    for (size_t p = 0; p < t.members.size(); ++p) {
-      for (size_t j = 0; j < width; ++j) {
-        double value = j < t.members[p].size() ? t.members[p][j] : std::nan("");
-        table.set_element_from_double(static_cast<int64_t>(p * width + j), value);
-      }
+    std::vector<double> padded;
+    for (const auto& set : t.members) {
+      for (size_t j = 0; j < width; ++j) padded.push_back(j < set.size() ? set[j] : std::nan(""));
     }
-    members_table = ctx.constant(std::move(table));
+    members_table = vector_constant(ctx, padded, dtype, {positions, static_cast<int64_t>(width)});
   }
 
+  auto trees = static_cast<int64_t>(t.roots.size());
   ir::Expr position = ctx.call("expand", {int_table(ctx, t.roots)},
                                {{"shape", std::vector<int64_t>{batch, trees}}});
-  ir::Expr x = ctx.input(0);
   auto at = [&](const ir::Expr& table) {
     return ctx.call("gather", {table, position}, {{"axis", int64_t{0}}});
   };
-  for (int64_t step = 0; step < t.depth; ++step) {
+  for (int64_t step = 0; step < t.depth && !used_modes.empty(); ++step) {
     ir::Expr value = ctx.call("gather_elements", {x, at(feature_table)}, {{"axis", int64_t{1}}});
     ir::Expr split = at(split_table);
     ir::Expr members = members_table ? at(members_table) : nullptr;
@@ -361,48 +464,124 @@ Outputs convert_tree_ensemble(const NodeContext& ctx) {
             "where", {is_mode, compare(ctx, used_modes[m], value, split, members), goes_true});
       }
     }
-    if (any_missing) {
+    if (nan_rule == NanRule::kFlagOnly) {
+      goes_true = ctx.call("where", {ctx.call("isnan", {value}), at(missing_table), goes_true});
+    } else if (any_missing) {
       ir::Expr missing = ctx.call("logical_and", {ctx.call("isnan", {value}), at(missing_table)});
       goes_true = ctx.call("logical_or", {goes_true, missing});
     }
     position = ctx.call("where", {goes_true, at(true_table), at(false_table)});
   }
+  return position;
+}
 
-  // Leaves: weight and target per (sample, tree), aggregated per target column.
-  ir::Expr leaf = ctx.call("subtract", {position, ctx.scalar(double(t.nodes), DType::kInt64)});
-  ir::Expr weight =
-      ctx.call("gather", {table_constant(ctx, leaf_weights, dtype), leaf}, {{"axis", int64_t{0}}});
-  ir::Expr target =
-      ctx.call("gather", {int_table(ctx, leaf_targets), leaf}, {{"axis", int64_t{0}}});
-  std::vector<int64_t> columns(static_cast<size_t>(n_targets));
-  for (int64_t c = 0; c < n_targets; ++c) columns[static_cast<size_t>(c)] = c;
-  Tensor column_ids = Tensor::from_int64s(columns).reshaped({1, 1, n_targets});
-  ir::Expr hits =
-      ctx.call("equal", {ctx.call("unsqueeze", {target}, {{"axes", std::vector<int64_t>{2}}}),
-                         ctx.constant(std::move(column_ids))});  // [N, trees, targets]
-  ir::Expr spread = ctx.call("unsqueeze", {weight}, {{"axes", std::vector<int64_t>{2}}});
+// Leaves' weights per target, aggregated over the trees: [N, targets]. A target no tree gives a
+// weight keeps the start value for MIN / MAX: the dtype's largest / lowest finite value, as the
+// reference evaluator does.
+ir::Expr aggregate_leaves(const NodeContext& ctx, const ir::Expr& position, const TreeTables& t,
+                          int64_t n_targets, Aggregate aggregate, DType dtype) {
+  auto positions = static_cast<int64_t>(t.size());
+  auto trees = static_cast<int64_t>(t.roots.size());
+  auto per_leaf = [&](const ir::Expr& table) {  // [N, trees, targets]
+    return ctx.call("gather", {table, position}, {{"axis", int64_t{0}}});
+  };
+  ir::Expr weights = per_leaf(vector_constant(ctx, t.weights, dtype, {positions, n_targets}));
   ir::Attrs over_trees = {{"axes", std::vector<int64_t>{1}}, {"keepdims", int64_t{0}}};
-  ir::Expr result;
-  if (aggregate <= 1) {  // AVERAGE, SUM
-    ir::Expr contributions = ctx.call("where", {hits, spread, ctx.scalar(0, dtype)});
-    result = ctx.call("reduce_sum", {contributions}, over_trees);
-    if (aggregate == 0) {
-      result = ctx.call("divide", {result, ctx.scalar(double(trees), dtype)});
-    }
-  } else {
-    // Targets no tree reaches keep the start value: the dtype's largest (MIN) or lowest (MAX)
-    // finite value, as in the reference.
-    double largest = dtype == DType::kFloat64   ? std::numeric_limits<double>::max()
-                     : dtype == DType::kFloat32 ? double(std::numeric_limits<float>::max())
-                                                : 65504.0;
-    bool is_min = aggregate == 2;
-    ir::Expr fill = ctx.scalar(is_min ? largest : -largest, dtype);
-    ir::Expr contributions = ctx.call("where", {hits, spread, fill});
-    result = ctx.call(is_min ? "reduce_min" : "reduce_max", {contributions}, over_trees);
+  if (aggregate == Aggregate::kSum || aggregate == Aggregate::kAverage) {
+    ir::Expr total = ctx.call("reduce_sum", {weights}, over_trees);  // absent weights are 0
+    if (aggregate == Aggregate::kSum) return total;
+    return ctx.call("divide", {total, ctx.scalar(double(trees), dtype)});
   }
-  if (post_transform == 1) result = ctx.call("softmax", {result}, {{"axis", int64_t{-1}}});
-  if (post_transform == 2) result = ctx.call("sigmoid", {result});
-  return {result};
+  std::vector<int64_t> flags(t.has_weight.begin(), t.has_weight.end());
+  ir::Expr has_weight = per_leaf(
+      ctx.call("cast", {ctx.constant(Tensor::from_int64s(flags).reshaped({positions, n_targets}))},
+               {{"dtype", dtype_text(DType::kBool)}}));
+  double largest = dtype == DType::kFloat64   ? std::numeric_limits<double>::max()
+                   : dtype == DType::kFloat32 ? double(std::numeric_limits<float>::max())
+                                              : 65504.0;
+  bool is_min = aggregate == Aggregate::kMin;
+  ir::Expr fill = ctx.scalar(is_min ? largest : -largest, dtype);
+  ir::Expr candidates = ctx.call("where", {has_weight, weights, fill});
+  return ctx.call(is_min ? "reduce_min" : "reduce_max", {candidates}, over_trees);
+}
+
+// post_transform NONE, SOFTMAX or LOGISTIC (by number, as TreeEnsemble gives it).
+ir::Expr post_transform(const NodeContext& ctx, ir::Expr scores, int64_t transform) {
+  if (transform == 1) return ctx.call("softmax", {scores}, {{"axis", int64_t{-1}}});
+  if (transform == 2) return ctx.call("sigmoid", {scores});
+  return scores;
+}
+
+// The input as a static float matrix [N, features].
+const ir::TensorType& tree_input(const NodeContext& ctx) {
+  const ir::TensorType& type = ctx.input_type(0);
+  if (!dtype_is_float(type.dtype) || type.rank() != 2) {
+    ctx.fail("input must be a float matrix [N, features], got " + type.to_string());
+  }
+  if (!type.shape[0].is_static() || !type.shape[1].is_static()) {
+    ctx.fail("input needs a static shape, got " + type.to_string() + ctx.shape_dict_hint());
+  }
+  return type;
+}
+
+int64_t read_n_targets(const NodeContext& ctx) {
+  int64_t n_targets = ctx.attr_int("n_targets");
+  if (n_targets <= 0) ctx.fail("attribute 'n_targets' must be positive");
+  return n_targets;
+}
+
+void check_post_transform(const NodeContext& ctx, int64_t transform, const std::string& name) {
+  if (transform < 0 || transform > 2) {
+    ctx.fail("post_transform " + name + " is not supported yet (NONE, SOFTMAX and LOGISTIC are)");
+  }
+}
+
+Outputs convert_tree_ensemble(const NodeContext& ctx) {
+  const ir::TensorType& type = tree_input(ctx);
+  int64_t n_targets = read_n_targets(ctx);
+  int64_t aggregate = ctx.attr_int("aggregate_function", 1);
+  if (aggregate < 0 || aggregate > 3) {
+    ctx.fail("aggregate_function " + std::to_string(aggregate) +
+             " is not one of 0 (AVERAGE), 1 (SUM), 2 (MIN), 3 (MAX)");
+  }
+  int64_t transform = ctx.attr_int("post_transform", 0);
+  check_post_transform(ctx, transform, std::to_string(transform));
+  auto how = static_cast<Aggregate>(aggregate);
+  TreeTables t = read_tree_ensemble(ctx, n_targets, how);
+  ir::Expr leaves = walk_trees(ctx, ctx.input(0), t, NanRule::kCompareOrFlag);
+  ir::Expr scores = aggregate_leaves(ctx, leaves, t, n_targets, how, type.dtype);
+  return {post_transform(ctx, scores, transform)};
+}
+
+// TreeEnsembleRegressor: the aggregated scores plus base_values, float32 [N, targets].
+Outputs convert_tree_regressor(const NodeContext& ctx) {
+  const ir::TensorType& type = tree_input(ctx);
+  int64_t n_targets = read_n_targets(ctx);
+  const std::vector<std::string> aggregates = {"AVERAGE", "SUM", "MIN", "MAX"};
+  std::string aggregate_name = ctx.attr_string("aggregate_function", "SUM");
+  auto aggregate = std::find(aggregates.begin(), aggregates.end(), aggregate_name);
+  if (aggregate == aggregates.end()) {
+    ctx.fail("aggregate_function \"" + aggregate_name + "\" is not one of AVERAGE, SUM, MIN, MAX");
+  }
+  const std::vector<std::string> transforms = {"NONE", "SOFTMAX", "LOGISTIC"};
+  std::string transform_name = ctx.attr_string("post_transform", "NONE");
+  auto transform = std::find(transforms.begin(), transforms.end(), transform_name);
+  check_post_transform(ctx, transform == transforms.end() ? -1 : transform - transforms.begin(),
+                       transform_name);
+  auto how = static_cast<Aggregate>(aggregate - aggregates.begin());
+  TreeTables t = read_tree_regressor(ctx, n_targets, how);
+  ir::Expr leaves = walk_trees(ctx, ctx.input(0), t, NanRule::kFlagOnly);
+  ir::Expr scores = aggregate_leaves(ctx, leaves, t, n_targets, how, type.dtype);
+  std::vector<double> base = floats_or_tensor(ctx, "base_values");
+  if (!base.empty()) {
+    require_count(ctx, "base_values", base.size(), static_cast<size_t>(n_targets));
+    scores = ctx.call("add", {scores, vector_constant(ctx, base, type.dtype, {n_targets})});
+  }
+  scores = post_transform(ctx, scores, transform - transforms.begin());
+  if (type.dtype != DType::kFloat32) {
+    scores = ctx.call("cast", {scores}, {{"dtype", dtype_text(DType::kFloat32)}});
+  }
+  return {scores};
 }
 
 }  // namespace
@@ -412,6 +591,7 @@ void add_ml_converters(ConverterTable& table) {
   table[converter_key(domain, "Binarizer")] = convert_binarizer;
   table[converter_key(domain, "ArrayFeatureExtractor")] = convert_array_feature_extractor;
   table[converter_key(domain, "TreeEnsemble")] = convert_tree_ensemble;
+  table[converter_key(domain, "TreeEnsembleRegressor")] = convert_tree_regressor;
 }
 
 }  // namespace kiln::frontend::onnx_import
