@@ -3,8 +3,8 @@
 Dropout's mask and training_mode, BatchNormalization training outputs, Shrink, Swish,
 MeanVarianceNormalization, Det, ReverseSequence, CenterCropPad, LpNormalization of zero vectors,
 ReduceMax/Min on bool, Pad "wrap", the ai.onnx.preview.training optimizers (Momentum, Adagrad,
-Adam) and the ai.onnx.ml operators Binarizer, ArrayFeatureExtractor, TreeEnsemble and
-TreeEnsembleRegressor.
+Adam) and the ai.onnx.ml operators Binarizer, ArrayFeatureExtractor, Scaler, Imputer,
+LinearRegressor, TreeEnsemble and TreeEnsembleRegressor.
 
 Each test builds a one-node model, runs it through kiln.load -> compile -> run and compares with
 ONNX's reference evaluator (onnx.reference.ReferenceEvaluator), and with onnxruntime where it
@@ -514,3 +514,41 @@ def test_tree_ensemble_regressor_missing_values(kiln, tmp_path):
     check(kiln, tmp_path, "TreeEnsembleRegressor", {"x": x},
           attrs=regressor_attrs("SUM", missing=True, base=False), domain=ML, opset=3,
           with_ort=True)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
+@pytest.mark.parametrize("offset,scale", [([0.5], [2.0]),
+                                          ([0.1, -0.2, 0.3, 1.0], [1.0, 2.0, 3.0, 4.0])])
+def test_scaler(kiln, tmp_path, dtype, offset, scale):
+    x = rand(5, 4, low=-3, high=3).astype(dtype)
+    model = make_model("Scaler", {"x": x}, attrs={"offset": offset, "scale": scale}, domain=ML,
+                       opset=1)
+    got, path = run_kiln(kiln, tmp_path, model, {"x": x})
+    # onnxruntime: float32 output as the spec says (the reference evaluator keeps x's dtype)
+    assert_close(got, ort_session(path).run(None, {"x": x}), 1e-5, 1e-5)
+
+
+@pytest.mark.parametrize("replaced", [np.nan, -1.0])
+@pytest.mark.parametrize("imputed", [[7.5], [1.0, 2.0, 3.0]])
+def test_imputer_floats(kiln, tmp_path, replaced, imputed):
+    x = rand(6, 3)
+    x[::2, 0] = replaced
+    x[1::3, 2] = replaced
+    check(kiln, tmp_path, "Imputer", {"x": x}, domain=ML, opset=1, with_ort=True,
+          attrs={"imputed_value_floats": imputed, "replaced_value_float": replaced})
+
+
+def test_imputer_int64(kiln, tmp_path):
+    x = np.array([[1, -1, 3], [-1, 5, -1]], np.int64)
+    check(kiln, tmp_path, "Imputer", {"x": x}, domain=ML, opset=1, with_ort=True,
+          attrs={"imputed_value_int64s": [10, 20, 30], "replaced_value_int64": -1})
+
+
+@pytest.mark.parametrize("targets,intercepts", [(1, None), (1, [0.5]), (3, [0.1, -0.2, 0.3])])
+def test_linear_regressor(kiln, tmp_path, targets, intercepts):
+    attrs = {"targets": targets, "coefficients": list(rand(targets * 17, seed=5).astype(float))}
+    if intercepts is not None:
+        attrs["intercepts"] = intercepts
+    # Without intercepts the reference evaluator adds np.array(None) (NaN): onnxruntime only.
+    check(kiln, tmp_path, "LinearRegressor", {"x": rand(9, 17)}, domain=ML, opset=1,
+          with_ort=True, with_reference=intercepts is not None, attrs=attrs)

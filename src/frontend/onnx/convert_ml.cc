@@ -1,5 +1,6 @@
 // Converters for the ai.onnx.ml domain operators with numeric tensors: Binarizer,
-// ArrayFeatureExtractor, TreeEnsemble (ai.onnx.ml opset 5) and TreeEnsembleRegressor (1-3).
+// ArrayFeatureExtractor, Scaler, Imputer, LinearRegressor, TreeEnsemble (ai.onnx.ml opset 5) and
+// TreeEnsembleRegressor (1-3).
 // Operators on strings, maps or sequences (LabelEncoder on strings, DictVectorizer, ...) cannot be
 // fed through Kiln's tensor I/O.
 #include <algorithm>
@@ -50,6 +51,114 @@ Outputs convert_array_feature_extractor(const NodeContext& ctx) {
     picked = ctx.call("unsqueeze", {picked}, {{"axes", std::vector<int64_t>{0}}});
   }
   return {picked};
+}
+
+template <typename T>
+ir::Expr vector_constant(const NodeContext& ctx, const std::vector<T>& values, DType dtype,
+                         std::vector<int64_t> shape) {
+  Tensor tensor(dtype, std::move(shape));
+  for (size_t i = 0; i < values.size(); ++i) {
+    tensor.set_element_from_double(static_cast<int64_t>(i), static_cast<double>(values[i]));
+  }
+  return ctx.constant(std::move(tensor));
+}
+
+// --- Scaler, Imputer, LinearRegressor ---------------------------------------------------------
+
+// Numeric input as float32 (the ml operators' output type for integer inputs too).
+ir::Expr as_float32(const NodeContext& ctx) {
+  const ir::TensorType& type = ctx.input_type(0);
+  if (type.dtype == DType::kBool) ctx.fail("input must be numeric, got " + type.to_string());
+  if (type.dtype == DType::kFloat32) return ctx.input(0);
+  return ctx.call("cast", {ctx.input(0)}, {{"dtype", dtype_text(DType::kFloat32)}});
+}
+
+// One value per feature (the last dim), or a single value for all: a constant of `dtype`.
+ir::Expr per_feature(const NodeContext& ctx, const std::vector<double>& values, const char* name,
+                     int64_t features, DType dtype) {
+  if (values.size() != 1 && static_cast<int64_t>(values.size()) != features) {
+    ctx.fail("attribute '" + std::string(name) + "' holds " + std::to_string(values.size()) +
+             " values, expected 1 or one per feature (" + std::to_string(features) + ")");
+  }
+  Tensor tensor(dtype, {static_cast<int64_t>(values.size())});
+  for (size_t i = 0; i < values.size(); ++i) {
+    tensor.set_element_from_double(static_cast<int64_t>(i), values[i]);
+  }
+  return ctx.constant(std::move(tensor));
+}
+
+int64_t feature_count(const NodeContext& ctx) {
+  const ir::TensorType& type = ctx.input_type(0);
+  if (type.rank() < 1 || !type.shape.back().is_static()) {
+    ctx.fail("input needs a static last (feature) dim, got " + type.to_string() +
+             ctx.shape_dict_hint());
+  }
+  return type.shape.back().value();
+}
+
+// Scaler: (x - offset) * scale per feature, in float32.
+Outputs convert_scaler(const NodeContext& ctx) {
+  int64_t features = feature_count(ctx);
+  ir::Expr x = as_float32(ctx);
+  std::vector<double> offset = ctx.attr_floats("offset", {0.0});
+  std::vector<double> scale = ctx.attr_floats("scale", {1.0});
+  ir::Expr shifted =
+      ctx.call("subtract", {x, per_feature(ctx, offset, "offset", features, DType::kFloat32)});
+  return {
+      ctx.call("multiply", {shifted, per_feature(ctx, scale, "scale", features, DType::kFloat32)})};
+}
+
+// Imputer: elements equal to the replaced value (NaN: NaN elements) take the feature's imputed
+// value; floats or int64 by the attributes given.
+Outputs convert_imputer(const NodeContext& ctx) {
+  const ir::TensorType& type = ctx.input_type(0);
+  if (type.rank() != 2) ctx.fail("input must be a matrix [N, features], got " + type.to_string());
+  int64_t features = feature_count(ctx);
+  std::vector<double> imputed = ctx.attr_floats("imputed_value_floats", {});
+  double replaced = ctx.attr_float("replaced_value_float", 0.0);
+  if (imputed.empty()) {
+    for (int64_t value : ctx.attr_ints("imputed_value_int64s", {})) imputed.push_back(value);
+    replaced = static_cast<double>(ctx.attr_int("replaced_value_int64", 0));
+    if (imputed.empty()) ctx.fail("needs imputed_value_floats or imputed_value_int64s");
+    if (type.dtype != DType::kInt64) {
+      ctx.fail("imputed_value_int64s needs an int64 input, got " + type.to_string());
+    }
+  } else if (!dtype_is_float(type.dtype)) {
+    ctx.fail("imputed_value_floats needs a float input, got " + type.to_string());
+  }
+  ir::Expr x = ctx.input(0);
+  ir::Expr missing = std::isnan(replaced)
+                         ? ctx.call("isnan", {x})
+                         : ctx.call("equal", {x, ctx.scalar(replaced, type.dtype)});
+  return {ctx.call(
+      "where", {missing, per_feature(ctx, imputed, "imputed values", features, type.dtype), x})};
+}
+
+// LinearRegressor: x . coefficients^T + intercepts, [N, targets] float32; the coefficients are
+// dense's [targets, features] weight.
+Outputs convert_linear_regressor(const NodeContext& ctx) {
+  int64_t features = feature_count(ctx);
+  if (ctx.input_type(0).rank() != 2) {
+    ctx.fail("input must be a matrix [N, features], got " + ctx.input_type(0).to_string());
+  }
+  std::string transform = ctx.attr_string("post_transform", "NONE");
+  if (transform != "NONE") ctx.fail("post_transform " + transform + " is not supported yet");
+  int64_t targets = ctx.attr_int("targets", 1);
+  std::vector<double> coefficients = ctx.attr_floats("coefficients", {});
+  if (targets <= 0 || static_cast<int64_t>(coefficients.size()) != targets * features) {
+    ctx.fail("attribute 'coefficients' holds " + std::to_string(coefficients.size()) +
+             " values, expected targets (" + std::to_string(targets) + ") x features (" +
+             std::to_string(features) + ")");
+  }
+  ir::Expr weight = vector_constant(ctx, coefficients, DType::kFloat32, {targets, features});
+  ir::Expr y = ctx.call("dense", {as_float32(ctx), weight});
+  std::vector<double> intercepts = ctx.attr_floats("intercepts", {});
+  if (intercepts.empty()) return {y};
+  if (static_cast<int64_t>(intercepts.size()) != targets) {
+    ctx.fail("attribute 'intercepts' holds " + std::to_string(intercepts.size()) +
+             " values, expected one per target (" + std::to_string(targets) + ")");
+  }
+  return {ctx.call("add", {y, vector_constant(ctx, intercepts, DType::kFloat32, {targets})})};
 }
 
 // --- TreeEnsemble, TreeEnsembleRegressor -------------------------------------------------------
@@ -357,16 +466,6 @@ TreeTables read_tree_regressor(const NodeContext& ctx, int64_t n_targets, Aggreg
   return t;
 }
 
-template <typename T>
-ir::Expr vector_constant(const NodeContext& ctx, const std::vector<T>& values, DType dtype,
-                         std::vector<int64_t> shape) {
-  Tensor tensor(dtype, std::move(shape));
-  for (size_t i = 0; i < values.size(); ++i) {
-    tensor.set_element_from_double(static_cast<int64_t>(i), static_cast<double>(values[i]));
-  }
-  return ctx.constant(std::move(tensor));
-}
-
 ir::Expr int_table(const NodeContext& ctx, const std::vector<int64_t>& values) {
   return ctx.constant(Tensor::from_int64s(values));
 }
@@ -592,6 +691,9 @@ void add_ml_converters(ConverterTable& table) {
   table[converter_key(domain, "ArrayFeatureExtractor")] = convert_array_feature_extractor;
   table[converter_key(domain, "TreeEnsemble")] = convert_tree_ensemble;
   table[converter_key(domain, "TreeEnsembleRegressor")] = convert_tree_regressor;
+  table[converter_key(domain, "Scaler")] = convert_scaler;
+  table[converter_key(domain, "Imputer")] = convert_imputer;
+  table[converter_key(domain, "LinearRegressor")] = convert_linear_regressor;
 }
 
 }  // namespace kiln::frontend::onnx_import
