@@ -4,7 +4,7 @@ Dropout's mask and training_mode, BatchNormalization training outputs, Shrink, S
 MeanVarianceNormalization, Det, ReverseSequence, CenterCropPad, LpNormalization of zero vectors,
 ReduceMax/Min on bool, Pad "wrap", the ai.onnx.preview.training optimizers (Momentum, Adagrad,
 Adam) and the ai.onnx.ml operators Binarizer, ArrayFeatureExtractor, Scaler, Imputer,
-LinearRegressor, TreeEnsemble and TreeEnsembleRegressor.
+Normalizer, LinearRegressor, TreeEnsemble and TreeEnsembleRegressor.
 
 Each test builds a one-node model, runs it through kiln.load -> compile -> run and compares with
 ONNX's reference evaluator (onnx.reference.ReferenceEvaluator), and with onnxruntime where it
@@ -552,3 +552,18 @@ def test_linear_regressor(kiln, tmp_path, targets, intercepts):
     # Without intercepts the reference evaluator adds np.array(None) (NaN): onnxruntime only.
     check(kiln, tmp_path, "LinearRegressor", {"x": rand(9, 17)}, domain=ML, opset=1,
           with_ort=True, with_reference=intercepts is not None, attrs=attrs)
+
+
+@pytest.mark.parametrize("norm", ["MAX", "L1", "L2"])
+@pytest.mark.parametrize("shape", [(4, 3), (5,), (3, 33)])
+def test_normalizer(kiln, tmp_path, norm, shape):
+    # onnxruntime is the reference: MAX divides by the signed maximum, as the spec says (the
+    # reference evaluator takes max |x|), and a row whose norm is 0 is left as it is.
+    x = rand(*shape, low=-2, high=2)
+    if len(shape) == 2:
+        x[0] = 0
+        x[1, 0] = 0  # a row whose signed max may be 0 or negative
+        x[1] = -np.abs(x[1])
+    model = make_model("Normalizer", {"x": x}, attrs={"norm": norm}, domain=ML, opset=1)
+    got, path = run_kiln(kiln, tmp_path, model, {"x": x})
+    assert_close(got, ort_session(path).run(None, {"x": x}), 1e-5, 1e-6)

@@ -1,8 +1,7 @@
 // Converters for the ai.onnx.ml domain operators with numeric tensors: Binarizer,
-// ArrayFeatureExtractor, Scaler, Imputer, LinearRegressor, TreeEnsemble (ai.onnx.ml opset 5) and
-// TreeEnsembleRegressor (1-3).
-// Operators on strings, maps or sequences (LabelEncoder on strings, DictVectorizer, ...) cannot be
-// fed through Kiln's tensor I/O.
+// ArrayFeatureExtractor, Scaler, Imputer, Normalizer, LinearRegressor, TreeEnsemble (ai.onnx.ml
+// opset 5) and TreeEnsembleRegressor (1-3). Operators on strings, maps or sequences (LabelEncoder
+// on strings, DictVectorizer, ...) cannot be fed through Kiln's tensor I/O.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -132,6 +131,27 @@ Outputs convert_imputer(const NodeContext& ctx) {
                          : ctx.call("equal", {x, ctx.scalar(replaced, type.dtype)});
   return {ctx.call(
       "where", {missing, per_feature(ctx, imputed, "imputed values", features, type.dtype), x})};
+}
+
+// Normalizer: each row divided by its max (signed, as the spec and onnxruntime say), L1 or L2
+// norm over the last axis, in float32; a row whose norm is 0 stays as it is (onnxruntime).
+Outputs convert_normalizer(const NodeContext& ctx) {
+  const ir::TensorType& type = ctx.input_type(0);
+  if (type.rank() != 1 && type.rank() != 2) {
+    ctx.fail("input must be [features] or [N, features], got " + type.to_string());
+  }
+  std::string norm = ctx.attr_string("norm", "MAX");
+  const char* reduce = norm == "MAX"  ? "reduce_max"
+                       : norm == "L1" ? "reduce_l1"
+                       : norm == "L2" ? "reduce_l2"
+                                      : nullptr;
+  if (reduce == nullptr) ctx.fail("attribute 'norm' must be MAX, L1 or L2, got \"" + norm + "\"");
+  ir::Expr x = as_float32(ctx);
+  ir::Expr divisor =
+      ctx.call(reduce, {x}, {{"axes", std::vector<int64_t>{-1}}, {"keepdims", int64_t{1}}});
+  ir::Expr is_zero = ctx.call("equal", {divisor, ctx.scalar(0, DType::kFloat32)});
+  ir::Expr safe = ctx.call("where", {is_zero, ctx.scalar(1, DType::kFloat32), divisor});
+  return {ctx.call("divide", {x, safe})};
 }
 
 // LinearRegressor: x . coefficients^T + intercepts, [N, targets] float32; the coefficients are
@@ -693,6 +713,7 @@ void add_ml_converters(ConverterTable& table) {
   table[converter_key(domain, "TreeEnsembleRegressor")] = convert_tree_regressor;
   table[converter_key(domain, "Scaler")] = convert_scaler;
   table[converter_key(domain, "Imputer")] = convert_imputer;
+  table[converter_key(domain, "Normalizer")] = convert_normalizer;
   table[converter_key(domain, "LinearRegressor")] = convert_linear_regressor;
 }
 
