@@ -45,10 +45,10 @@ def make_model(op, feeds, constants=None, attrs=None, num_outputs=1, opset=17, d
         [helper.make_tensor_value_info(n, NP_TO_ONNX[v.dtype], v.shape) for n, v in feeds.items()],
         [helper.make_empty_tensor_value_info(n) for n in outputs if n],
         initializer=[numpy_helper.from_array(v, n) for n, v in constants.items()])
-    imports = [helper.make_opsetid(domain, opset)]
-    if domain:
-        imports = [helper.make_opsetid(domain, opset)]  # the domain alone: no default opset
-    return helper.make_model(graph, opset_imports=imports, ir_version=9)
+    # A node of another domain imports that domain alone (no default opset), as the ONNX
+    # backend tests of ai.onnx.ml and ai.onnx.preview.training do.
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid(domain, opset)],
+                             ir_version=9)
 
 
 def run_kiln(kiln, tmp_path, model, feeds):
@@ -444,14 +444,14 @@ BAD_MODELS = [
                   "G": rand(3), "V": rand(3)}, {}, {"alpha": 0.9, "beta": 0.1,
                                                    "norm_coefficient": 0.0},
      TRAINING, 1, "'mode' is missing"),
-    ("TreeEnsemble", {"x": rand(4, 3)}, {}, bad_tree_attrs(nodes_featureids=[0, 1, 5, 2, 0, 1, 1, 0]),
-     ML, 5, "reads feature 5 of 3"),
-    ("TreeEnsemble", {"x": rand(4, 3)}, {}, bad_tree_attrs(leaf_targetids=[0, 1, 9, 0, 1, 2, 0, 1]),
-     ML, 5, "leaf target 9"),
+    ("TreeEnsemble", {"x": rand(4, 3)}, {},
+     bad_tree_attrs(nodes_featureids=[0, 1, 5, 2, 0, 1, 1, 0]), ML, 5, "reads feature 5 of 3"),
+    ("TreeEnsemble", {"x": rand(4, 3)}, {},
+     bad_tree_attrs(leaf_targetids=[0, 1, 9, 0, 1, 2, 0, 1]), ML, 5, "leaf target 9"),
     ("TreeEnsemble", {"x": rand(4, 3)}, {}, bad_tree_attrs(post_transform=4), ML, 5,
      "post_transform 4 is not supported yet"),
-    ("TreeEnsemble", {"x": rand(4, 3)}, {}, bad_tree_attrs(nodes_truenodeids=[1, 0, 2, 40, 5, 4, 6, 7]),
-     ML, 5, "points to node 40"),
+    ("TreeEnsemble", {"x": rand(4, 3)}, {},
+     bad_tree_attrs(nodes_truenodeids=[1, 0, 2, 40, 5, 4, 6, 7]), ML, 5, "points to node 40"),
 ]
 
 
