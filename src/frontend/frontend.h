@@ -23,7 +23,8 @@ using ConstantInputs = std::map<std::string, Tensor>;
 ir::Module import_onnx(const std::string& path, const ShapeDict& shape_dict,
                        const ConstantInputs& constant_inputs = {});
 
-// ONNX operator types (default domain) the importer converts, sorted.
+// ONNX operator types the importer converts, sorted: op_type for the default domain,
+// "<domain>.<op_type>" for the others ("ai.onnx.ml.Binarizer").
 std::vector<std::string> onnx_supported_operators();
 
 }  // namespace kiln::frontend

@@ -144,3 +144,18 @@ def test_rejection_messages_name_the_operator():
     assert cases.operator_named("node 'n' (Resize): antialias=1 is not supported yet", "?") \
         == "Resize"
     assert not cases.is_rejection("input 'x' expects float32[3], got float32[4]")
+
+
+def test_freeze_follows_computed_inputs_to_the_model_inputs():
+    # --freeze-inputs freezes the node input the importer names, or else the model input it is
+    # computed from (CenterCropPad's expanded body computes Pad's pads from a 'shape' input).
+    import worker
+
+    direct = ("node 'p' (Pad): input 1 'pads' (pads) must be known when the model is imported, "
+              "but it is computed from the model's inputs (int64[8]); fix the input shapes")
+    assert worker._NEEDS_CONSTANT.search(direct).group(1) == "pads"
+    computed = ("node 'p' (Pad): input 1 'f_pads' (pads) must be known when the model is "
+                "imported, but it is computed from the model's inputs (int64[6]); it depends on "
+                "the model inputs 'shape', 'axes'; fix the input shapes with shape_dict")
+    names = worker._DEPENDS_ON.search(computed).group(1)
+    assert names == "'shape', 'axes'"

@@ -200,8 +200,16 @@ Converter reduction(std::string ir_op, int64_t axes_input_since) {
       axes = ctx.attr_ints("axes", {});
     }
     if (axes.empty() && ctx.attr_int("noop_with_empty_axes", 0) != 0) return Outputs{ctx.input(0)};
-    return Outputs{ctx.call(ir_op, {ctx.input(0)},
-                            {{"axes", axes}, {"keepdims", ctx.attr_int("keepdims", 1)}})};
+    ir::Attrs attrs = {{"axes", axes}, {"keepdims", ctx.attr_int("keepdims", 1)}};
+    // ReduceMax / ReduceMin take bool (opset 20): any / all, as a max / min over 0 and 1.
+    if (ctx.input_type(0).dtype == DType::kBool &&
+        (ir_op == "reduce_max" || ir_op == "reduce_min")) {
+      const std::string as_bytes(dtype_name(DType::kUInt8)), as_bool(dtype_name(DType::kBool));
+      ir::Expr bytes = ctx.call("cast", {ctx.input(0)}, {{"dtype", as_bytes}});
+      return Outputs{
+          ctx.call("cast", {ctx.call(ir_op, {bytes}, std::move(attrs))}, {{"dtype", as_bool}})};
+    }
+    return Outputs{ctx.call(ir_op, {ctx.input(0)}, std::move(attrs))};
   };
 }
 

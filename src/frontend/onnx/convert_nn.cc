@@ -428,19 +428,56 @@ Converter global_pool(std::string ir_op, std::string reduce_op) {
   };
 }
 
+// BatchNormalization. Inference: the IR's batch_norm with the running statistics. Training
+// (training_mode=1, opset 14+): normalise with the batch's own mean and (population) variance
+// over every axis but the channel axis, and output the updated running statistics
+// running * momentum + batch * (1 - momentum).
 Outputs convert_batch_norm(const NodeContext& ctx) {
-  if (ctx.attr_int("training_mode", 0) != 0) {
-    ctx.fail("training_mode=1 is not supported: export the model in eval mode (model.eval())");
-  }
   if (ctx.attr_int("spatial", 1) != 1) ctx.fail("spatial=0 is not supported");
   // Before opset 7, is_test=0 (the default) meant training: batch statistics, updated means.
   if (ctx.opset() < 7 && ctx.attr_int("is_test", 0) == 0) {
     ctx.fail("is_test=0 (training) is not supported: export the model in eval mode");
   }
-  std::vector<ir::Expr> args;
-  for (size_t i = 0; i < 5; ++i) args.push_back(ctx.input(i));
-  return {ctx.call("batch_norm", std::move(args),
-                   {{"axis", int64_t{1}}, {"epsilon", ctx.attr_float("epsilon", 1e-5)}})};
+  double epsilon = ctx.attr_float("epsilon", 1e-5);
+  if (ctx.attr_int("training_mode", 0) == 0) {
+    if (ctx.output_used(1) || ctx.output_used(2) || ctx.output_used(3) || ctx.output_used(4)) {
+      ctx.fail("the running or saved statistics outputs need training_mode=1 (opset 14+)");
+    }
+    std::vector<ir::Expr> args;
+    for (size_t i = 0; i < 5; ++i) args.push_back(ctx.input(i));
+    return {ctx.call("batch_norm", std::move(args), {{"axis", int64_t{1}}, {"epsilon", epsilon}})};
+  }
+  const ir::TensorType& type = ctx.input_type(0);
+  if (type.rank() < 2 || !dtype_is_float(type.dtype)) {
+    ctx.fail("input must be a float tensor [N, C, ...], got " + type.to_string());
+  }
+  std::vector<int64_t> axes = {0};
+  for (int64_t a = 2; a < type.rank(); ++a) axes.push_back(a);
+  ir::Expr x = ctx.input(0);
+  ir::Attrs keep = {{"axes", axes}, {"keepdims", int64_t{1}}};
+  ir::Expr mean = ctx.call("reduce_mean", {x}, keep);
+  ir::Expr centered = ctx.call("subtract", {x, mean});
+  ir::Expr variance = ctx.call("reduce_mean", {ctx.call("multiply", {centered, centered})}, keep);
+  // Per-channel [C] vectors broadcast as [C, 1, ..., 1] against [N, C, ...].
+  std::vector<int64_t> trailing;
+  for (int64_t a = 1; a + 1 < type.rank(); ++a) trailing.push_back(a);
+  auto per_channel = [&](const ir::Expr& v) {
+    return trailing.empty() ? v : ctx.call("unsqueeze", {v}, {{"axes", trailing}});
+  };
+  ir::Expr inv_std =
+      ctx.call("rsqrt", {ctx.call("add", {variance, ctx.scalar(epsilon, type.dtype)})});
+  ir::Expr y = ctx.call(
+      "add",
+      {ctx.call("multiply", {ctx.call("multiply", {centered, inv_std}), per_channel(ctx.input(1))}),
+       per_channel(ctx.input(2))});
+  double momentum = ctx.attr_float("momentum", 0.9);
+  auto running = [&](size_t input, const ir::Expr& batch_stat) {
+    ir::Expr flat = ctx.call("reshape", {batch_stat}, {{"newshape", std::vector<int64_t>{-1}}});
+    return ctx.call("add",
+                    {ctx.call("multiply", {ctx.input(input), ctx.scalar(momentum, type.dtype)}),
+                     ctx.call("multiply", {flat, ctx.scalar(1 - momentum, type.dtype)})});
+  };
+  return {y, running(3, mean), running(4, variance)};
 }
 
 Outputs convert_instance_norm(const NodeContext& ctx) {
@@ -480,15 +517,39 @@ Outputs convert_group_norm(const NodeContext& ctx) {
       {{"num_groups", groups}, {"epsilon", ctx.attr_float("epsilon", 1e-5)}})};
 }
 
+// LayerNormalization. Y is the IR's layer_norm; the optional Mean and InvStdDev outputs (shape
+// [d0, ..., d(axis-1), 1, ..., 1], in the stash type float32) are computed beside it:
+// mean(x), 1 / sqrt(mean((x - mean)^2) + epsilon) over axes axis..rank-1.
 Outputs convert_layer_norm(const NodeContext& ctx) {
-  if (ctx.output_used(1) || ctx.output_used(2)) {
-    ctx.fail("the Mean and InvStdDev outputs are not supported");
-  }
+  double epsilon = ctx.attr_float("epsilon", 1e-5);
+  int64_t axis_attr = ctx.attr_int("axis", -1);
   std::vector<ir::Expr> args = {ctx.input(0), ctx.input(1)};
   if (ctx.has_input(2)) args.push_back(ctx.input(2));
-  return {
-      ctx.call("layer_norm", std::move(args),
-               {{"axis", ctx.attr_int("axis", -1)}, {"epsilon", ctx.attr_float("epsilon", 1e-5)}})};
+  Outputs outputs = {
+      ctx.call("layer_norm", std::move(args), {{"axis", axis_attr}, {"epsilon", epsilon}})};
+  if (!ctx.output_used(1) && !ctx.output_used(2)) return outputs;
+
+  const ir::TensorType& type = ctx.input_type(0);
+  if (ctx.attr_int("stash_type", 1) != 1) {
+    ctx.fail("stash_type " + std::to_string(ctx.attr_int("stash_type", 1)) +
+             " is not supported yet for the Mean and InvStdDev outputs (1, float32, is)");
+  }
+  int64_t axis = normalize_axis(ctx, axis_attr, type.rank(), "axis");
+  std::vector<int64_t> axes;
+  for (int64_t a = axis; a < type.rank(); ++a) axes.push_back(a);
+  ir::Attrs reduce = {{"axes", axes}, {"keepdims", int64_t{1}}};
+  ir::Expr x = ctx.input(0);
+  if (type.dtype != DType::kFloat32) {
+    x = ctx.call("cast", {x}, {{"dtype", std::string(dtype_name(DType::kFloat32))}});
+  }
+  ir::Expr mean = ctx.call("reduce_mean", {x}, reduce);
+  ir::Expr centered = ctx.call("subtract", {x, mean});
+  ir::Expr variance = ctx.call("reduce_mean", {ctx.call("multiply", {centered, centered})}, reduce);
+  ir::Expr inv_std_dev =
+      ctx.call("rsqrt", {ctx.call("add", {variance, ctx.scalar(epsilon, DType::kFloat32)})});
+  outputs.push_back(mean);
+  outputs.push_back(inv_std_dev);
+  return outputs;
 }
 
 // RMSNormalization (opset 23), as its function body: x / sqrt(mean(x * x over axes axis..end) +
@@ -550,9 +611,35 @@ Converter softmax_like(std::string ir_op) {
   };
 }
 
+// Dropout in inference: the output is the input and the mask all true (ones of the input's type
+// before opset 10). Training mode (opset 12's third input) must be a constant; it is supported
+// only with ratio 0, where it is the identity too: random masks are not supported.
 Outputs convert_dropout(const NodeContext& ctx) {
-  if (ctx.output_used(1)) ctx.fail("the mask output of Dropout is not supported");
-  return {ctx.input(0)};
+  if (ctx.opset() >= 12 && ctx.has_input(2) &&
+      ctx.require_constant_scalar(2, "training_mode") != 0.0) {
+    double ratio = ctx.has_input(1) ? ctx.require_constant_scalar(1, "ratio") : 0.5;
+    if (ratio != 0.0) {
+      ctx.fail("training mode with ratio " + std::to_string(ratio) +
+               " (random masks) is not supported yet; export the model for inference "
+               "(training_mode false) to use Dropout as the identity");
+    }
+  }
+  Outputs outputs = {ctx.input(0)};
+  if (!ctx.output_used(1)) return outputs;
+  const ir::TensorType& type = ctx.input_type(0);
+  std::vector<int64_t> shape;
+  for (const ir::Dim& dim : type.shape) {
+    if (!dim.is_static()) {
+      ctx.fail("the mask output needs a static input shape, got " + type.to_string() +
+               ctx.shape_dict_hint());
+    }
+    shape.push_back(dim.value());
+  }
+  DType mask_dtype = ctx.opset() < 10 ? type.dtype : DType::kBool;
+  outputs.push_back(ctx.call(
+      "full", {},
+      {{"shape", shape}, {"fill_value", 1.0}, {"dtype", std::string(dtype_name(mask_dtype))}}));
+  return outputs;
 }
 
 // Output [H, W] of a 4-D Resize/Upsample from sizes or scales (N and C must not change), and

@@ -364,11 +364,40 @@ Outputs convert_cast_like(const NodeContext& ctx) {
 }
 
 // Pad: pads/value are attributes before opset 11, inputs since; opset 18 adds `axes`.
+// Pad mode "wrap" (opset 19): the input repeats periodically, so output position i of an axis
+// padded by (before, after) reads input index (i - before) mod size. One gather per padded axis
+// with those indices as a constant (negative pads crop the same way).
+ir::Expr wrap_pad(const NodeContext& ctx, ir::Expr data, const std::vector<int64_t>& pads) {
+  const ir::TensorType& type = data->type().as_tensor();
+  size_t rank = type.shape.size();
+  for (size_t axis = 0; axis < rank; ++axis) {
+    int64_t before = pads[axis], after = pads[axis + rank];
+    if (before == 0 && after == 0) continue;
+    const ir::Dim& dim = type.shape[axis];
+    if (!dim.is_static()) {
+      ctx.fail("wrap padding needs static sizes, got " + type.to_string() + ctx.shape_dict_hint());
+    }
+    int64_t size = dim.value();
+    int64_t length = size + before + after;
+    if (length < 0 || (size == 0 && length > 0)) {
+      ctx.fail("pads " + std::to_string(before) + ", " + std::to_string(after) +
+               " do not fit axis " + std::to_string(axis) + " of size " + std::to_string(size));
+    }
+    Tensor indices(DType::kInt64, {length});
+    for (int64_t i = 0; i < length; ++i) {
+      indices.set_element_from_int64(i, ((i - before) % size + size) % size);
+    }
+    data = ctx.call("gather", {data, ctx.constant(std::move(indices))},
+                    {{"axis", static_cast<int64_t>(axis)}});
+  }
+  return data;
+}
+
 Outputs convert_pad(const NodeContext& ctx) {
   int64_t rank = ctx.input_type(0).rank();
   std::string mode = ctx.attr_string("mode", "constant");
-  if (mode != "constant" && mode != "reflect" && mode != "edge") {
-    ctx.fail("mode \"" + mode + "\" is not supported yet (constant, reflect, edge are)");
+  if (mode != "constant" && mode != "reflect" && mode != "edge" && mode != "wrap") {
+    ctx.fail("mode \"" + mode + "\" is not supported yet (constant, reflect, edge, wrap are)");
   }
   std::vector<int64_t> pads;
   double value = 0.0;
@@ -395,6 +424,7 @@ Outputs convert_pad(const NodeContext& ctx) {
     ctx.fail("pads must hold " + std::to_string(2 * rank) + " values for rank " +
              std::to_string(rank) + ", got " + std::to_string(pads.size()));
   }
+  if (mode == "wrap") return {wrap_pad(ctx, ctx.input(0), pads)};
   return {ctx.call("pad", {ctx.input(0)}, {{"pads", pads}, {"mode", mode}, {"value", value}})};
 }
 

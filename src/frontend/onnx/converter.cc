@@ -251,9 +251,18 @@ const ConverterTable& converter_table() {
     add_rnn_converters(built);
     add_control_converters(built);
     add_signal_converters(built);
+    add_loss_converters(built);
+    add_misc_converters(built);
+    add_training_converters(built);
+    add_ml_converters(built);
     return built;
   }();
   return table;
+}
+
+std::string converter_key(std::string_view domain, std::string_view op_type) {
+  if (domain.empty() || domain == "ai.onnx") return std::string(op_type);
+  return std::string(domain) + "." + std::string(op_type);
 }
 
 int64_t normalize_axis(const NodeContext& ctx, int64_t axis, int64_t rank, std::string_view what) {

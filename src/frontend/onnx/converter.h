@@ -114,8 +114,11 @@ class NodeContext {
 using Converter = std::function<std::vector<ir::Expr>(const NodeContext&)>;
 using ConverterTable = std::map<std::string, Converter, std::less<>>;
 
-// ONNX op_type (default domain) -> converter. Its keys are the list of supported operators.
+// Operator key -> converter. Its keys are the list of supported operators: the op_type for the
+// default domain ("Conv"), "<domain>.<op_type>" for the others ("ai.onnx.ml.Binarizer").
 const ConverterTable& converter_table();
+// The table key of an operator of `domain` ("" for the default domain).
+std::string converter_key(std::string_view domain, std::string_view op_type);
 
 // Each family adds its converters (convert_<family>.cc).
 void add_math_converters(ConverterTable& table);
@@ -124,6 +127,10 @@ void add_tensor_converters(ConverterTable& table);
 void add_rnn_converters(ConverterTable& table);
 void add_control_converters(ConverterTable& table);
 void add_signal_converters(ConverterTable& table);
+void add_loss_converters(ConverterTable& table);
+void add_misc_converters(ConverterTable& table);
+void add_training_converters(ConverterTable& table);  // ai.onnx.preview.training
+void add_ml_converters(ConverterTable& table);        // ai.onnx.ml
 
 // Shared helpers.
 // Axis in [0, rank) or an error naming the attribute.

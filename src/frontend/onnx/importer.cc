@@ -57,14 +57,19 @@ constexpr const char* kReadsOldVersions =
     "ReduceMin ReduceProd ReduceSum ReduceSumSquare Relu Reshape Selu Sigmoid Slice Softmax "
     "Softplus Softsign Sqrt Squeeze Sub Sum Tanh Transpose Unsqueeze Xor";
 
+// The model must import the default operator set, unless all its nodes are of other domains
+// (a model of ai.onnx.ml or ai.onnx.preview.training operators only).
 void check_opset(const OnnxModel& model, const std::string& path) {
-  if (model.opset == 0) {
+  bool uses_default = model.nodes.empty();
+  for (const OnnxNode& node : model.nodes) uses_default = uses_default || node.domain.empty();
+  if (model.opset == 0 && (uses_default || model.domain_opsets.empty())) {
     throw Error(path +
                 " does not import the default ONNX operator set (ai.onnx); Kiln reads "
                 "opsets " +
                 std::to_string(kOldestOpset) + " to " + std::to_string(kNewestOpset));
   }
-  if (model.opset >= kOldestFullOpset) return;
+  // A model of other domains only (model.opset 0) has no old default-domain operators.
+  if (model.opset == 0 || model.opset >= kOldestFullOpset) return;
   // Opsets 1-6: only operators whose old versions the converters read correctly.
   static const std::unordered_set<std::string> reads_old_versions = [] {
     std::unordered_set<std::string> names;
@@ -87,14 +92,20 @@ void check_opset(const OnnxModel& model, const std::string& path) {
               "; upgrade the model with onnx.version_converter.convert_version(model, 13)");
 }
 
+// The version of the operator set a node belongs to (0 when the model does not import it).
+int64_t node_opset(const OnnxModel& model, const OnnxNode& node) {
+  if (node.domain.empty()) return model.opset;
+  auto found = model.domain_opsets.find(node.domain);
+  return found == model.domain_opsets.end() ? 0 : found->second;
+}
+
 // Every operator the converter table lacks, reported together so that one run lists them all.
 void check_supported(const OnnxModel& model, const std::string& path) {
   const auto& table = onnx_import::converter_table();
   std::vector<std::string> unsupported;
   for_each_node(model, [&](const OnnxNode& node, size_t i) {
-    bool known = node.domain.empty() && table.count(node.op_type) != 0;
-    if (known) return;
-    std::string op = node.domain.empty() ? node.op_type : node.domain + "." + node.op_type;
+    std::string op = onnx_import::converter_key(node.domain, node.op_type);
+    if (table.count(op) != 0) return;
     unsupported.push_back(op + " (node '" + node_display_name(node, i) + "')");
   });
   if (unsupported.empty()) return;
@@ -328,10 +339,12 @@ class GraphBuilder {
     for (const std::string& input : node.inputs) {
       inputs.push_back(input.empty() ? nullptr : lookup(input, where));
     }
-    NodeContext ctx(node, name, model_.opset, std::move(inputs), used_, shape_hint_, &inliner_);
+    NodeContext ctx(node, name, node_opset(model_, node), std::move(inputs), used_, shape_hint_,
+                    &inliner_);
     std::vector<ir::Expr> outputs;
     try {
-      outputs = onnx_import::converter_table().find(node.op_type)->second(ctx);
+      const auto& table = onnx_import::converter_table();
+      outputs = table.find(onnx_import::converter_key(node.domain, node.op_type))->second(ctx);
     } catch (const Error& error) {
       throw Error(prefix() + where + ": " + error.what());
     }

@@ -402,7 +402,11 @@ OnnxModel read_onnx_model(const std::string& path) {
   model.ir_version = proto.ir_version();
   model.producer = proto.producer_name();
   for (const auto& opset : proto.opset_import()) {
-    if (opset.domain().empty() || opset.domain() == "ai.onnx") model.opset = opset.version();
+    if (opset.domain().empty() || opset.domain() == "ai.onnx") {
+      model.opset = opset.version();
+    } else {
+      model.domain_opsets[opset.domain()] = opset.version();
+    }
   }
   static_cast<OnnxGraph&>(model) = convert_graph(proto.graph(), model_dir, path);
   return model;

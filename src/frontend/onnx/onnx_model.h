@@ -66,6 +66,7 @@ struct OnnxGraph {
 struct OnnxModel : OnnxGraph {
   int64_t ir_version = 0;
   int64_t opset = 0;  // default domain ("" / "ai.onnx"); 0 when the model does not import it
+  std::map<std::string, int64_t> domain_opsets;  // other imported domains ("ai.onnx.ml", ...)
   std::string producer;
 };
 

@@ -237,7 +237,9 @@ std::vector<te::Tensor> lp_normalize_compute(const std::vector<te::Tensor>& inpu
         Exprs at = in;
         at[axis] = PrimExpr(0);
         PrimExpr norm = l1 ? total(at) : tir::intrinsic("sqrt", {total(at)});
-        return data(in) / norm;
+        // A zero vector stays zero (ONNX's reference), not 0 / 0 = NaN.
+        PrimExpr zero = constant(data->dtype.dtype, 0);
+        return tir::select(norm == zero, zero, data(in) / norm);
       },
       "lp_normalize", "elemwise")};
 }

@@ -323,6 +323,20 @@ TEST_F(OnnxImporterTest, SymbolicShapeFeedingReshapeSuggestsShapeDict) {
   EXPECT_CONTAINS(error, "shape_dict");
 }
 
+// An attribute-like input computed from a model input names that input: it is the one that
+// must become an initializer.
+TEST_F(OnnxImporterTest, ComputedConstantInputNamesTheModelInputs) {
+  ModelBuilder builder(13);
+  builder.input("x", {int64_t{2}, int64_t{3}})
+      .input("p", {int64_t{4}}, onnx::TensorProto::INT64)
+      .node("Add", {"p", "p"}, {"pads"}, "twice")
+      .node("Pad", {"x", "pads"}, {"y"}, "pad")
+      .output("y");
+  std::string error = import_error(builder);
+  EXPECT_CONTAINS(error, "node 'pad' (Pad): input 1 'pads' (pads) must be known");
+  EXPECT_CONTAINS(error, "computed from the model's inputs 'p'");
+}
+
 TEST_F(OnnxImporterTest, SymbolicDimsAndUnknownDims) {
   ModelBuilder builder;
   builder.input("x", {std::string("batch"), int64_t{4}}).node("Relu", {"x"}, {"y"}).output("y");
@@ -780,15 +794,56 @@ TEST_F(OnnxImporterTest, OutOfRangeAttributesAreErrors) {
   EXPECT_CONTAINS(import_error(conv), "node 'conv' (Conv)");
 }
 
-TEST_F(OnnxImporterTest, TrainingModeBatchNormIsRejected) {
+TEST_F(OnnxImporterTest, BatchNormStatisticsOutputsNeedTrainingMode) {
   ModelBuilder builder(15);
   builder.input("x", {int64_t{1}, int64_t{2}, int64_t{2}, int64_t{2}});
   for (const char* name : {"s", "b", "m", "v"}) builder.weight(name, {2});
+  builder.node("BatchNormalization", {"x", "s", "b", "m", "v"}, {"y", "mean"}, "bn")
+      .output("y")
+      .output("mean");
+  EXPECT_CONTAINS(import_error(builder),
+                  "node 'bn' (BatchNormalization): the running or saved statistics outputs need "
+                  "training_mode=1");
+}
+
+TEST_F(OnnxImporterTest, TrainingModeBatchNormOutputsRunningStatistics) {
+  ModelBuilder builder(15);
+  builder.input("x", {int64_t{4}, int64_t{2}, int64_t{3}});
+  for (const char* name : {"s", "b", "m", "v"}) builder.weight(name, {2});
   builder
-      .node("BatchNormalization", {"x", "s", "b", "m", "v"}, {"y"}, "bn",
+      .node("BatchNormalization", {"x", "s", "b", "m", "v"}, {"y", "mean", "var"}, "bn",
             {attr_int("training_mode", 1)})
+      .output("y")
+      .output("mean")
+      .output("var");
+  ir::Module module = import(builder);
+  EXPECT_EQ(shape_of_output(module, 0), "[4, 2, 3]");
+  EXPECT_EQ(shape_of_output(module, 1), "[2]");
+  EXPECT_EQ(shape_of_output(module, 2), "[2]");
+  EXPECT_FALSE(has_op(module, "batch_norm"));  // batch statistics, not the running ones
+}
+
+// A model may import only ai.onnx.ml or ai.onnx.preview.training; the node's domain picks its
+// converter, and an unknown domain is listed as unsupported.
+TEST_F(OnnxImporterTest, ModelOfAnotherDomainOnly) {
+  ModelBuilder builder;
+  builder.proto().mutable_opset_import(0)->set_domain("ai.onnx.ml");
+  builder.proto().mutable_opset_import(0)->set_version(1);
+  builder.input("x", {int64_t{2}, int64_t{3}})
+      .node("Binarizer", {"x"}, {"y"}, "bin", {}, "ai.onnx.ml")
       .output("y");
-  EXPECT_CONTAINS(import_error(builder), "node 'bn' (BatchNormalization): training_mode=1");
+  ir::Module module = import(builder);
+  EXPECT_TRUE(has_op(module, "greater"));
+  EXPECT_EQ(module.metadata().at("opset"), "0");
+
+  ModelBuilder plain;  // the default domain's Binarizer does not exist
+  plain.input("x", {int64_t{2}}).node("Binarizer", {"x"}, {"y"}, "bin").output("y");
+  EXPECT_CONTAINS(import_error(plain), "1 operator is not supported: Binarizer (node 'bin')");
+
+  ModelBuilder mixed;  // default-domain nodes still need the default opset
+  mixed.proto().mutable_opset_import(0)->set_domain("ai.onnx.ml");
+  mixed.input("x", {int64_t{2}}).node("Relu", {"x"}, {"y"}, "relu").output("y");
+  EXPECT_CONTAINS(import_error(mixed), "does not import the default ONNX operator set");
 }
 
 TEST_F(OnnxImporterTest, Conv3DImportsAsConv3d) {

@@ -446,5 +446,17 @@ TEST(LowerNormTest, LpNormalize) {
   }
 }
 
+// A zero vector normalises to zeros (ONNX's reference), not to 0 / 0 = NaN.
+TEST(LowerNormTest, LpNormalizeOfAZeroVectorIsZero) {
+  for (int64_t p : {1, 2}) {
+    Lowered lowered = lower("lp_normalize", {f32({3, 9})}, ir::Attrs{{"p", p}});
+    std::vector<Tensor> args = random_args(lowered, 5);
+    for (int64_t j = 0; j < 9; ++j) args[0].set_element_from_double(9 + j, 0.0);  // row 1
+    Tensor out = run_compute(lowered, args)[0];
+    for (int64_t j = 0; j < 9; ++j) EXPECT_EQ(out.element_as_double(9 + j), 0.0);
+    EXPECT_FALSE(std::isnan(out.element_as_double(0)));
+  }
+}
+
 }  // namespace
 }  // namespace kiln::op::lower_test

@@ -65,7 +65,7 @@ TEST(ResizeTest, Errors) {
              Attrs{{"size", Ints{4, 4}},
                    {"coordinate_transformation_mode", std::string("tf_crop_and_resize")}});
       },
-      "resize2d: coordinate_transformation_mode must be one of");
+      "resize2d: tf_crop_and_resize needs roi = [start_h, start_w, end_h, end_w], got 0 values");
   expect_error(
       [] {
         call("resize2d", {f32("x", {1, 3, 32, 32})},
