@@ -265,8 +265,22 @@ Outputs convert_constant_of_shape(const NodeContext& ctx) {
   return {ctx.constant(std::move(result))};
 }
 
+// Range: opset 27 adds stash_type, which (at its default 1) computes float16/bfloat16 ranges in
+// float32 and casts the result back.
 Outputs convert_range(const NodeContext& ctx) {
-  return {ctx.call("range", {ctx.input(0), ctx.input(1), ctx.input(2)})};
+  DType dtype = ctx.input_type(0).dtype;
+  bool half = dtype == DType::kFloat16 || dtype == DType::kBFloat16;
+  int64_t stash_type = ctx.opset() >= 27 ? ctx.attr_int("stash_type", 1) : 0;
+  if (!half || stash_type == 0) {
+    return {ctx.call("range", {ctx.input(0), ctx.input(1), ctx.input(2)})};
+  }
+  if (stash_type != 1)
+    ctx.fail("stash_type must be 0 or 1 (float), got " + std::to_string(stash_type));
+  const std::string f32(dtype_name(DType::kFloat32));
+  std::vector<ir::Expr> args;
+  for (size_t i = 0; i < 3; ++i) args.push_back(ctx.call("cast", {ctx.input(i)}, {{"dtype", f32}}));
+  ir::Expr range = ctx.call("range", std::move(args));
+  return {ctx.call("cast", {range}, {{"dtype", std::string(dtype_name(dtype))}})};
 }
 
 ir::Expr cast_to(const NodeContext& ctx, const ir::Expr& data, DType dtype) {
