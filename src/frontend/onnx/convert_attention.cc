@@ -343,11 +343,6 @@ Outputs convert_attention(const NodeContext& ctx) {
   if (setup.packed) y = merge_heads(ctx, y);
 
   Outputs outputs{cast(ctx, y, setup.dtype)};
-  if (ctx.output_used(1) || ctx.output_used(2)) {
-    if (!ctx.has_input(kPastKey) && ctx.has_input(kNonpad)) {
-      ctx.fail("present_key / present_value cannot be used together with nonpad_kv_seqlen");
-    }
-  }
   outputs.push_back(present_key);
   outputs.push_back(present_value);
   outputs.push_back(cast(ctx, qk_output, setup.dtype));
