@@ -185,6 +185,15 @@ def test_attention_3d_without_heads_is_an_error(kiln, tmp_path):
         kiln.load(str(path))
 
 
+def test_attention_batch_mismatch_is_an_error(kiln, tmp_path):
+    model = make_model("Attention", attention_inputs(rand(1, 2, 4, 8), rand(2, 2, 4, 8),
+                                                     rand(2, 2, 4, 8)), 1, None, 23)
+    path = tmp_path / "bad.onnx"
+    path.write_bytes(model.SerializeToString())
+    with pytest.raises(kiln.Error, match=r"\(Attention\).*same batch size"):
+        kiln.load(str(path))
+
+
 def test_attention_gqa_heads_must_divide(kiln, tmp_path):
     model = make_model("Attention", attention_inputs(rand(1, 3, 4, 8), rand(1, 2, 4, 8),
                                                      rand(1, 2, 4, 8)), 1, None, 23)

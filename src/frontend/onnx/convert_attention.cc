@@ -136,6 +136,11 @@ AttentionSetup read_attention_setup(const NodeContext& ctx) {
     ctx.fail("Q, K and V must have the same type, got " + q.to_string() + ", " + k.to_string() +
              ", " + v.to_string());
   }
+  // matmul would broadcast a batch of 1 against the others: a silent wrong shape.
+  if (k.shape[0] != q.shape[0] || v.shape[0] != q.shape[0]) {
+    ctx.fail("Q, K and V must have the same batch size, got " + q.to_string() + ", " +
+             k.to_string() + ", " + v.to_string());
+  }
   setup.dtype = q.dtype;
   setup.compute = compute_dtype(q.dtype);
   setup.packed = q.rank() == 3;
@@ -227,7 +232,12 @@ AttentionInputs attention_inputs(const NodeContext& ctx, const AttentionSetup& s
 ir::Expr attention_mask_bias(const NodeContext& ctx, const AttentionSetup& setup) {
   ir::Expr mask = ctx.input(kMask);
   const ir::TensorType& type = ctx.input_type(kMask);
-  if (type.rank() < 1) ctx.fail("attn_mask must have rank >= 1, got " + type.to_string());
+  if (type.rank() < 1 || type.rank() > 4) {
+    ctx.fail(
+        "attn_mask must have rank 1 to 4 (broadcast to [batch, q_heads, q_len, total_len]), "
+        "got " +
+        type.to_string());
+  }
   if (type.dtype == DType::kBool) {
     mask =
         ctx.call("where", {mask, ctx.scalar(0.0, setup.compute), ctx.scalar(-kInf, setup.compute)});
@@ -263,6 +273,10 @@ ir::Expr padding_bias(const NodeContext& ctx, const AttentionSetup& setup) {
   const ir::TensorType& type = ctx.input_type(kNonpad);
   if (type.rank() != 1 || dtype_is_float(type.dtype) || type.dtype == DType::kBool) {
     ctx.fail("nonpad_kv_seqlen must be an integer vector [batch], got " + type.to_string());
+  }
+  if (type.shape[0] != ctx.input_type(kQ).shape[0]) {
+    ctx.fail("nonpad_kv_seqlen " + type.to_string() +
+             " must hold one length per batch entry of Q " + ctx.input_type(kQ).to_string());
   }
   ir::Expr lengths = reshape(ctx, cast(ctx, ctx.input(kNonpad), DType::kInt64), {-1, 1, 1, 1});
   ir::Expr positions = constant_from(ctx, DType::kInt64, {setup.total_len},
@@ -474,6 +488,10 @@ Outputs convert_tensor_scatter(const NodeContext& ctx) {
     if (write.rank() != 1 || dtype_is_float(write.dtype) || write.dtype == DType::kBool) {
       ctx.fail("write_indices must be an integer vector [batch], got " + write.to_string());
     }
+    if (write.shape[0] != past.shape[0]) {
+      ctx.fail("write_indices " + write.to_string() + " must hold one index per batch entry of " +
+               past.to_string());
+    }
     Ints batch_shape(static_cast<size_t>(rank), 1);
     batch_shape[0] = -1;
     ir::Expr offsets = reshape(ctx, cast(ctx, ctx.input(2), DType::kInt64), batch_shape);
@@ -605,9 +623,14 @@ LinearAttentionSetup read_linear_attention_setup(const NodeContext& ctx) {
   }
   setup.key_size = q_hidden / setup.q_heads;
   setup.value_size = v_hidden / setup.kv_heads;
-  for (size_t i : {size_t{1}, size_t{2}}) {
-    if (static_dim(ctx, ctx.input_type(i).shape, 1, i == 1 ? "key" : "value") != setup.tokens) {
-      ctx.fail("query, key and value must have the same number of tokens");
+  // Batch and tokens must agree: the per-token products would broadcast a 1 silently.
+  for (size_t i : {size_t{1}, size_t{2}, size_t{4}, size_t{5}}) {
+    if (!ctx.has_input(i)) continue;
+    const ir::TensorType& type = ctx.input_type(i);
+    if (type.rank() != 3 || type.shape[0] != q.shape[0] ||
+        static_dim(ctx, type.shape, 1, "input " + std::to_string(i)) != setup.tokens) {
+      ctx.fail("input " + std::to_string(i) + " " + type.to_string() +
+               " must be [batch, tokens, ...] like query " + q.to_string());
     }
   }
   if (setup.tokens > kMaxLinearAttentionTokens) {
@@ -666,7 +689,8 @@ Outputs convert_linear_attention(const NodeContext& ctx) {
   ir::Expr state;
   if (ctx.has_input(3)) {
     const ir::TensorType& past = ctx.input_type(3);
-    if (past.rank() != 4 || static_dim(ctx, past.shape, 1, "past_state") != hkv ||
+    if (past.rank() != 4 || past.shape[0] != ctx.input_type(0).shape[0] ||
+        static_dim(ctx, past.shape, 1, "past_state") != hkv ||
         static_dim(ctx, past.shape, 2, "past_state") != dk ||
         static_dim(ctx, past.shape, 3, "past_state") != dv) {
       ctx.fail("past_state " + past.to_string() + " must be [batch, " + std::to_string(hkv) + ", " +
