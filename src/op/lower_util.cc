@@ -66,6 +66,22 @@ PrimExpr read_or(const te::Tensor& tensor, const std::vector<PrimExpr>& index,
   return tir::select(inside, tensor(clamped), fill);
 }
 
+DType accumulator_dtype(DType dtype) {
+  return dtype == DType::kFloat16 || dtype == DType::kBFloat16 ? DType::kFloat32 : dtype;
+}
+
+PrimExpr widen(const PrimExpr& value) {
+  return tir::cast(scalar_type(accumulator_dtype(value.dtype().dtype)), value);
+}
+
+te::Tensor round_to(const te::Tensor& widened, DType dtype, const std::string& name) {
+  if (widened->dtype.dtype == dtype) return widened;
+  return te::compute(
+      widened->shape,
+      [&](const Indices& i) { return tir::cast(scalar_type(dtype), widened(as_exprs(i))); }, name,
+      "elemwise");
+}
+
 PrimExpr lowest_value(DType dtype) {
   if (dtype_is_float(dtype)) return constant(dtype, -std::numeric_limits<double>::infinity());
   if (dtype == DType::kBool || !dtype_is_signed(dtype)) return tir::int_imm(0, scalar_type(dtype));

@@ -46,9 +46,12 @@ ir::Expr transform(const ir::Expr& value, const std::string& src, const std::str
       constant != nullptr ? constant->name : "");
 }
 
-bool is_float_static(const ir::Expr& expr) {
+bool is_float32_static(const ir::Expr& expr) {
   const ir::Type& type = expr->type();
-  return type.is_tensor() && type.as_tensor().is_static() && dtype_is_float(type.as_tensor().dtype);
+  // float32 only: the blocked schedules accumulate in the data type, and half types must sum in
+  // float32 (their computes widen; see lower_util.h).
+  return type.is_tensor() && type.as_tensor().is_static() &&
+         type.as_tensor().dtype == DType::kFloat32;
 }
 
 class LayoutAlterer final : public ir::ExprMutator {
@@ -112,7 +115,7 @@ class LayoutAlterer final : public ir::ExprMutator {
     const ir::Expr& data = conv.args[0];
     const ir::Expr& weight = conv.args[1];
     const ir::Type& result = conv.type();
-    if (!is_float_static(data) || !result.is_tensor() || !result.as_tensor().is_static() ||
+    if (!is_float32_static(data) || !result.is_tensor() || !result.as_tensor().is_static() ||
         ir::as<ir::ConstantNode>(weight) == nullptr) {
       return std::nullopt;
     }

@@ -8,7 +8,7 @@
 //
 // Expects:    a typed module with static shapes; after fold_scale_axis and simplify_expr (so the
 //             biases are bias_adds and the weights constants), before fusion.
-// Guarantees: every float conv2d with constant weights, groups 1 or depthwise (groups = channels)
+// Guarantees: every float32 conv2d with constant weights, groups 1 or depthwise (groups = channels)
 //             and channel counts with a block (channel_block below) becomes conv2d_nchwc; its
 //             weight becomes the OIHW[x]i[y]o constant (transformed here, at compile time).
 //             A value already blocked keeps its layout through the operators that do not care

@@ -315,9 +315,18 @@ Outputs convert_constant_of_shape(const NodeContext& ctx) {
 }
 
 // Range's output length depends on the values of start, limit and delta: they must be known at
-// import (Kiln compiles for static shapes), so the call folds into a constant.
+// import (Kiln compiles for static shapes), so the call folds into a constant. Opset 27 adds
+// stash_type, which (at its default 1) computes float16/bfloat16 ranges in float32 and casts the
+// result back.
 Outputs convert_range(const NodeContext& ctx) {
   const char* names[] = {"start", "limit", "delta"};
+  DType dtype = ctx.input_type(0).dtype;
+  bool half = dtype == DType::kFloat16 || dtype == DType::kBFloat16;
+  int64_t stash_type = ctx.opset() >= 27 ? ctx.attr_int("stash_type", 1) : 0;
+  if (half && stash_type != 0 && stash_type != 1) {
+    ctx.fail("stash_type must be 0 or 1 (float), got " + std::to_string(stash_type));
+  }
+  const bool widen = half && stash_type == 1;
   std::vector<ir::Expr> args;
   for (size_t i = 0; i < 3; ++i) {
     Tensor value = ctx.require_constant(i, names[i]);
@@ -326,7 +335,7 @@ Outputs convert_range(const NodeContext& ctx) {
                std::to_string(value.numel()));
     }
     // Function bodies (AffineGrid's) pass one-element 1-D tensors; range wants scalars.
-    Tensor scalar(value.dtype(), {});
+    Tensor scalar(widen ? DType::kFloat32 : value.dtype(), {});
     if (dtype_is_float(value.dtype())) {
       scalar.set_element_from_double(0, value.element_as_double(0));
     } else {
@@ -334,7 +343,9 @@ Outputs convert_range(const NodeContext& ctx) {
     }
     args.push_back(ir::ConstantNode::make(std::move(scalar)));
   }
-  return {ctx.call("range", std::move(args))};
+  ir::Expr range = ctx.call("range", std::move(args));
+  if (!widen) return {range};
+  return {ctx.call("cast", {range}, {{"dtype", std::string(dtype_name(dtype))}})};
 }
 
 ir::Expr cast_to(const NodeContext& ctx, const ir::Expr& data, DType dtype) {

@@ -255,6 +255,7 @@ const ConverterTable& converter_table() {
     add_misc_converters(built);
     add_training_converters(built);
     add_ml_converters(built);
+    add_attention_converters(built);
     return built;
   }();
   return table;

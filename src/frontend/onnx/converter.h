@@ -131,6 +131,7 @@ void add_loss_converters(ConverterTable& table);
 void add_misc_converters(ConverterTable& table);
 void add_training_converters(ConverterTable& table);  // ai.onnx.preview.training
 void add_ml_converters(ConverterTable& table);        // ai.onnx.ml
+void add_attention_converters(ConverterTable& table);
 
 // Shared helpers.
 // Axis in [0, rank) or an error naming the attribute.

@@ -100,11 +100,11 @@ std::vector<te::Tensor> conv2d_compute(const std::vector<te::Tensor>& inputs,
         } else {
           read = source(i[0], channel, row, i[3] * stride_w + x * dilation[1]);
         }
-        PrimExpr product = read * weight(i[1], c, y, x);
+        PrimExpr product = widen(read) * widen(weight(i[1], c, y, x));
         return axes.empty() ? product : te::sum(product, axes);
       },
       "conv2d", kConvTag, {"n", "o", "y", "x"});
-  return {out};
+  return {round_to(out, result_tensor(result).dtype, "conv2d_round")};
 }
 
 // Weight rows read in step that may share one L1 set (of 12 or 8 ways), leaving ways for the

@@ -42,7 +42,7 @@ std::vector<te::Tensor> dense_compute(const std::vector<te::Tensor>& inputs, con
     packed = te::compute({features, units}, [&](const Indices& i) { return weight(i[1], i[0]); },
                          "dense_pack", "pack", {"k", "n"});
   }
-  return {te::compute(
+  te::Tensor product = te::compute(
       out_shape,
       [&](const Indices& i) {
         tir::IterVar k = te::reduce_axis(features, "k");
@@ -50,9 +50,10 @@ std::vector<te::Tensor> dense_compute(const std::vector<te::Tensor>& inputs, con
         PrimExpr unit = in.back();
         in.back() = PrimExpr(k.var);
         PrimExpr w = packed ? packed(k.var, unit) : weight(unit, k.var);
-        return te::sum(data(in) * w, {k});
+        return te::sum(widen(data(in)) * widen(w), {k});
       },
-      "dense", "dense")};
+      "dense", "dense");
+  return {round_to(product, result_tensor(result).dtype, "dense_round")};
 }
 
 std::vector<te::Tensor> matmul_compute(const std::vector<te::Tensor>& inputs, const Attrs&,
@@ -75,7 +76,7 @@ std::vector<te::Tensor> matmul_compute(const std::vector<te::Tensor>& inputs, co
     }
     return index;
   };
-  return {te::compute(
+  te::Tensor product = te::compute(
       out_shape,
       [&](const Indices& i) {
         tir::IterVar k = te::reduce_axis(depth, "k");
@@ -86,9 +87,10 @@ std::vector<te::Tensor> matmul_compute(const std::vector<te::Tensor>& inputs, co
         Exprs b_index = batch_index(b, b_vector ? 1 : 2, out);
         b_index.push_back(PrimExpr(k.var));
         if (!b_vector) b_index.push_back(out.back());
-        return te::sum(a(a_index) * b(b_index), {k});
+        return te::sum(widen(a(a_index)) * widen(b(b_index)), {k});
       },
-      "matmul", "matmul")};
+      "matmul", "matmul");
+  return {round_to(product, result_tensor(result).dtype, "matmul_round")};
 }
 
 // Register tiles over the last two output dims (rows x columns): columns the vector block of N

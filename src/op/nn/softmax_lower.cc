@@ -67,18 +67,21 @@ std::vector<te::Tensor> softmax_compute(bool log, const std::vector<te::Tensor>&
   AlongAxis along = along_axis(result, attrs, name);
   te::Tensor peak = along.reduce(name + "_max", tir::ReduceCombiner::kMax,
                                  [&](const Exprs&, const Exprs& in) { return data(in); });
-  te::Tensor total = along.reduce(name + "_expsum", tir::ReduceCombiner::kSum,
-                                  [&](const Exprs& at, const Exprs& in) {
-                                    return tir::intrinsic("exp", {data(in) - peak(at)});
-                                  });
+  // Half types sum their exponentials in float32 and round once at the end (see widen).
+  te::Tensor total = along.reduce(
+      name + "_expsum", tir::ReduceCombiner::kSum, [&](const Exprs& at, const Exprs& in) {
+        return tir::intrinsic("exp", {widen(data(in)) - widen(peak(at))});
+      });
+  DType dtype = data->dtype.dtype;
   return {te::compute(
       along.shape,
       [&](const Indices& i) {
         Exprs in = as_exprs(i);
         Exprs at = along.at(in);
-        PrimExpr shifted = data(in) - peak(at);
-        if (log) return shifted - tir::intrinsic("log", {total(at)});
-        return tir::intrinsic("exp", {shifted}) / total(at);
+        PrimExpr shifted = widen(data(in)) - widen(peak(at));
+        PrimExpr value = log ? shifted - tir::intrinsic("log", {total(at)})
+                             : tir::intrinsic("exp", {shifted}) / total(at);
+        return tir::cast(scalar_type(dtype), value);
       },
       name, "elemwise")};
 }

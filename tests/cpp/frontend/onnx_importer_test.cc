@@ -466,10 +466,23 @@ TEST_F(OnnxImporterTest, OldSoftmaxCoercesTo2D) {
   EXPECT_EQ(op_names(import(v13)), std::vector<std::string>{"softmax"});
 }
 
-TEST_F(OnnxImporterTest, NewerOpsetsAreReadWithOpset22Semantics) {
-  ModelBuilder builder(23);
+TEST_F(OnnxImporterTest, OpsetsNewerThan27AreReadWithOpset27Semantics) {
+  ModelBuilder builder(28);
   builder.input("x", {int64_t{2}}).node("Relu", {"x"}, {"y"}).output("y");
-  EXPECT_EQ(import(builder).metadata().at("opset"), "23");
+  EXPECT_EQ(import(builder).metadata().at("opset"), "28");
+}
+
+TEST_F(OnnxImporterTest, Opset23AttentionDecomposesOntoMatmulAndSoftmax) {
+  ModelBuilder builder(23);
+  builder.input("q", {int64_t{1}, int64_t{2}, int64_t{3}, int64_t{8}})
+      .input("k", {int64_t{1}, int64_t{1}, int64_t{5}, int64_t{8}})
+      .input("v", {int64_t{1}, int64_t{1}, int64_t{5}, int64_t{4}})
+      .node("Attention", {"q", "k", "v"}, {"y"}, "attn", {attr_int("is_causal", 1)})
+      .output("y");
+  ir::Module module = import(builder);
+  EXPECT_EQ(shape_of_output(module), "[1, 2, 3, 4]");
+  EXPECT_TRUE(has_op(module, "matmul"));
+  EXPECT_TRUE(has_op(module, "softmax"));
 }
 
 TEST_F(OnnxImporterTest, Conv1DRunsAs2DAndAutoPadResolves) {
