@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import tarfile
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
@@ -58,6 +59,15 @@ class Package:
     # TVM's TVMCPackage attributes: the library member, and the package kind.
     lib_name = "mod.so"
     type = "classic"
+
+    @property
+    def params(self) -> bytes:
+        """The serialized weights (mod.params, format in docs/formats.md), as TVM gave them."""
+        with tarfile.open(self.package_path) as archive:
+            member = archive.extractfile("mod.params")
+            if member is None:
+                raise _kiln.Error(f"{self.package_path}: mod.params is not a regular file")
+            return member.read()
 
     def __repr__(self) -> str:
         return f"<kiln.Package {self.package_path} target={self.target!r}>"
