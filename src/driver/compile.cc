@@ -707,6 +707,8 @@ std::vector<std::pair<std::string, std::string>> pass_config_names() {
 Package compile(const Model& model, const CompileOptions& options) {
   check_options(options);
   codegen::Target target = resolve_target(options);
+  // A missing cross compiler is reported before the (long) compile, not after it.
+  if (!options.cross_compiler.empty()) codegen::find_compiler(options.cross_compiler);
   ir::Module module = model.module();
   std::string source = model.source_path().empty() ? "the model" : model.source_path();
   check_static_shapes(module, source);

@@ -40,8 +40,9 @@ std::string install_hint(const std::string& compiler) {
   return "install the compiler '" + name + "' or pass its full path";
 }
 
-// `compiler` itself when it names a path, else its location on PATH.
-std::string find_program(const std::string& compiler) {
+}  // namespace
+
+std::string find_compiler(const std::string& compiler) {
   if (compiler.empty()) throw Error("the cross compiler name is empty");
   if (compiler.find('/') != std::string::npos) {
     if (access(compiler.c_str(), X_OK) == 0) return compiler;
@@ -62,6 +63,8 @@ std::string find_program(const std::string& compiler) {
   throw MissingDependency("the cross compiler '" + compiler + "' is not on PATH",
                           install_hint(compiler));
 }
+
+namespace {
 
 class LLVMModuleImpl final : public LLVMModule {
  public:
@@ -139,7 +142,7 @@ class LLVMModuleImpl final : public LLVMModule {
 
   void write_shared_library_with(const std::string& path, const std::string& compiler,
                                  const std::vector<std::string>& options) const override {
-    std::string program = find_program(compiler);
+    std::string program = find_compiler(compiler);
     std::string object_path = write_temporary_object(emit(llvm::CodeGenFileType::ObjectFile));
     std::vector<std::string> argv = {program, "-shared", "-o", path, object_path};
     argv.insert(argv.end(), options.begin(), options.end());

@@ -12,6 +12,10 @@
 
 namespace kiln::codegen {
 
+// The path of a compiler driver: `compiler` itself when it names a path, else its location on
+// PATH. kiln::MissingDependency (with the Debian package to install) when it is not there.
+std::string find_compiler(const std::string& compiler);
+
 class LLVMModule {
  public:
   // Generates code for `kernels` (+ kiln_module_init). kiln::Error for a target LLVM lacks.

@@ -143,10 +143,9 @@ TEST(PackageTest, OptionalObjectRoundTripsAndIsChecked) {
   TempDir dir;
   std::string path = dir.file("m.tar");
   PackageContents contents = sample_package();
-  contents.object = std::string(
+  contents.object =
       "\x7f"
-      "ELF fake object bytes, unlinked",
-      31);
+      "ELF fake object bytes, unlinked";
   write_package(path, contents);
   PackageContents loaded = read_package(path);
   EXPECT_EQ(loaded.object, contents.object);
