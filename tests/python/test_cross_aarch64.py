@@ -105,3 +105,27 @@ def test_aarch64_preset(run_cli, runner, tmp_path):
 
     expected = ort_session(str(path)).run(None, {"features": x})[0]
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_tvmc_compile_cross(kiln, runner, tmp_path):
+    """tvmc.compile(cross=..., cross_options=..., output_format="tar"): the Python face."""
+    from kiln import tvmc
+    from conftest import ort_session
+
+    path = om.save(om.mlp(), tmp_path / "mlp.onnx")
+    model = tvmc.load(path)
+    package = tvmc.compile(model, target="llvm -mtriple=aarch64-linux-gnu",
+                           cross="aarch64-linux-gnu-gcc", cross_options="-Wl,--build-id",
+                           output_format="tar", package_path=str(tmp_path / "a.tar"))
+    assert package.metadata["triple"].startswith("aarch64")
+    with tarfile.open(package.package_path) as archive:
+        obj = archive.extractfile("mod.o").read()
+    assert obj[:4] == b"\x7fELF" and obj[18] == 183
+    with pytest.raises(kiln.Error) as err:
+        tvmc.run(package)
+    assert "aarch64" in str(err.value)
+    x = np.random.default_rng(3).standard_normal((1, 64)).astype(np.float32)
+    got = run_on_aarch64(runner, unpack(package.package_path, str(tmp_path / "a")),
+                         str(tmp_path / "out"), {"features": x})
+    expected = ort_session(str(path)).run(None, {"features": x})[0]
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
