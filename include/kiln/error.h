@@ -19,6 +19,18 @@ class Error : public std::runtime_error {
   explicit Error(const std::string& message) : std::runtime_error(message) {}
 };
 
+// A user error caused by an optional tool or library that is not installed (a cross compiler,
+// an emulator). Its message ends with how to install it; the CLI exits with code 5.
+class MissingDependency : public Error {
+ public:
+  MissingDependency(const std::string& message, const std::string& install_hint)
+      : Error(message + " (install it: " + install_hint + ")"), install_hint_(install_hint) {}
+  const std::string& install_hint() const { return install_hint_; }
+
+ private:
+  std::string install_hint_;
+};
+
 class InternalError : public std::logic_error {
  public:
   explicit InternalError(const std::string& message) : std::logic_error(message) {}

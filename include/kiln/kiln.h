@@ -119,7 +119,35 @@ struct CompileOptions {
   // Data layout for convolutions and pools: "" (keep the model's NCHW) or "NCHW"; "NHWC" is
   // rejected as not supported yet.
   std::string desired_layout;
+  // Operators the layout request applies to (registry names: "conv2d", "max_pool2d", ...); empty:
+  // all of them. Needs desired_layout.
+  std::vector<std::string> desired_layout_ops;
+  // Host part of the target: "" or a target for the same machine as `target` (a CPU target is
+  // its own host; heterogeneous targets are not supported yet).
+  std::string target_host;
+  // Options merged into the target (they override the target string's): kind -> option -> value,
+  // e.g. {"llvm": {"mcpu": "znver4"}} (the CLI's --target-llvm-mcpu).
+  std::map<std::string, std::map<std::string, std::string>> additional_target_options;
+  // "name=value" settings of the passes (see pass_config_names()): tir.disable_vectorize,
+  // tir.disable_unroll, kiln.verify_each_pass, kiln.dump_dir.
+  std::vector<std::string> pass_context_configs;
+  // Links mod.so with this compiler driver (e.g. aarch64-linux-gnu-gcc) instead of lld, passing
+  // `cross_compiler_options` (split at spaces). A missing compiler is a MissingDependency error.
+  std::string cross_compiler;
+  std::string cross_compiler_options;
+  // "so": the package holds the linked mod.so; "tar": also the unlinked object (mod.o) for
+  // linking into another program.
+  std::string output_format = "so";
+  // Prefix of the kernels' symbol names ("default": none), so that packages compiled with
+  // different names can be linked into one program.
+  std::string mod_name = "default";
+  // Existing tuning-records file (a missing file is a kiln::Error). Applying records is not
+  // supported yet (Kiln has no tuner); an empty path means none.
+  std::string tuning_records;
 };
+
+// The keys CompileOptions::pass_context_configs accepts, with a line of help each.
+std::vector<std::pair<std::string, std::string>> pass_config_names();
 
 // A compiled model on disk: a .tar with the kernels (mod.so), the graph (mod.json), the weights
 // (mod.params) and metadata.json. Opening verifies the checksums of every member.
@@ -165,12 +193,35 @@ struct RunOptions {
   int number = 10;
   double min_repeat_ms = 0;
   uint64_t seed = 0;  // for fill_mode random
+  // Time every kernel launch over `repeat` inferences (RunResult::profile). The executor's
+  // ordinary run() is untouched: profiling costs nothing when off.
+  bool profile = false;
+  // Timings (benchmark and profile) include copying the inputs in and the outputs out.
+  bool end_to_end = false;
 };
 
 // Timing of a benchmark, in seconds: `results` holds one mean-per-run value per repeat.
 struct BenchmarkTimes {
   std::vector<double> results;
   double mean = 0, median = 0, max = 0, min = 0, std = 0;
+};
+
+// One row of a profile: a kernel (all its launches in one inference), or, with end_to_end, the
+// input or output copies ("(copy inputs)", "(copy outputs)").
+struct KernelProfile {
+  std::string kernel;              // symbol name in mod.so
+  std::vector<std::string> ops;    // the fused operators
+  std::vector<std::string> names;  // source node names of its launches
+  double seconds = 0;              // mean time per inference, all launches together
+  int64_t calls = 0;               // launches per inference
+  double percent = 0;              // of total_seconds
+};
+
+struct RunProfile {
+  std::vector<KernelProfile> rows;  // sorted by time, slowest first
+  double total_seconds = 0;         // mean per inference, the sum of the rows
+  int runs = 0;                     // inferences measured
+  bool end_to_end = false;
 };
 
 struct RunResult {
@@ -182,7 +233,12 @@ struct RunResult {
   // after buffer sharing) and bytes of the parameters bound (shared with the loaded mod.params).
   size_t storage_bytes = 0;
   size_t param_bytes = 0;
+  bool has_profile = false;
+  RunProfile profile;
 };
+
+// The profile as a table: kernel, fused operators, time (us), % of total, calls; then the total.
+std::string format_profile(const RunProfile& profile);
 
 // Loads the package's kernels, feeds the inputs, runs once (and `repeat` x `number` more times
 // when benchmarking). kiln::Error for a missing or misshapen input (naming the expected name,

@@ -7,7 +7,7 @@
 The same objects are reachable under TVMC's names: ``from kiln import tvmc``.
 """
 
-from ._kiln import Error, InternalError
+from ._kiln import Error, InternalError, MissingDependency
 from ._kiln import num_threads, set_num_threads
 from ._kiln import version as _native_version
 from .model import Model, load
@@ -15,6 +15,6 @@ from .package import Package, Result, compile, run
 
 __version__ = _native_version()
 
-__all__ = ["Error", "InternalError", "Model", "Package", "Result", "compile", "load", "num_threads",
+__all__ = ["Error", "InternalError", "MissingDependency", "Model", "Package", "Result", "compile", "load", "num_threads",
            "run", "set_num_threads",
            "__version__"]

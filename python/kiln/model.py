@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
+import tarfile
+import tempfile
 from typing import Dict, List, Mapping, Optional, Sequence, Union
 
 import numpy as np
@@ -55,6 +58,43 @@ class Model:
     def __init__(self, native: "_kiln.Model"):
         self._native = native
         self._stats = None
+        self._package_path: Optional[str] = None  # the last package compiled from this model
+        self._workdir: Optional[str] = None
+
+    # -- where compile and tune put their files (TVM's TVMCModel) ------------------------------
+    def _work_dir(self) -> str:
+        """A directory of this model's own, created on first use and never deleted by Kiln, so
+        that a package or records written there outlive the model object."""
+        if self._workdir is None:
+            self._workdir = tempfile.mkdtemp(prefix="kiln-model-")
+        return self._workdir
+
+    def default_package_path(self) -> str:
+        """Where compile writes the package when no package_path is given."""
+        return os.path.join(self._work_dir(), "model_package.tar")
+
+    def default_tuning_records_path(self) -> str:
+        """Where tuning records of this model live; model.save keeps the file if it exists."""
+        return os.path.join(self._work_dir(), "tuning_records")
+
+    @property
+    def package_path(self) -> Optional[str]:
+        """The package last compiled from this model (or restored by load), or None."""
+        return self._package_path
+
+    def export_package(self, package=None, package_path: Union[None, str, os.PathLike] = None
+                       ) -> str:
+        """Copy a compiled package (default: the last one compiled from this model) to
+        `package_path` (default: default_package_path()) and remember it; returns the path."""
+        source = getattr(package, "package_path", package) or self._package_path
+        if source is None:
+            raise _kiln.Error("export_package: this model has no package yet; compile it first")
+        target = os.fspath(package_path) if package_path is not None else \
+            self.default_package_path()
+        if os.path.abspath(source) != os.path.abspath(target):
+            shutil.copyfile(source, target)
+        self._package_path = target
+        return target
 
     # -- what the model is -------------------------------------------------------------
     @property
@@ -129,8 +169,32 @@ class Model:
         return f"<kiln.Model ({ins}) from {self.model_path or '?'}>"
 
     def save(self, path: Union[str, os.PathLike]) -> None:
-        """Write a Kiln model file (.kiln) that ``kiln.load`` reads back exactly."""
-        self._native.save(os.fspath(path))
+        """Write the model so that ``kiln.load`` reads it back exactly.
+
+        A model alone becomes a Kiln model file (.kiln). A model that has a package (compiled
+        from it) or tuning records (at default_tuning_records_path()) becomes a tar bundle
+        holding model.kiln, model_package.tar and tuning_records, so that nothing belonging to
+        the model is lost; load() restores all three."""
+        path = os.fspath(path)
+        package = self._package_path if self._package_path and \
+            os.path.isfile(self._package_path) else None
+        records = self.default_tuning_records_path() if self._workdir else None
+        if records is not None and not os.path.isfile(records):
+            records = None
+        if package is None and records is None:
+            self._native.save(path)
+            return
+        with tempfile.TemporaryDirectory(prefix="kiln-save-") as scratch:
+            model_file = os.path.join(scratch, _BUNDLE_MODEL)
+            self._native.save(model_file)
+            partial = f"{path}.partial-{os.getpid()}"
+            with tarfile.open(partial, "w") as bundle:
+                bundle.add(model_file, arcname=_BUNDLE_MODEL)
+                if package is not None:
+                    bundle.add(package, arcname=_BUNDLE_PACKAGE)
+                if records is not None:
+                    bundle.add(records, arcname=_BUNDLE_RECORDS)
+            os.replace(partial, path)
 
     @staticmethod
     def load(path, shape_dict=None, model_format=None, constant_inputs=None) -> "Model":
@@ -174,6 +238,54 @@ def load(
     dtype and shape must match the input's declaration."""
     if not isinstance(path, (str, os.PathLike)):
         raise _kiln.Error(f"path must be a string or os.PathLike, got {type(path).__name__}")
+    bundle = _open_bundle(os.fspath(path)) if model_format in (None, "", "kiln") else None
+    if bundle is not None:
+        if constant_inputs:
+            raise Error("constant_inputs cannot be applied to a saved model bundle; load the "
+                        "original model file with constant_inputs instead")
+        return _load_bundle(os.fspath(path), bundle, shape_dict)
     native = _kiln.load(os.fspath(path), _normalize_shape_dict(shape_dict), model_format or "",
                         _tensor_parts("constant_inputs", constant_inputs))
     return Model(native)
+
+
+# A saved model with its package and records (Model.save): a tar with these members.
+_BUNDLE_MODEL = "model.kiln"
+_BUNDLE_PACKAGE = "model_package.tar"
+_BUNDLE_RECORDS = "tuning_records"
+
+
+def _open_bundle(path: str) -> Optional[List[str]]:
+    """The member names when `path` is a bundle written by Model.save, else None."""
+    if not os.path.isfile(path) or not tarfile.is_tarfile(path):
+        return None
+    try:
+        with tarfile.open(path, "r") as archive:
+            names = archive.getnames()
+    except (tarfile.TarError, OSError):
+        return None
+    return names if _BUNDLE_MODEL in names else None
+
+
+def _load_bundle(path: str, names: List[str], shape_dict) -> Model:
+    """Extracts a bundle into the new model's own directory (kept: the package stays usable)."""
+    allowed = {_BUNDLE_MODEL, _BUNDLE_PACKAGE, _BUNDLE_RECORDS}
+    unexpected = [name for name in names if name not in allowed]
+    if unexpected:
+        raise _kiln.Error(f"{path}: unexpected member(s) {unexpected} in a saved model; "
+                          f"it holds only {sorted(allowed)}")
+    workdir = tempfile.mkdtemp(prefix="kiln-model-")
+    with tarfile.open(path, "r") as archive:
+        for member in archive.getmembers():
+            if not member.isfile():
+                raise _kiln.Error(f"{path}: member '{member.name}' is not a regular file")
+            source = archive.extractfile(member)
+            with open(os.path.join(workdir, member.name), "wb") as out:
+                shutil.copyfileobj(source, out)
+    native = _kiln.load(os.path.join(workdir, _BUNDLE_MODEL), _normalize_shape_dict(shape_dict),
+                        "kiln")
+    model = Model(native)
+    model._workdir = workdir
+    if _BUNDLE_PACKAGE in names:
+        model._package_path = os.path.join(workdir, _BUNDLE_PACKAGE)
+    return model

@@ -119,6 +119,8 @@ NB_MODULE(_kiln, m) {
   m.doc() = "Kiln native module (use the `kiln` package)";
   nb::exception<kiln::Error>(m, "Error", PyExc_RuntimeError);
   nb::exception<kiln::InternalError>(m, "InternalError", PyExc_RuntimeError);
+  // Registered after Error so that it is translated first; a subclass of kiln.Error in Python.
+  nb::exception<kiln::MissingDependency>(m, "MissingDependency", m.attr("Error"));
 
   nb::class_<kiln::Model>(m, "Model")
       .def("summary", &kiln::Model::summary)
@@ -179,7 +181,12 @@ NB_MODULE(_kiln, m) {
       "compile",
       [](const kiln::Model& model, const std::string& target, const std::string& package_path,
          int opt_level, const std::vector<std::string>& dump_code,
-         const std::vector<std::string>& disabled_pass, const std::string& desired_layout) {
+         const std::vector<std::string>& disabled_pass, const std::string& desired_layout,
+         const std::vector<std::string>& desired_layout_ops, const std::string& target_host,
+         const std::map<std::string, std::map<std::string, std::string>>& target_options,
+         const std::vector<std::string>& pass_configs, const std::string& cross_compiler,
+         const std::string& cross_compiler_options, const std::string& output_format,
+         const std::string& mod_name, const std::string& tuning_records) {
         kiln::CompileOptions options;
         options.target = target;
         options.package_path = package_path;
@@ -187,19 +194,37 @@ NB_MODULE(_kiln, m) {
         options.dump_code = dump_code;
         options.disabled_pass = disabled_pass;
         options.desired_layout = desired_layout;
+        options.desired_layout_ops = desired_layout_ops;
+        options.target_host = target_host;
+        options.additional_target_options = target_options;
+        options.pass_context_configs = pass_configs;
+        options.cross_compiler = cross_compiler;
+        options.cross_compiler_options = cross_compiler_options;
+        options.output_format = output_format;
+        options.mod_name = mod_name;
+        options.tuning_records = tuning_records;
         nb::gil_scoped_release release;
         return kiln::compile(model, options);
       },
       nb::arg("model"), nb::arg("target"), nb::arg("package_path"), nb::arg("opt_level"),
       nb::arg("dump_code"), nb::arg("disabled_pass") = std::vector<std::string>{},
-      nb::arg("desired_layout") = "");
+      nb::arg("desired_layout") = "", nb::arg("desired_layout_ops") = std::vector<std::string>{},
+      nb::arg("target_host") = "",
+      nb::arg("additional_target_options") =
+          std::map<std::string, std::map<std::string, std::string>>{},
+      nb::arg("pass_context_configs") = std::vector<std::string>{}, nb::arg("cross_compiler") = "",
+      nb::arg("cross_compiler_options") = "", nb::arg("output_format") = "so",
+      nb::arg("mod_name") = "default", nb::arg("tuning_records") = "");
+  m.def("pass_config_names", &kiln::pass_config_names);
 
   m.def(
       "run",
       [](const kiln::Package& package, const std::string& device, const nb::list& inputs,
          const std::string& fill_mode, bool benchmark, int repeat, int number, double min_repeat_ms,
-         uint64_t seed) {
+         uint64_t seed, bool profile, bool end_to_end) {
         kiln::RunOptions options;
+        options.profile = profile;
+        options.end_to_end = end_to_end;
         options.device = device;
         options.fill_mode = fill_mode;
         options.benchmark = benchmark;
@@ -242,13 +267,35 @@ NB_MODULE(_kiln, m) {
         } else {
           out["times"] = nb::none();
         }
+        if (result.has_profile) {
+          nb::dict profile;
+          nb::list rows;
+          for (const kiln::KernelProfile& row : result.profile.rows) {
+            nb::dict item;
+            item["kernel"] = row.kernel;
+            item["ops"] = row.ops;
+            item["names"] = row.names;
+            item["seconds"] = row.seconds;
+            item["calls"] = row.calls;
+            item["percent"] = row.percent;
+            rows.append(item);
+          }
+          profile["rows"] = rows;
+          profile["total_seconds"] = result.profile.total_seconds;
+          profile["runs"] = result.profile.runs;
+          profile["end_to_end"] = result.profile.end_to_end;
+          profile["text"] = kiln::format_profile(result.profile);
+          out["profile"] = profile;
+        } else {
+          out["profile"] = nb::none();
+        }
         out["storage_bytes"] = result.storage_bytes;
         out["param_bytes"] = result.param_bytes;
         return out;
       },
       nb::arg("package"), nb::arg("device"), nb::arg("inputs"), nb::arg("fill_mode"),
       nb::arg("benchmark"), nb::arg("repeat"), nb::arg("number"), nb::arg("min_repeat_ms"),
-      nb::arg("seed"));
+      nb::arg("seed"), nb::arg("profile") = false, nb::arg("end_to_end") = false);
   m.def("version", &kiln::version);
   m.def("num_threads", &kiln::runtime::num_threads);
   m.def(

@@ -1,11 +1,19 @@
 // The `kiln` command line: argument parsing only; all work happens in the C++ driver.
-// Exit codes: 0 ok, 2 usage error, 3 internal error (a bug), 4 Kiln error (bad model, ...).
+// Exit codes: 0 ok, 2 usage error, 3 internal error (a bug), 4 Kiln error (bad model, ...),
+// 5 a missing optional dependency (the message says how to install it).
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "cli/npz.h"
+#include "codegen/target.h"
 #include "kiln/kiln.h"
 
 namespace {
@@ -13,6 +21,25 @@ namespace {
 constexpr int kExitUsage = 2;
 constexpr int kExitInternal = 3;
 constexpr int kExitKilnError = 4;
+constexpr int kExitMissingDependency = 5;
+
+// -v, -vv, -vvv: what the command does, with timings (1), the options it resolved (2), every
+// kernel of the package (3). On stderr, so that stdout stays the command's output.
+int verbosity = 0;
+
+void log(int level, const std::string& message) {
+  if (verbosity >= level) std::cerr << "kiln: " << message << "\n";
+}
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+std::string fixed(double value, int digits) {
+  char buffer[64];
+  std::snprintf(buffer, sizeof(buffer), "%.*f", digits, value);
+  return buffer;
+}
 
 std::string group_thousands(int64_t value) {
   std::string digits = std::to_string(value);
@@ -150,11 +177,36 @@ struct CompileArgs {
   int opt_level = 3;
   std::string disabled_pass;
   std::string desired_layout;
+  std::string desired_layout_ops;
+  std::string tuning_records;
+  std::string target_host;
+  std::string cross_compiler;
+  std::string cross_compiler_options;
+  std::string output_format = "so";
+  std::string mod_name = "default";
+  std::vector<std::string> pass_configs;
+  std::map<std::string, std::string> llvm_options;  // --target-llvm-<name> -> value
 };
 
+void log_kernels(const kiln::Package& package) {
+  if (verbosity < 3) return;
+  nlohmann::json graph = nlohmann::json::parse(package.graph_json());
+  for (const auto& node : graph.at("nodes")) {
+    std::string ops;
+    for (const auto& op : node.value("ops", nlohmann::json::array())) {
+      ops += (ops.empty() ? "" : " + ") + op.get<std::string>();
+    }
+    log(3, "kernel " + node.at("kernel").get<std::string>() + " (" + ops + ") for node '" +
+               node.value("name", "") + "'");
+  }
+}
+
 int run_compile(const CompileArgs& args) {
+  auto start = std::chrono::steady_clock::now();
   kiln::Model model =
       kiln::load(args.path, load_options(args.format, args.shapes, args.constant_inputs));
+  log(1, "loaded " + args.path + " (" + model.source_format() + ") in " +
+             fixed(seconds_since(start), 2) + " s");
   kiln::CompileOptions options;
   options.target = args.target;
   options.package_path = args.output;
@@ -162,7 +214,25 @@ int run_compile(const CompileArgs& args) {
   options.dump_code = split_list(args.dump_code);
   options.disabled_pass = split_list(args.disabled_pass);
   options.desired_layout = args.desired_layout;
+  options.desired_layout_ops = split_list(args.desired_layout_ops);
+  options.tuning_records = args.tuning_records;
+  options.target_host = args.target_host;
+  options.cross_compiler = args.cross_compiler;
+  options.cross_compiler_options = args.cross_compiler_options;
+  options.output_format = args.output_format;
+  options.mod_name = args.mod_name;
+  options.pass_context_configs = args.pass_configs;
+  if (!args.llvm_options.empty()) options.additional_target_options["llvm"] = args.llvm_options;
+  log(2, "target '" + args.target + "', opt-level " + std::to_string(args.opt_level) +
+             ", output format " + args.output_format);
+  for (const auto& [name, value] : args.llvm_options)
+    log(2, "target option -" + name + "=" + value);
+  for (const std::string& config : args.pass_configs) log(2, "pass config " + config);
+  if (!args.cross_compiler.empty()) log(2, "linking with " + args.cross_compiler);
+  auto compile_start = std::chrono::steady_clock::now();
   kiln::Package package = kiln::compile(model, options);
+  log(1, "compiled in " + fixed(seconds_since(compile_start), 2) + " s");
+  log_kernels(package);
   std::cout << "Compiled " << args.path << " for '" << package.target() << "' into "
             << package.path() << " (" << package.num_kernels() << " kernel launches)\n";
   return 0;
@@ -178,6 +248,10 @@ struct RunArgs {
   int print_top = 0;
   int repeat = 10;
   int number = 10;
+  bool profile = false;
+  bool end_to_end = false;
+  std::string rpc_tracker;
+  std::string rpc_key;
 };
 
 void print_top(const std::string& name, const kiln::Tensor& output, int count) {
@@ -198,17 +272,35 @@ void print_top(const std::string& name, const kiln::Tensor& output, int count) {
 }
 
 int run_run(const RunArgs& args) {
+  if (!args.rpc_tracker.empty() || !args.rpc_key.empty()) {
+    throw kiln::Error(
+        "not supported yet: running on a remote device (--rpc-tracker/--rpc-key); copy the "
+        "package to the device and run it there");
+  }
+  auto start = std::chrono::steady_clock::now();
   kiln::Package package(args.path);
+  log(1, "opened " + args.path + " (target '" + package.target() + "', " +
+             std::to_string(package.num_kernels()) + " kernel launches)");
+  log_kernels(package);
   kiln::RunOptions options;
   options.device = args.device;
   options.fill_mode = args.fill_mode;
   options.benchmark = args.print_time;
   options.repeat = args.repeat;
   options.number = args.number;
+  options.profile = args.profile;
+  options.end_to_end = args.end_to_end;
   if (!args.inputs.empty()) {
-    for (auto& [name, tensor] : kiln::cli::read_npz(args.inputs)) options.inputs[name] = tensor;
+    for (auto& [name, tensor] : kiln::cli::read_npz(args.inputs)) {
+      log(2, "input '" + name + "' from " + args.inputs);
+      options.inputs[name] = tensor;
+    }
   }
+  log(2, "device " + args.device + ", fill mode " + args.fill_mode + ", repeat " +
+             std::to_string(args.repeat) + ", number " + std::to_string(args.number));
   kiln::RunResult result = kiln::run(package, options);
+  log(1, "ran in " + fixed(seconds_since(start), 3) + " s");
+  if (result.has_profile) std::cout << kiln::format_profile(result.profile);
   if (args.print_time) {
     const kiln::BenchmarkTimes& t = result.times;
     char line[160];
@@ -230,12 +322,201 @@ int run_run(const RunArgs& args) {
     }
     kiln::cli::write_npz(args.outputs, named);
   }
-  if (!args.print_time && args.print_top == 0 && args.outputs.empty()) {
+  if (!args.print_time && args.print_top == 0 && args.outputs.empty() && !args.profile) {
     std::cout << "Ran " << args.path << ": outputs";
     for (const auto& [name, tensor] : result.outputs) std::cout << " '" << name << "'";
     std::cout << " (use --print-time, --print-top N or -o out.npz to see them)\n";
   }
   return 0;
+}
+
+// ---- --config presets ---------------------------------------------------------------------
+
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Directories searched for --config NAME: $KILN_CONFIG_PATH (colon-separated), then the configs
+// shipped beside the executable (installed: <prefix>/share/kiln/configs; a build tree:
+// <repo>/configs).
+std::vector<std::filesystem::path> config_dirs(const char* argv0) {
+  std::vector<std::filesystem::path> dirs;
+  if (const char* env = std::getenv("KILN_CONFIG_PATH")) {
+    std::string text = env;
+    size_t start = 0;
+    while (start <= text.size()) {
+      size_t colon = text.find(':', start);
+      std::string dir = text.substr(start, colon == std::string::npos ? colon : colon - start);
+      if (!dir.empty()) dirs.emplace_back(dir);
+      if (colon == std::string::npos) break;
+      start = colon + 1;
+    }
+  }
+  std::error_code error;
+  std::filesystem::path exe = std::filesystem::read_symlink("/proc/self/exe", error);
+  if (error) exe = std::filesystem::absolute(argv0, error);
+  std::filesystem::path bin = exe.parent_path();
+  dirs.push_back(bin / ".." / "share" / "kiln" / "configs");
+  dirs.push_back(bin / ".." / ".." / "configs");
+  dirs.push_back(bin / ".." / "configs");
+  return dirs;
+}
+
+std::vector<std::string> preset_names(const std::vector<std::filesystem::path>& dirs) {
+  std::set<std::string> names;
+  for (const auto& dir : dirs) {
+    std::error_code error;
+    for (const auto& entry : std::filesystem::directory_iterator(dir, error)) {
+      if (entry.path().extension() == ".json") names.insert(entry.path().stem().string());
+    }
+  }
+  return {names.begin(), names.end()};
+}
+
+nlohmann::json read_config(const std::string& spec, const char* argv0) {
+  std::filesystem::path file;
+  bool is_path = spec.find('/') != std::string::npos || spec.ends_with(".json");
+  if (is_path) {
+    file = spec;
+    if (!std::filesystem::is_regular_file(file)) {
+      throw UsageError("--config: the file '" + spec + "' does not exist");
+    }
+  } else {
+    auto dirs = config_dirs(argv0);
+    for (const auto& dir : dirs) {
+      if (std::filesystem::is_regular_file(dir / (spec + ".json"))) {
+        file = dir / (spec + ".json");
+        break;
+      }
+    }
+    if (file.empty()) {
+      std::string names;
+      for (const std::string& name : preset_names(dirs))
+        names += (names.empty() ? "" : ", ") + name;
+      throw UsageError("--config: no preset named '" + spec + "'; presets: " +
+                       (names.empty() ? "(none found)" : names) + ", or a path to a .json file");
+    }
+  }
+  std::ifstream stream(file);
+  try {
+    nlohmann::json config = nlohmann::json::parse(stream);
+    if (!config.is_object()) throw UsageError("--config " + spec + ": not a JSON object");
+    return config;
+  } catch (const nlohmann::json::exception& error) {
+    throw UsageError("--config " + file.string() + " is not valid JSON: " + error.what());
+  }
+}
+
+// A config's section for one command ({"compile": {"target": "...", "opt-level": 2}}) as
+// command-line tokens. They go before the user's own: single-valued options take the last
+// value, so what the user types wins.
+std::vector<std::string> config_tokens(const nlohmann::json& config, const std::string& command,
+                                       const std::string& spec) {
+  std::vector<std::string> tokens;
+  auto section = config.find(command);
+  if (section == config.end()) return tokens;
+  if (!section->is_object()) {
+    throw UsageError("--config " + spec + ": \"" + command + "\" must be an object");
+  }
+  for (const auto& [key, value] : section->items()) {
+    std::string flag = "--" + key;
+    auto add = [&](const nlohmann::json& item) {
+      if (item.is_boolean()) {
+        if (item.get<bool>()) tokens.push_back(flag);
+      } else if (item.is_string()) {
+        tokens.push_back(flag + "=" + item.get<std::string>());
+      } else if (item.is_number()) {
+        tokens.push_back(flag + "=" + item.dump());
+      } else {
+        throw UsageError("--config " + spec + ": \"" + key +
+                         "\" must be a string, number, "
+                         "boolean or a list of them");
+      }
+    };
+    if (value.is_array()) {
+      for (const auto& item : value) add(item);
+    } else {
+      add(value);
+    }
+  }
+  return tokens;
+}
+
+// Replaces "--config X" in the arguments by the preset's options for the command being run.
+std::vector<std::string> expand_config(const std::vector<std::string>& args, const char* argv0) {
+  const std::set<std::string> commands = {"compile", "run", "inspect"};
+  size_t command_at = args.size();
+  for (size_t i = 1; i < args.size(); ++i) {
+    if (commands.count(args[i])) {
+      command_at = i;
+      break;
+    }
+  }
+  std::vector<std::string> result;
+  std::string spec;
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--config") {
+      if (i + 1 >= args.size()) throw UsageError("--config needs a preset name or a .json file");
+      spec = args[++i];
+    } else if (args[i].starts_with("--config=")) {
+      spec = args[i].substr(9);
+    } else {
+      result.push_back(args[i]);
+    }
+  }
+  if (spec.empty()) return args;
+  if (command_at == args.size()) throw UsageError("--config applies to compile, run or inspect");
+  nlohmann::json config = read_config(spec, argv0);
+  std::vector<std::string> tokens = config_tokens(config, args[command_at], spec);
+  // The command's position is unchanged: --config came after it (or before, and is removed).
+  size_t insert_at = 0;
+  for (size_t i = 0; i < result.size(); ++i) {
+    if (result[i] == args[command_at]) {
+      insert_at = i + 1;
+      break;
+    }
+  }
+  result.insert(result.begin() + static_cast<std::ptrdiff_t>(insert_at), tokens.begin(),
+                tokens.end());
+  return result;
+}
+
+// ---- bash completion ---------------------------------------------------------------------------
+
+// A bash completion script generated from the parser itself, so it never goes stale:
+// `source <(kiln completion bash)`.
+std::string bash_completion(const CLI::App& app) {
+  std::string script =
+      "# bash completion for kiln (generated by `kiln completion bash`)\n"
+      "_kiln() {\n"
+      "  local cur=${COMP_WORDS[COMP_CWORD]} cmd=\"\" i\n"
+      "  for ((i = 1; i < COMP_CWORD; i++)); do\n"
+      "    case ${COMP_WORDS[i]} in -*) ;; *) cmd=${COMP_WORDS[i]}; break ;; esac\n"
+      "  done\n"
+      "  local words\n"
+      "  case $cmd in\n";
+  std::string commands;
+  for (const CLI::App* sub : app.get_subcommands({})) {
+    commands += (commands.empty() ? "" : " ") + sub->get_name();
+    std::string flags;
+    for (const CLI::Option* option : sub->get_options()) {
+      for (const std::string& name : option->get_lnames()) flags += " --" + name;
+      for (const std::string& name : option->get_snames()) flags += " -" + name;
+    }
+    script +=
+        "    " + sub->get_name() + ") words=\"" + flags.substr(flags.empty() ? 0 : 1) + "\" ;;\n";
+  }
+  script += "    *) words=\"" + commands +
+            " --help --version\" ;;\n"
+            "  esac\n"
+            "  if [[ -n $cmd && $cur != -* ]]; then\n"
+            "    COMPREPLY=($(compgen -f -- \"$cur\"))\n"
+            "  else\n"
+            "    COMPREPLY=($(compgen -W \"$words\" -- \"$cur\"))\n"
+            "  fi\n"
+            "}\n"
+            "complete -o filenames -F _kiln kiln\n";
+  return script;
 }
 
 }  // namespace
@@ -244,22 +525,29 @@ int main(int argc, char** argv) {
   CLI::App app{"Kiln: compile trained models into fast machine code and run them", "kiln"};
   app.set_version_flag("--version", "kiln " + kiln::version());
   app.require_subcommand(0, 1);
+  // A preset's options come first; the user's own, later on the line, replace them.
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  app.add_flag("-v,--verbose", verbosity,
+               "log what happens on stderr: -v steps and timings, -vv options, -vvv kernels");
+  std::string config_help_only;
+  app.add_option("--config", config_help_only,
+                 "preset NAME (configs/NAME.json) or a .json file of options, per command");
 
   std::string path;
   std::string format;
   std::string shapes;
   std::vector<std::string> constant_inputs;
   bool as_json = false;
+  std::string format_help = "model format: " + [] {
+    std::string names;
+    for (const auto& name : kiln::known_model_formats())
+      names += (names.empty() ? "" : ", ") + name;
+    return names;
+  }();
   CLI::App* inspect =
       app.add_subcommand("inspect", "show a model's inputs, outputs, operators and cost");
   inspect->add_option("FILE", path, "model file (.onnx, .kiln)")->required();
-  inspect->add_option(
-      "--model-format", format, "model format: " + [] {
-        std::string names;
-        for (const auto& name : kiln::known_model_formats())
-          names += (names.empty() ? "" : ", ") + name;
-        return names;
-      }());
+  inspect->add_option("--model-format", format, format_help);
   inspect->add_option("--input-shapes", shapes,
                       "override input shapes: \"name:[1,3,224,224] ...\"");
   inspect
@@ -273,8 +561,7 @@ int main(int argc, char** argv) {
   compile->add_option("FILE", compile_args.path, "model file (.onnx, .kiln)")->required();
   compile->add_option("--target", compile_args.target, "target, e.g. \"llvm -mcpu=znver4\"");
   compile->add_option("-o,--output", compile_args.output, "package to write (default module.tar)");
-  compile->add_option("--model-format", compile_args.format,
-                      "model format (default: from the extension)");
+  compile->add_option("--model-format", compile_args.format, format_help);
   compile->add_option("--input-shapes", compile_args.shapes,
                       "override input shapes: \"name:[1,3,224,224] ...\"");
   compile
@@ -288,24 +575,73 @@ int main(int argc, char** argv) {
                       "comma-separated graph passes not to run, e.g. fold_scale_axis,fuse_ops");
   compile->add_option("--desired-layout", compile_args.desired_layout,
                       "data layout of convolutions: NCHW or NHWC");
+  compile->add_option("--desired-layout-ops", compile_args.desired_layout_ops,
+                      "comma-separated operators the layout applies to (default: all)");
+  compile->add_option("--tuning-records", compile_args.tuning_records,
+                      "tuning records file (applying records: not supported yet)");
+  compile->add_option("--target-host", compile_args.target_host,
+                      "host target (a CPU target is its own host)");
+  compile->add_option("--cross-compiler", compile_args.cross_compiler,
+                      "link mod.so with this compiler, e.g. aarch64-linux-gnu-gcc");
+  compile->add_option("--cross-compiler-options", compile_args.cross_compiler_options,
+                      "flags for the cross compiler (write --cross-compiler-options=\"-O2 ...\")");
+  compile
+      ->add_option("--output-format", compile_args.output_format,
+                   "so: the package holds mod.so; tar: also the unlinked mod.o")
+      ->check(CLI::IsMember({"so", "tar"}));
+  compile
+      ->add_option(
+          "--pass-config", compile_args.pass_configs,
+          "name=value, repeatable: " +
+              [] {
+                std::string names;
+                for (const auto& [name, help] : kiln::pass_config_names())
+                  names += (names.empty() ? "" : ", ") + name;
+                return names;
+              }())
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+      ->allow_extra_args(false);  // one value per flag: never swallow the FILE after it
+  compile->add_option("--mod-name", compile_args.mod_name,
+                      "prefix of the kernels' symbols (default: none)");
+  // One flag per option of the llvm target, from the target's own option table.
+  std::map<std::string, std::string> llvm_values;
+  std::vector<std::pair<std::string, CLI::Option*>> llvm_flags;
+  for (const auto& option : kiln::codegen::llvm_target_options()) {
+    llvm_flags.emplace_back(
+        option.name,
+        compile->add_option("--target-llvm-" + option.name, llvm_values[option.name], option.help));
+  }
 
   RunArgs run_args;
   CLI::App* run = app.add_subcommand("run", "run a compiled package");
   run->add_option("PACKAGE", run_args.path, "package (.tar) from kiln compile")->required();
-  run->add_option("--device", run_args.device, "device (cpu)");
+  run->add_option("--device", run_args.device, "device (cpu), any case");
   run->add_option("-i,--inputs", run_args.inputs, "inputs as an .npz file");
   run->add_option("-o,--outputs", run_args.outputs, "write the outputs to an .npz file");
-  run->add_option("--fill-mode", run_args.fill_mode, "inputs not given: random, zeros or ones");
+  run->add_option("--fill-mode", run_args.fill_mode, "inputs not given: random, zeros or ones")
+      ->check(CLI::IsMember({"random", "zeros", "ones"}));
   run->add_flag("--print-time", run_args.print_time, "benchmark and print the timing summary");
-  run->add_option("--print-top", run_args.print_top, "print the N highest scores of output 0");
+  run->add_option("--print-top", run_args.print_top, "print the N highest scores of output 0")
+      ->check(CLI::NonNegativeNumber);
   run->add_option("--repeat", run_args.repeat, "measurements when timing")
       ->check(CLI::PositiveNumber);
   run->add_option("--number", run_args.number, "runs per measurement")->check(CLI::PositiveNumber);
+  run->add_flag("--profile", run_args.profile, "print the time of every kernel");
+  run->add_flag("--end-to-end", run_args.end_to_end,
+                "timings include copying inputs in and outputs out");
+  run->add_option("--rpc-tracker", run_args.rpc_tracker, "host:port (not supported yet)");
+  run->add_option("--rpc-key", run_args.rpc_key, "device key (not supported yet)");
 
   app.add_subcommand("tune", "tune kernels (not supported yet)")->allow_extras();
+  std::string shell;
+  CLI::App* completion = app.add_subcommand("completion", "print a shell completion script");
+  completion->add_option("SHELL", shell, "bash")->required()->check(CLI::IsMember({"bash"}));
 
   try {
-    app.parse(argc, argv);
+    std::vector<std::string> args(argv, argv + argc);
+    args = expand_config(args, argv[0]);
+    std::vector<std::string> reversed(args.rbegin(), args.rend() - 1);  // CLI11 wants them so
+    app.parse(reversed);
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForVersion& e) {
@@ -313,11 +649,17 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     std::cerr << "kiln: error: " << e.what() << " (see kiln --help)\n";
     return kExitUsage;
+  } catch (const UsageError& e) {
+    std::cerr << "kiln: error: " << e.what() << "\n";
+    return kExitUsage;
+  }
+  for (const auto& [name, option] : llvm_flags) {
+    if (option->count() > 0) compile_args.llvm_options[name] = llvm_values[name];
   }
 
   if (app.get_subcommands().empty()) {
-    std::cerr
-        << "kiln: error: a command is required: inspect, compile, run or tune (see kiln --help)\n";
+    std::cerr << "kiln: error: a command is required: inspect, compile, run, tune or completion "
+                 "(see kiln --help)\n";
     return kExitUsage;
   }
   try {
@@ -326,9 +668,18 @@ int main(int argc, char** argv) {
     }
     if (compile->parsed()) return run_compile(compile_args);
     if (run->parsed()) return run_run(run_args);
+    if (completion->parsed()) {
+      std::cout << bash_completion(app);
+      return 0;
+    }
     if (app.got_subcommand("tune")) {
       throw kiln::Error("not supported yet: kiln tune (auto-tuning) arrives in a later release");
     }
+  } catch (const kiln::MissingDependency& e) {
+    std::string message = e.what();
+    std::replace(message.begin(), message.end(), '\n', ' ');
+    std::cerr << "kiln: error: " << message << "\n";
+    return kExitMissingDependency;
   } catch (const kiln::Error& e) {
     std::string message = e.what();
     std::replace(message.begin(), message.end(), '\n', ' ');

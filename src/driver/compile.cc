@@ -11,6 +11,7 @@
 //   generate code         LLVM module -> shared library
 //   write_package         mod.so + mod.json + mod.params + metadata.json
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -18,6 +19,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <sstream>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -100,8 +102,12 @@ std::string attrs_key(const ir::Attrs& attrs) {
 
 class GraphCompiler {
  public:
-  GraphCompiler(const ir::Module& module, const codegen::Target& target)
-      : module_(module), target_(target) {
+  GraphCompiler(const ir::Module& module, const codegen::Target& target,
+                const tir::TirOptions& tir_options, std::string kernel_prefix)
+      : module_(module),
+        target_(target),
+        tir_options_(tir_options),
+        kernel_prefix_(std::move(kernel_prefix)) {
     context_.vector_bits = target.vector_bits();
     context_.num_cores = target.num_cores > 0 ? target.num_cores : 2;
   }
@@ -258,7 +264,7 @@ class GraphCompiler {
     if (known != kernel_names_.end()) {
       kernel_name = known->second;
     } else {
-      kernel_name = "k" + std::to_string(kernels.size());
+      kernel_name = kernel_prefix_ + "k" + std::to_string(kernels.size());
       for (const ir::Call& call : group.calls) {
         if (kernel_name.size() > 40) {
           kernel_name += "_etc";
@@ -374,7 +380,7 @@ class GraphCompiler {
     try {
       te::Schedule schedule = inlined_schedule();
       schedule_fn(schedule, computed.outputs, context);
-      return tir::lower_tir(te::lower(schedule, args, kernel_name));
+      return tir::lower_tir(te::lower(schedule, args, kernel_name), tir_options_);
     } catch (const Error& error) {
       if (!context.anchor) {
         throw Error("cannot compile " + describe(group) + ": " + error.what());
@@ -386,7 +392,7 @@ class GraphCompiler {
       te::Schedule schedule = inlined_schedule();
       op::ScheduleContext alone = context_;
       op::schedule_all_stages(schedule, computed.outputs, alone);
-      return tir::lower_tir(te::lower(schedule, args, kernel_name));
+      return tir::lower_tir(te::lower(schedule, args, kernel_name), tir_options_);
     } catch (const Error& error) {
       throw Error("cannot compile " + describe(group) + ": " + error.what());
     }
@@ -421,7 +427,7 @@ class GraphCompiler {
     if (known != kernel_names_.end()) {
       kernel_name = known->second;
     } else {
-      kernel_name = "k" + std::to_string(kernels.size()) + "_copy";
+      kernel_name = kernel_prefix_ + "k" + std::to_string(kernels.size()) + "_copy";
       te::Tensor in = te::placeholder(from.shape, tir::DataType{from.dtype, 1}, "arg0");
       te::Tensor out = te::compute(
           from.shape,
@@ -431,7 +437,7 @@ class GraphCompiler {
           "copy");
       te::Schedule schedule({out});
       op::default_schedule(schedule, {out}, context_);
-      kernels.push_back(tir::lower_tir(te::lower(schedule, {in, out}, kernel_name)));
+      kernels.push_back(tir::lower_tir(te::lower(schedule, {in, out}, kernel_name), tir_options_));
       kernel_names_[key] = kernel_name;
     }
     nodes.push_back({kernel_name, {source, id}, 1, name, {"copy"}, {name}});
@@ -440,6 +446,8 @@ class GraphCompiler {
 
   const ir::Module& module_;
   codegen::Target target_;
+  tir::TirOptions tir_options_;
+  std::string kernel_prefix_;  // mod_name + "_", or "" for the default module name
   op::ScheduleContext context_;
   std::unordered_map<const ir::ExprNode*, std::vector<int>> values_;
   std::map<std::string, std::string> kernel_names_;
@@ -554,9 +562,72 @@ class TempDir {
   std::string path_;
 };
 
-}  // namespace
+// The target string with `additional` options merged in: an option given there replaces the same
+// option in the string ("llvm -mcpu=a" + {mcpu: b} -> "llvm -mcpu=b").
+std::string merge_target_options(
+    const std::string& text,
+    const std::map<std::string, std::map<std::string, std::string>>& additional) {
+  std::vector<std::string> tokens;
+  std::istringstream stream(text);
+  for (std::string token; stream >> token;) tokens.push_back(token);
+  for (const auto& [kind, values] : additional) {
+    if (tokens.empty() || kind != tokens[0]) {
+      throw Error("additional_target_options names the target kind '" + kind +
+                  "', but the target is '" + text + "'");
+    }
+    for (const auto& [name, value] : values) {
+      std::string prefix = "-" + name + "=";
+      std::erase_if(tokens, [&](const std::string& token) { return token.starts_with(prefix); });
+      if (value.find_first_of(" \t") != std::string::npos) {
+        throw Error("target option -" + name + " has a value with spaces: '" + value + "'");
+      }
+      tokens.push_back(prefix + value);
+    }
+  }
+  std::string merged;
+  for (const std::string& token : tokens) merged += (merged.empty() ? "" : " ") + token;
+  return merged;
+}
 
-Package compile(const Model& model, const CompileOptions& options) {
+bool parse_bool_config(const std::string& name, const std::string& value) {
+  std::string low = value;
+  std::transform(low.begin(), low.end(), low.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (low == "1" || low == "true" || low == "yes" || low == "on") return true;
+  if (low == "0" || low == "false" || low == "no" || low == "off") return false;
+  throw Error("pass config " + name + " takes true or false, got '" + value + "'");
+}
+
+// Applies the "name=value" pass configs to the graph and loop-IR pass options.
+void apply_pass_configs(const std::vector<std::string>& configs, PassOptions& passes,
+                        tir::TirOptions& tir_options) {
+  for (const std::string& config : configs) {
+    size_t equals = config.find('=');
+    if (equals == std::string::npos || equals == 0) {
+      throw Error("pass config '" + config + "' is not name=value (e.g. tir.disable_vectorize=1)");
+    }
+    std::string name = config.substr(0, equals);
+    std::string value = config.substr(equals + 1);
+    if (name == "tir.disable_vectorize") {
+      tir_options.vectorize = !parse_bool_config(name, value);
+    } else if (name == "tir.disable_unroll") {
+      tir_options.unroll = !parse_bool_config(name, value);
+    } else if (name == "kiln.verify_each_pass") {
+      passes.verify_each_pass = parse_bool_config(name, value);
+    } else if (name == "kiln.dump_dir") {
+      if (value.empty()) throw Error("pass config kiln.dump_dir needs a directory");
+      passes.dump_dir = value;
+    } else {
+      std::string known;
+      for (const auto& [key, help] : pass_config_names())
+        known += (known.empty() ? "" : ", ") + key;
+      throw Error("unknown pass config '" + name + "'; known: " + known);
+    }
+  }
+}
+
+// Checks the options that do not need the model, before any work is done.
+void check_options(const CompileOptions& options) {
   if (options.package_path.empty()) throw Error("compile needs a package path (package_path, -o)");
   if (options.opt_level < 0 || options.opt_level > 3) {
     throw Error("opt_level must be 0 to 3, got " + std::to_string(options.opt_level));
@@ -566,16 +637,97 @@ Package compile(const Model& model, const CompileOptions& options) {
       throw Error("unknown dump_code format '" + format + "'; choose from ll, asm, tir, ir");
     }
   }
-  codegen::Target target = codegen::parse_target(options.target);
+  if (options.output_format != "so" && options.output_format != "tar") {
+    throw Error("unknown output_format '" + options.output_format + "'; choose so or tar");
+  }
+  if (!options.tuning_records.empty()) {
+    std::error_code ignored;
+    if (!std::filesystem::is_regular_file(options.tuning_records, ignored)) {
+      throw Error("tuning_records file '" + options.tuning_records +
+                  "' does not exist; pass the records file that tuning wrote, or none");
+    }
+    throw Error("not supported yet: compiling with tuning records ('" + options.tuning_records +
+                "'); Kiln has no tuner yet, compile without tuning_records");
+  }
+  const std::string& mod_name = options.mod_name;
+  bool identifier = !mod_name.empty() && !std::isdigit(static_cast<unsigned char>(mod_name[0]));
+  for (char c : mod_name) {
+    identifier = identifier && (std::isalnum(static_cast<unsigned char>(c)) || c == '_');
+  }
+  if (!identifier) {
+    throw Error("mod_name '" + mod_name + "' must be an identifier (letters, digits, _)");
+  }
+  if (!options.desired_layout_ops.empty()) {
+    if (options.desired_layout.empty()) {
+      throw Error("desired_layout_ops needs desired_layout (the layout to convert them to)");
+    }
+    for (const std::string& name : options.desired_layout_ops) {
+      // TVM spells them "nn.conv2d"; the registry has "conv2d".
+      std::string op = name.starts_with("nn.") ? name.substr(3) : name;
+      if (ir::OpRegistry::global().find(op) == nullptr) {
+        throw Error("desired_layout_ops names '" + name + "', which is not an operator");
+      }
+    }
+  }
+}
+
+// The target, with additional options merged and target_host checked.
+codegen::Target resolve_target(const CompileOptions& options) {
+  codegen::Target target = codegen::parse_target(
+      merge_target_options(options.target, options.additional_target_options));
   if (options.opt_level != 3) target.opt_level = options.opt_level;
+  if (!options.target_host.empty()) {
+    codegen::Target host = codegen::parse_target(options.target_host);
+    if (host.effective_triple() != target.effective_triple()) {
+      throw Error("not supported yet: target_host '" + options.target_host + "' (" +
+                  host.effective_triple() + ") differs from the target (" +
+                  target.effective_triple() +
+                  "); a CPU target is its own host, heterogeneous targets come later");
+    }
+  }
+  return target;
+}
+
+std::vector<std::string> split_words(const std::string& text) {
+  std::vector<std::string> words;
+  std::istringstream stream(text);
+  for (std::string word; stream >> word;) words.push_back(word);
+  return words;
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, std::string>> pass_config_names() {
+  return {{"tir.disable_vectorize", "true: vectorized loops stay serial loops"},
+          {"tir.disable_unroll", "true: unrolled loops stay loops"},
+          {"kiln.verify_each_pass", "true: run the IR verifier after every graph pass"},
+          {"kiln.dump_dir", "directory where the IR after every graph pass is written"}};
+}
+
+Package compile(const Model& model, const CompileOptions& options) {
+  check_options(options);
+  codegen::Target target = resolve_target(options);
+  // A missing cross compiler is reported before the (long) compile, not after it.
+  if (!options.cross_compiler.empty()) codegen::find_compiler(options.cross_compiler);
   ir::Module module = model.module();
   std::string source = model.source_path().empty() ? "the model" : model.source_path();
   check_static_shapes(module, source);
 
   PassOptions passes;
+  tir::TirOptions tir_options;
+  apply_pass_configs(options.pass_context_configs, passes, tir_options);
   passes.opt_level = options.opt_level;
   passes.disabled_passes = options.disabled_pass;
   passes.desired_layout = options.desired_layout;
+  // The layout conversion rewrites convolutions (and what follows them); a desired_layout_ops
+  // list without conv2d leaves nothing to convert.
+  if (!options.desired_layout_ops.empty()) {
+    bool lists_conv = false;
+    for (const std::string& name : options.desired_layout_ops) {
+      lists_conv = lists_conv || name == "conv2d" || name == "nn.conv2d";
+    }
+    if (!lists_conv) passes.desired_layout.clear();
+  }
   passes.blocked_layout_lanes = target.vector_bits() / 32;
   // Graph passes: the optimising pipeline (src/driver/pipeline.h) rewrites `module` here, before
   // fusion and kernel planning.
@@ -586,17 +738,27 @@ Package compile(const Model& model, const CompileOptions& options) {
   transform::FuseOptions fuse_options;
   fuse_options.fuse = pass_enabled("fuse_ops", passes);
   transform::FusionPlan plan = transform::fuse_ops(module, fuse_options);
-  GraphCompiler graph(module, target);
+  GraphCompiler graph(module, target, tir_options,
+                      options.mod_name == "default" ? "" : options.mod_name + "_");
   graph.build(source, plan);
   std::vector<size_t> storages = plan_memory(graph.tensors, graph.nodes);
 
   std::unique_ptr<codegen::LLVMModule> code = codegen::LLVMModule::build(graph.kernels, target);
   TempDir temp;
   std::string library_path = temp.file("mod.so");
-  code->write_shared_library(library_path);
+  if (options.cross_compiler.empty()) {
+    code->write_shared_library(library_path);
+  } else {
+    code->write_shared_library_with(library_path, options.cross_compiler,
+                                    split_words(options.cross_compiler_options));
+  }
 
   runtime::PackageContents contents;
   contents.library = read_binary(library_path);
+  if (options.output_format == "tar") {
+    code->write_object(temp.file("mod.o"));
+    contents.object = read_binary(temp.file("mod.o"));
+  }
   contents.graph_json = graph_to_json(graph, storages);
   contents.params = runtime::serialize_params(graph.param_values);
   json metadata;
@@ -605,6 +767,7 @@ Package compile(const Model& model, const CompileOptions& options) {
   metadata["triple"] = target.effective_triple();
   metadata["source"] = model.source_path();
   metadata["num_kernels"] = graph.kernels.size();
+  metadata["mod_name"] = options.mod_name;
   json inputs = json::array();
   for (int id : graph.inputs) {
     const GraphTensor& tensor = graph.tensors[static_cast<size_t>(id)];

@@ -1,9 +1,12 @@
 // kiln::Package (opening a compiled model) and kiln::run (loading its kernels and running it).
 #include <algorithm>
 #include <cctype>
+#include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <random>
 
@@ -80,6 +83,54 @@ std::string shape_text(const std::vector<int64_t>& shape) {
   return text + "]";
 }
 
+// Sums the per-launch timings of each kernel (identical fused groups share one kernel), adds the
+// input and output copies when end_to_end, and sorts the rows by time.
+RunProfile profile_run(runtime::GraphExecutor& executor,
+                       const std::vector<std::pair<std::string, Tensor>>& inputs, int runs,
+                       bool end_to_end) {
+  RunProfile profile;
+  profile.runs = runs;
+  profile.end_to_end = end_to_end;
+  std::map<std::string, size_t> row_of;
+  for (const auto& timing : executor.profile(runs)) {
+    auto [it, added] = row_of.emplace(timing.kernel, profile.rows.size());
+    if (added) profile.rows.push_back({timing.kernel, timing.ops, {}, 0.0, 0, 0.0});
+    KernelProfile& row = profile.rows[it->second];
+    row.names.push_back(timing.name);
+    row.seconds += timing.seconds / runs;
+    row.calls += timing.calls / runs;
+  }
+  if (end_to_end) {
+    using Clock = std::chrono::steady_clock;
+    double copy_in = 0, copy_out = 0;
+    for (int run = 0; run < runs; ++run) {
+      auto start = Clock::now();
+      for (const auto& [name, value] : inputs) executor.set_input(name, value);
+      auto middle = Clock::now();
+      for (size_t i = 0; i < executor.outputs().size(); ++i) (void)executor.get_output(i);
+      auto stop = Clock::now();
+      copy_in += std::chrono::duration<double>(middle - start).count();
+      copy_out += std::chrono::duration<double>(stop - middle).count();
+    }
+    profile.rows.push_back(
+        {"(copy inputs)", {"copy"}, {}, copy_in / runs, static_cast<int64_t>(inputs.size()), 0.0});
+    profile.rows.push_back({"(copy outputs)",
+                            {"copy"},
+                            {},
+                            copy_out / runs,
+                            static_cast<int64_t>(executor.outputs().size()),
+                            0.0});
+  }
+  for (const KernelProfile& row : profile.rows) profile.total_seconds += row.seconds;
+  for (KernelProfile& row : profile.rows) {
+    row.percent = profile.total_seconds > 0 ? 100.0 * row.seconds / profile.total_seconds : 0.0;
+  }
+  std::stable_sort(
+      profile.rows.begin(), profile.rows.end(),
+      [](const KernelProfile& a, const KernelProfile& b) { return a.seconds > b.seconds; });
+  return profile;
+}
+
 }  // namespace
 
 Package::Package(const std::string& path) : path_(path) {
@@ -149,12 +200,60 @@ RunResult run(const Package& package, const RunOptions& options) {
     result.outputs.emplace_back(executor.outputs()[i].name, executor.get_output(i));
   }
   if (options.benchmark) {
-    runtime::BenchmarkResult bench = runtime::time_evaluator(
-        [&] { executor.run(); }, options.number, options.repeat, options.min_repeat_ms);
+    // end_to_end: what a caller pays per inference, inputs in and outputs out included.
+    auto end_to_end = [&] {
+      for (const auto& [name, value] : result.inputs) executor.set_input(name, value);
+      executor.run();
+      for (size_t i = 0; i < executor.outputs().size(); ++i) (void)executor.get_output(i);
+    };
+    runtime::BenchmarkResult bench =
+        options.end_to_end ? runtime::time_evaluator(end_to_end, options.number, options.repeat,
+                                                     options.min_repeat_ms)
+                           : runtime::time_evaluator([&] { executor.run(); }, options.number,
+                                                     options.repeat, options.min_repeat_ms);
     result.has_times = true;
     result.times = {bench.results, bench.mean, bench.median, bench.max, bench.min, bench.std};
   }
+  if (options.profile) {
+    result.profile = profile_run(executor, result.inputs, options.repeat, options.end_to_end);
+    result.has_profile = true;
+  }
   return result;
+}
+
+std::string format_profile(const RunProfile& profile) {
+  std::vector<std::string> ops_text;
+  size_t kernel_width = 6, ops_width = 15;
+  for (const KernelProfile& row : profile.rows) {
+    std::string ops;
+    for (const std::string& op : row.ops) ops += (ops.empty() ? "" : " + ") + op;
+    if (ops.size() > 60) ops = ops.substr(0, 57) + "...";
+    kernel_width = std::max(kernel_width, row.kernel.size());
+    ops_width = std::max(ops_width, ops.size());
+    ops_text.push_back(std::move(ops));
+  }
+  auto pad = [](const std::string& text, size_t width) {
+    return text + std::string(width > text.size() ? width - text.size() : 0, ' ');
+  };
+  std::string text = "Profile (mean of " + std::to_string(profile.runs) + " inference" +
+                     (profile.runs == 1 ? "" : "s") +
+                     (profile.end_to_end ? ", end to end: input and output copies included" : "") +
+                     "):\n";
+  text += pad("Kernel", kernel_width) + "  " + pad("Fused operators", ops_width) +
+          "   Time (us)  Percent  Calls\n";
+  char numbers[64];
+  for (size_t i = 0; i < profile.rows.size(); ++i) {
+    const KernelProfile& row = profile.rows[i];
+    std::snprintf(numbers, sizeof(numbers), "  %10.2f  %6.2f%%  %5lld\n", row.seconds * 1e6,
+                  row.percent, static_cast<long long>(row.calls));
+    text += pad(row.kernel, kernel_width) + "  " + pad(ops_text[i], ops_width) + numbers;
+  }
+  int64_t calls = 0;
+  for (const KernelProfile& row : profile.rows) calls += row.calls;
+  std::snprintf(numbers, sizeof(numbers), "  %10.2f  %6.2f%%  %5lld\n", profile.total_seconds * 1e6,
+                profile.rows.empty() ? 0.0 : 100.0, static_cast<long long>(calls));
+  text += pad("Total", kernel_width) + "  " + pad("", ops_width) + numbers;
+  return text;
 }
 
 }  // namespace kiln

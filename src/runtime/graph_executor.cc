@@ -30,6 +30,7 @@ struct TensorEntry {
 struct NodeEntry {
   std::string kernel;
   std::string name;
+  std::vector<std::string> ops;
   KilnKernel function = nullptr;
   size_t first_arg = 0;  // into Impl::args
 };
@@ -235,7 +236,9 @@ void GraphExecutor::Impl::parse(const Json& graph) {
     node.name = name == item.end() ? "" : as_string(*name, where + ".name");
     auto ops = item.find("ops");
     if (ops != item.end()) {
-      for (const Json& op : as_array(*ops, where + ".ops")) as_string(op, where + ".ops");
+      for (const Json& op : as_array(*ops, where + ".ops")) {
+        node.ops.push_back(as_string(op, where + ".ops"));
+      }
     }
     std::vector<size_t> ids =
         tensor_ids(field(item, "args", where), where + ".args", tensors.size());
@@ -380,7 +383,8 @@ size_t GraphExecutor::param_bytes() const { return impl_->param_bytes; }
 std::vector<GraphExecutor::KernelTiming> GraphExecutor::profile(int runs) {
   if (runs < 1) throw Error("profile needs at least one run, got " + std::to_string(runs));
   std::vector<KernelTiming> timings;
-  for (const NodeEntry& node : impl_->nodes) timings.push_back({node.kernel, node.name, 0.0, 0});
+  for (const NodeEntry& node : impl_->nodes)
+    timings.push_back({node.kernel, node.name, node.ops, 0.0, 0});
   set_last_error({});
   void** args = impl_->args.data();
   for (int run = 0; run < runs; ++run) {

@@ -65,11 +65,13 @@ class GraphExecutor {
 
   struct KernelTiming {
     std::string kernel;
-    std::string name;  // source node name(s)
-    double seconds;    // total over the profiled runs
+    std::string name;              // source node name(s)
+    std::vector<std::string> ops;  // the fused operators (mod.json's "ops")
+    double seconds;                // total over the profiled runs
     int64_t calls;
   };
-  // Runs `runs` times timing each kernel.
+  // Runs `runs` times timing each node (one entry per node, in launch order). A separate loop
+  // from run(), so that ordinary inference pays nothing for profiling.
   std::vector<KernelTiming> profile(int runs);
 
  private:

@@ -1,5 +1,6 @@
-// Packages: a tar with exactly mod.so, mod.json, mod.params and metadata.json (docs/formats.md,
-// "Packages"). Reading trusts nothing: member names, types, sizes and checksums are verified.
+// Packages: a tar with mod.so, mod.json, mod.params, metadata.json and optionally mod.o
+// (docs/formats.md, "Packages"). Reading trusts nothing: member names, types, sizes and checksums
+// are verified.
 #include "runtime/package.h"
 
 #include <archive.h>
@@ -14,6 +15,7 @@
 #include <ctime>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <vector>
 
 #include "kiln/error.h"
 #include "support/sha256.h"
@@ -28,6 +30,7 @@ constexpr const char* kLibrary = "mod.so";
 constexpr const char* kGraph = "mod.json";
 constexpr const char* kParams = "mod.params";
 constexpr const char* kMetadata = "metadata.json";
+constexpr const char* kObject = "mod.o";  // optional
 // A member larger than this is refused before anything is allocated for it.
 constexpr int64_t kMaxMemberBytes = int64_t{16} << 30;
 
@@ -76,6 +79,7 @@ void write_package(const std::string& path, const PackageContents& contents) {
   metadata["checksums"] = {{kLibrary, sha256_hex(contents.library)},
                            {kGraph, sha256_hex(contents.graph_json)},
                            {kParams, sha256_hex(contents.params)}};
+  if (!contents.object.empty()) metadata["checksums"][kObject] = sha256_hex(contents.object);
   std::string metadata_text = metadata.dump(2) + "\n";
 
   // Written beside the target and renamed into place: a failed write never leaves a half package
@@ -94,12 +98,13 @@ void write_package(const std::string& path, const PackageContents& contents) {
   if (archive_write_open_filename(writer.get(), partial.c_str()) != ARCHIVE_OK) {
     fail(archive_message(writer.get()));
   }
-  const std::array<std::pair<const char*, const std::string*>, 4> members = {{
+  std::vector<std::pair<const char*, const std::string*>> members = {{
       {kMetadata, &metadata_text},
       {kGraph, &contents.graph_json},
       {kParams, &contents.params},
       {kLibrary, &contents.library},
   }};
+  if (!contents.object.empty()) members.emplace_back(kObject, &contents.object);
   time_t now = member_time();
   for (const auto& [name, bytes] : members) {
     std::unique_ptr<archive_entry, void (*)(archive_entry*)> entry(archive_entry_new(),
@@ -163,9 +168,10 @@ PackageContents read_package(const std::string& path) {
       throw invalid("member '" + name + "' has a path; a package holds only " + kLibrary + ", " +
                     kGraph + ", " + kParams + " and " + kMetadata + ", at its top level");
     }
-    if (name != kLibrary && name != kGraph && name != kParams && name != kMetadata) {
+    if (name != kLibrary && name != kGraph && name != kParams && name != kMetadata &&
+        name != kObject) {
       throw invalid("unexpected member '" + name + "'; a package holds only " + kLibrary + ", " +
-                    kGraph + ", " + kParams + " and " + kMetadata);
+                    kGraph + ", " + kParams + ", " + kMetadata + " and optionally " + kObject);
     }
     if (archive_entry_filetype(entry) != AE_IFREG) {
       throw invalid("member '" + name + "' is not a regular file");
@@ -198,6 +204,8 @@ PackageContents read_package(const std::string& path) {
   contents.library = std::move(members[kLibrary]);
   contents.graph_json = std::move(members[kGraph]);
   contents.params = std::move(members[kParams]);
+  bool has_object = members.count(kObject) != 0;
+  if (has_object) contents.object = std::move(members[kObject]);
 
   Json metadata;
   try {
@@ -218,6 +226,15 @@ PackageContents read_package(const std::string& path) {
     }
     if (expected->get<std::string>() != sha256_hex(*bytes)) {
       throw invalid(std::string(name) +
+                    " does not match its SHA-256 in metadata.json (the package was modified or "
+                    "corrupted; compile it again)");
+    }
+  }
+  if (has_object) {
+    auto expected = checksums->find(kObject);
+    if (expected == checksums->end() || !expected->is_string() ||
+        expected->get<std::string>() != sha256_hex(contents.object)) {
+      throw invalid(std::string(kObject) +
                     " does not match its SHA-256 in metadata.json (the package was modified or "
                     "corrupted; compile it again)");
     }

@@ -1,5 +1,6 @@
 // Packages: one .tar holding mod.so (the kernels), mod.json (the graph), mod.params (the weights)
-// and metadata.json (Kiln version, target, inputs/outputs, SHA-256 of every other member).
+// and metadata.json (Kiln version, target, inputs/outputs, SHA-256 of every other member), and
+// optionally mod.o (the same kernels unlinked, for linking into another program).
 // Reading verifies every checksum; a corrupt or tampered package is a clear kiln::Error.
 #pragma once
 
@@ -21,6 +22,7 @@ struct PackageContents {
   std::string graph_json;     // mod.json
   std::string params;         // mod.params bytes
   std::string metadata_json;  // metadata.json as stored (checksums included)
+  std::string object;         // optional mod.o: the unlinked kernels (output_format "tar")
 };
 
 // Writes the tar; metadata_json is completed with the members' SHA-256 ("checksums") here.

@@ -155,7 +155,7 @@ def test_freeze_follows_computed_inputs_to_the_model_inputs():
               "but it is computed from the model's inputs (int64[8]); fix the input shapes")
     assert worker._NEEDS_CONSTANT.search(direct).group(1) == "pads"
     computed = ("node 'p' (Pad): input 1 'f_pads' (pads) must be known when the model is "
-                "imported, but it is computed from the model's inputs (int64[6]); it depends on "
-                "the model inputs 'shape', 'axes'; fix the input shapes with shape_dict")
-    names = worker._DEPENDS_ON.search(computed).group(1)
+                "imported, but it is computed from the model's inputs 'shape', 'axes' (int64[6]); "
+                "give their values with constant_inputs, or fix the input shapes with shape_dict")
+    names = worker._COMPUTED_FROM.search(computed).group(1)
     assert names == "'shape', 'axes'"

@@ -26,6 +26,46 @@ namespace kiln::codegen {
 
 namespace {
 
+// The Debian package that provides a cross compiler driver ("aarch64-linux-gnu-gcc" comes with
+// gcc-aarch64-linux-gnu), for the install hint.
+std::string install_hint(const std::string& compiler) {
+  std::string name = std::filesystem::path(compiler).filename().string();
+  for (const char* driver : {"gcc", "g++"}) {
+    std::string suffix = std::string("-") + driver;
+    if (name.size() > suffix.size() && name.ends_with(suffix)) {
+      return "apt-get install " + std::string(driver) + "-" +
+             name.substr(0, name.size() - suffix.size());
+    }
+  }
+  return "install the compiler '" + name + "' or pass its full path";
+}
+
+}  // namespace
+
+std::string find_compiler(const std::string& compiler) {
+  if (compiler.empty()) throw Error("the cross compiler name is empty");
+  if (compiler.find('/') != std::string::npos) {
+    if (access(compiler.c_str(), X_OK) == 0) return compiler;
+    throw MissingDependency("the cross compiler '" + compiler + "' does not exist or cannot run",
+                            install_hint(compiler));
+  }
+  const char* path = std::getenv("PATH");
+  std::string dirs = path != nullptr ? path : "/usr/bin:/bin";
+  size_t start = 0;
+  while (start <= dirs.size()) {
+    size_t colon = dirs.find(':', start);
+    std::string dir = dirs.substr(start, colon == std::string::npos ? colon : colon - start);
+    std::string candidate = (dir.empty() ? "." : dir) + "/" + compiler;
+    if (access(candidate.c_str(), X_OK) == 0) return candidate;
+    if (colon == std::string::npos) break;
+    start = colon + 1;
+  }
+  throw MissingDependency("the cross compiler '" + compiler + "' is not on PATH",
+                          install_hint(compiler));
+}
+
+namespace {
+
 class LLVMModuleImpl final : public LLVMModule {
  public:
   LLVMModuleImpl(const std::vector<tir::PrimFunc>& kernels, const Target& target)
@@ -97,6 +137,28 @@ class LLVMModuleImpl final : public LLVMModule {
     if (status != 0) {
       throw Error("linking " + path + " with " + KILN_LLD_PATH + " failed (exit status " +
                   std::to_string(status) + "): " + output);
+    }
+  }
+
+  void write_shared_library_with(const std::string& path, const std::string& compiler,
+                                 const std::vector<std::string>& options) const override {
+    std::string program = find_compiler(compiler);
+    std::string object_path = write_temporary_object(emit(llvm::CodeGenFileType::ObjectFile));
+    std::vector<std::string> argv = {program, "-shared", "-o", path, object_path};
+    argv.insert(argv.end(), options.begin(), options.end());
+    argv.push_back("-lm");  // math functions the kernels call
+    std::string output;
+    int status = 0;
+    try {
+      status = run_process(argv, &output);
+    } catch (...) {
+      std::filesystem::remove(object_path);
+      throw;
+    }
+    std::filesystem::remove(object_path);
+    if (status != 0) {
+      throw Error("linking " + path + " with the cross compiler " + compiler +
+                  " failed (exit status " + std::to_string(status) + "): " + output);
     }
   }
 

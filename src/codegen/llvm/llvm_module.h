@@ -12,6 +12,10 @@
 
 namespace kiln::codegen {
 
+// The path of a compiler driver: `compiler` itself when it names a path, else its location on
+// PATH. kiln::MissingDependency (with the Debian package to install) when it is not there.
+std::string find_compiler(const std::string& compiler);
+
 class LLVMModule {
  public:
   // Generates code for `kernels` (+ kiln_module_init). kiln::Error for a target LLVM lacks.
@@ -24,6 +28,11 @@ class LLVMModule {
   virtual void write_object(const std::string& path) const = 0;
   // Links the object into a shared library with lld (any target LLVM and lld know).
   virtual void write_shared_library(const std::string& path) const = 0;
+  // Links the object with an external compiler driver instead (cross-compilation:
+  // "aarch64-linux-gnu-gcc", found on PATH unless it names a path), passing `options` after the
+  // object. kiln::MissingDependency when the compiler is not installed.
+  virtual void write_shared_library_with(const std::string& path, const std::string& compiler,
+                                         const std::vector<std::string>& options) const = 0;
   // Host targets only: compiles in-process and returns the kernel's entry point; the module's
   // kiln_module_init is called with `api` on first use. kiln::Error for a cross target.
   virtual KilnKernel jit_lookup(const std::string& kernel_name, const KilnRuntimeApi* api) = 0;

@@ -213,6 +213,14 @@ TEST(GraphExecutorTest, ProfileTimesEveryKernel) {
   ASSERT_EQ(timings.size(), 4u);
   EXPECT_EQ(timings[0].kernel, "add");
   EXPECT_EQ(timings[3].name, "/relu2");
+  // The fused operators come from mod.json's "ops" (absent: none).
+  Json with_ops = test_graph();
+  with_ops["nodes"][0]["ops"] = {"add", "relu"};
+  with_ops["nodes"][1].erase("ops");
+  GraphExecutor labelled(with_ops.dump(), std::make_shared<TestModule>(), test_params());
+  auto labelled_timings = labelled.profile(1);
+  EXPECT_EQ(labelled_timings[0].ops, (std::vector<std::string>{"add", "relu"}));
+  EXPECT_TRUE(labelled_timings[1].ops.empty());
   for (const auto& timing : timings) {
     EXPECT_EQ(timing.calls, 5);
     EXPECT_GE(timing.seconds, 0.0);

@@ -139,6 +139,30 @@ TEST(PackageTest, RoundTripsAndRecordsChecksums) {
             1);
 }
 
+TEST(PackageTest, OptionalObjectRoundTripsAndIsChecked) {
+  TempDir dir;
+  std::string path = dir.file("m.tar");
+  PackageContents contents = sample_package();
+  contents.object =
+      "\x7f"
+      "ELF fake object bytes, unlinked";
+  write_package(path, contents);
+  PackageContents loaded = read_package(path);
+  EXPECT_EQ(loaded.object, contents.object);
+  EXPECT_EQ(nlohmann::json::parse(loaded.metadata_json)["checksums"].size(), 4u);
+  // Without the object, the package has none.
+  write_package(path, sample_package());
+  EXPECT_TRUE(read_package(path).object.empty());
+  // A changed object is refused like any other member.
+  write_package(path, contents);
+  std::string bytes = read_file(path);
+  size_t at = bytes.find("unlinked");
+  ASSERT_NE(at, std::string::npos);
+  bytes[at] = 'U';
+  write_file(path, bytes);
+  EXPECT_KILN_ERROR(read_package(path), "mod.o does not match its SHA-256");
+}
+
 TEST(PackageTest, TamperedMemberIsRefused) {
   TempDir dir;
   std::string path = dir.file("m.tar");
