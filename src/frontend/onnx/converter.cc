@@ -217,6 +217,7 @@ const ConverterTable& converter_table() {
     add_nn_converters(built);
     add_tensor_converters(built);
     add_rnn_converters(built);
+    add_quant_converters(built);
     return built;
   }();
   return table;

@@ -109,6 +109,7 @@ void add_math_converters(ConverterTable& table);
 void add_nn_converters(ConverterTable& table);
 void add_tensor_converters(ConverterTable& table);
 void add_rnn_converters(ConverterTable& table);
+void add_quant_converters(ConverterTable& table);
 
 // Shared helpers.
 // Axis in [0, rank) or an error naming the attribute.
