@@ -1,9 +1,9 @@
 // Quantization operators as decompositions onto existing IR ops (divide, round, clip, cast,
 // gather for blocked scales): QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear,
-// MatMulInteger. The arithmetic follows onnx.reference: integer targets round half to even in
-// the input's float type, add the zero point and clamp in float64 (exact for int32); float8
-// targets divide and cast with `saturate`; dequantization subtracts in float32 and multiplies by
-// the scale in float32.
+// MatMulInteger, QLinearMatMul. The arithmetic follows onnx.reference: integer targets round half
+// to even in the input's float type, add the zero point and clamp in float64 (exact for int32);
+// float8 targets divide and cast with `saturate`; dequantization subtracts in float32 and
+// multiplies by the scale in float32.
 #include <cmath>
 #include <limits>
 #include <string>
@@ -213,26 +213,69 @@ Outputs convert_dynamic_quantize_linear(const NodeContext& ctx) {
   return {cast(ctx, quantized, DType::kUInt8), scale, zero_point};
 }
 
-// MatMulInteger(a, b, a_zero_point?, b_zero_point?) -> int32: (a - a_zp) @ (b - b_zp), computed
-// exactly in int32 (a_zp per row of a, b_zp per column of b, or scalars).
+// `data` (int8/uint8) minus its zero point, exactly, as int32; a 1-D zero point of more than one
+// value is per row of `data` when `per_row` (the M dimension of a matmul's left operand), else
+// it broadcasts along the last dimension.
+ir::Expr minus_zero_point(const NodeContext& ctx, size_t data, size_t zero_point, bool per_row) {
+  DType dtype = ctx.input_type(data).dtype;
+  if (dtype != DType::kInt8 && dtype != DType::kUInt8) {
+    ctx.fail("input " + std::to_string(data) + " must be int8 or uint8, got " +
+             std::string(dtype_name(dtype)));
+  }
+  ir::Expr value = cast(ctx, ctx.input(data), DType::kInt32);
+  if (!ctx.has_input(zero_point)) return value;
+  if (ctx.input_type(zero_point).dtype != dtype) {
+    ctx.fail("input " + std::to_string(zero_point) + " (zero point) must be " +
+             std::string(dtype_name(dtype)) + " like input " + std::to_string(data));
+  }
+  ir::Expr zp = cast(ctx, ctx.input(zero_point), DType::kInt32);
+  const ir::TensorType& zp_type = ctx.input_type(zero_point);
+  if (per_row && zp_type.rank() == 1 && zp_type.numel() != 1) {
+    zp = ctx.call("reshape", {zp}, {{"newshape", std::vector<int64_t>{zp_type.numel(), 1}}});
+  }
+  return ctx.call("subtract", {value, zp});
+}
+
+// MatMulInteger(a, b, a_zero_point?, b_zero_point?) -> int32: (a - a_zp) @ (b - b_zp), exact.
 Outputs convert_matmul_integer(const NodeContext& ctx) {
-  auto widened = [&](size_t data, size_t zero_point, bool per_row) {
-    DType dtype = ctx.input_type(data).dtype;
-    if (dtype != DType::kInt8 && dtype != DType::kUInt8) {
-      ctx.fail("input " + std::to_string(data) + " must be int8 or uint8, got " +
-               std::string(dtype_name(dtype)));
+  return {
+      ctx.call("matmul", {minus_zero_point(ctx, 0, 2, true), minus_zero_point(ctx, 1, 3, false)})};
+}
+
+// Requantizes an int32 accumulator as onnx.reference does: times (scale_a * scale_b / scale_y),
+// those three multiplied in their own float type, the product in float64, plus the output zero
+// point, rounded half to even and clamped to the output type (the zero point's, else `fallback`).
+ir::Expr requantize(const NodeContext& ctx, const ir::Expr& accumulator, size_t scale_a,
+                    const ir::Expr& scale_b, size_t scale_y, size_t zero_y, DType fallback) {
+  ir::Expr factor =
+      ctx.call("divide", {ctx.call("multiply", {ctx.input(scale_a), scale_b}), ctx.input(scale_y)});
+  ir::Expr value = ctx.call(
+      "multiply", {cast(ctx, accumulator, DType::kFloat64), cast(ctx, factor, DType::kFloat64)});
+  DType output = fallback;
+  if (ctx.has_input(zero_y)) {
+    output = ctx.input_type(zero_y).dtype;
+    value = ctx.call("add", {value, cast(ctx, ctx.input(zero_y), DType::kFloat64)});
+  }
+  std::optional<std::pair<double, double>> range = integer_range(output);
+  if (!range || (output != DType::kInt8 && output != DType::kUInt8)) {
+    ctx.fail("the output must be int8 or uint8, got " + std::string(dtype_name(output)));
+  }
+  ir::Expr clamped = ctx.call("clip", {ctx.call("round", {value})},
+                              {{"min", range->first}, {"max", range->second}});
+  return cast(ctx, clamped, output);
+}
+
+// QLinearMatMul(a, a_scale, a_zp, b, b_scale, b_zp, y_scale, y_zp).
+Outputs convert_qlinear_matmul(const NodeContext& ctx) {
+  for (size_t scale : {1, 4, 6}) {
+    if (ctx.input_type(scale).numel() != 1) {
+      ctx.fail("per-axis scales are not supported yet (input " + std::to_string(scale) +
+               " must hold one value)");
     }
-    ir::Expr value = cast(ctx, ctx.input(data), DType::kInt32);
-    if (!ctx.has_input(zero_point)) return value;
-    ir::Expr zp = cast(ctx, ctx.input(zero_point), DType::kInt32);
-    const ir::TensorType& zp_type = ctx.input_type(zero_point);
-    if (per_row && zp_type.rank() == 1 && zp_type.numel() != 1) {
-      // a's zero point is per row (the M dimension): a column vector.
-      zp = ctx.call("reshape", {zp}, {{"newshape", std::vector<int64_t>{zp_type.numel(), 1}}});
-    }
-    return ctx.call("subtract", {value, zp});
-  };
-  return {ctx.call("matmul", {widened(0, 2, true), widened(1, 3, false)})};
+  }
+  ir::Expr product =
+      ctx.call("matmul", {minus_zero_point(ctx, 0, 2, true), minus_zero_point(ctx, 3, 5, false)});
+  return {requantize(ctx, product, 1, ctx.input(4), 6, 7, ctx.input_type(0).dtype)};
 }
 
 }  // namespace
@@ -242,6 +285,7 @@ void add_quant_converters(ConverterTable& table) {
   table["DequantizeLinear"] = convert_dequantize_linear;
   table["DynamicQuantizeLinear"] = convert_dynamic_quantize_linear;
   table["MatMulInteger"] = convert_matmul_integer;
+  table["QLinearMatMul"] = convert_qlinear_matmul;
 }
 
 }  // namespace kiln::frontend::onnx_import
