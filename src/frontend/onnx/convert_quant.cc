@@ -1,9 +1,9 @@
 // Quantization operators as decompositions onto existing IR ops (divide, round, clip, cast,
 // gather for blocked scales): QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear,
-// MatMulInteger, QLinearMatMul. The arithmetic follows onnx.reference: integer targets round half
-// to even in the input's float type, add the zero point and clamp in float64 (exact for int32);
-// float8 targets divide and cast with `saturate`; dequantization subtracts in float32 and
-// multiplies by the scale in float32.
+// MatMulInteger, QLinearMatMul, ConvInteger, QLinearConv. The arithmetic follows onnx.reference:
+// integer targets round half to even in the input's float type, add the zero point and clamp in
+// float64 (exact for int32); float8 targets divide and cast with `saturate`; dequantization
+// subtracts in float32 and multiplies by the scale in float32.
 #include <cmath>
 #include <limits>
 #include <string>
@@ -278,6 +278,52 @@ Outputs convert_qlinear_matmul(const NodeContext& ctx) {
   return {requantize(ctx, product, 1, ctx.input(4), 6, 7, ctx.input_type(0).dtype)};
 }
 
+// A convolution of int8/uint8 data and weight minus their zero points (the weight's may be per
+// output channel), exact: the products are integers summed in float64 (exact below 2^53), the
+// result converted back to int32.
+ir::Expr integer_conv(const NodeContext& ctx, size_t data, size_t data_zp, size_t weight,
+                      size_t weight_zp) {
+  ir::Expr x = minus_zero_point(ctx, data, data_zp, false);
+  ir::Expr w = cast(ctx, ctx.input(weight), DType::kInt32);
+  if (ctx.has_input(weight_zp)) {
+    ir::Expr zp = cast(ctx, ctx.input(weight_zp), DType::kInt32);
+    const ir::TensorType& zp_type = ctx.input_type(weight_zp);
+    if (zp_type.rank() == 1 && zp_type.numel() != 1) {
+      std::vector<int64_t> shape(static_cast<size_t>(ctx.input_type(weight).rank()), 1);
+      shape[0] = zp_type.numel();
+      zp = ctx.call("reshape", {zp}, {{"newshape", shape}});
+    }
+    w = ctx.call("subtract", {w, zp});
+  }
+  ir::TensorType x_type = ctx.input_type(data);
+  ir::TensorType w_type = ctx.input_type(weight);
+  x_type.dtype = w_type.dtype = DType::kFloat64;
+  ir::Expr y = convert_conv_of(ctx, cast(ctx, x, DType::kFloat64), x_type,
+                               cast(ctx, w, DType::kFloat64), w_type);
+  return cast(ctx, y, DType::kInt32);
+}
+
+// ConvInteger(x, w, x_zero_point?, w_zero_point?) -> int32.
+Outputs convert_conv_integer(const NodeContext& ctx) { return {integer_conv(ctx, 0, 2, 1, 3)}; }
+
+// QLinearConv(x, x_scale, x_zp, w, w_scale, w_zp, y_scale, y_zp, B?): the int32 convolution
+// plus the int32 bias, requantized; w_scale may be per output channel.
+Outputs convert_qlinear_conv(const NodeContext& ctx) {
+  ir::Expr accumulator = integer_conv(ctx, 0, 2, 3, 5);
+  if (ctx.has_input(8)) {
+    accumulator = ctx.call("bias_add", {accumulator, cast(ctx, ctx.input(8), DType::kInt32)},
+                           {{"axis", int64_t{1}}});
+  }
+  ir::Expr w_scale = ctx.input(4);
+  const ir::TensorType& w_scale_type = ctx.input_type(4);
+  if (w_scale_type.rank() == 1 && w_scale_type.numel() != 1) {
+    std::vector<int64_t> shape(static_cast<size_t>(ctx.input_type(0).rank()), 1);
+    shape[1] = w_scale_type.numel();
+    w_scale = ctx.call("reshape", {w_scale}, {{"newshape", shape}});
+  }
+  return {requantize(ctx, accumulator, 1, w_scale, 6, 7, ctx.input_type(0).dtype)};
+}
+
 }  // namespace
 
 void add_quant_converters(ConverterTable& table) {
@@ -286,6 +332,8 @@ void add_quant_converters(ConverterTable& table) {
   table["DynamicQuantizeLinear"] = convert_dynamic_quantize_linear;
   table["MatMulInteger"] = convert_matmul_integer;
   table["QLinearMatMul"] = convert_qlinear_matmul;
+  table["ConvInteger"] = convert_conv_integer;
+  table["QLinearConv"] = convert_qlinear_conv;
 }
 
 }  // namespace kiln::frontend::onnx_import

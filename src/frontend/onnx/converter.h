@@ -111,6 +111,11 @@ void add_tensor_converters(ConverterTable& table);
 void add_rnn_converters(ConverterTable& table);
 void add_quant_converters(ConverterTable& table);
 
+// Conv's window attributes (kernel_shape, strides, dilations, pads/auto_pad, group) applied to
+// `data` and `weight` (1-D or 2-D); no bias. Shared by Conv and the quantized convolutions.
+ir::Expr convert_conv_of(const NodeContext& ctx, ir::Expr data, const ir::TensorType& data_type,
+                         ir::Expr weight, const ir::TensorType& weight_type);
+
 // Shared helpers.
 // Axis in [0, rank) or an error naming the attribute.
 int64_t normalize_axis(const NodeContext& ctx, int64_t axis, int64_t rank, std::string_view what);
