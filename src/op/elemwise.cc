@@ -70,6 +70,13 @@ std::string accepts_description(Accepts accepts) {
 
 void check_accepted(const TensorType& type, Accepts accepts, std::string_view op_name,
                     std::string_view what) {
+  // float8 / float4 / 4- and 2-bit integers are storage types: ONNX defines no arithmetic on
+  // them, and computing in them silently loses precision at every step.
+  if (dtype_is_narrow(type.dtype)) {
+    type_error(op_name, std::string(what) + " is " + type.to_string() + ": arithmetic on " +
+                            std::string(dtype_name(type.dtype)) +
+                            " is not supported yet; cast to float32 (or an integer type) first");
+  }
   if (!dtype_accepted(accepts, type.dtype)) {
     type_error(op_name, std::string(what) + " must be " + accepts_description(accepts) + ", got " +
                             type.to_string());

@@ -170,3 +170,13 @@ def test_model_params_carry_ml_dtypes(tmp_path):
     (array,) = params.values()
     assert array.dtype == ml_dtypes.int4
     np.testing.assert_array_equal(array.astype(np.int8), [1, -2, 3])
+
+
+def test_arithmetic_on_narrow_types_is_a_clear_error(tmp_path):
+    model = _model([helper.make_node("Add", ["x", "x"], ["y"])],
+                   [helper.make_tensor_value_info("x", TP.FLOAT8E4M3FN, [4])],
+                   [helper.make_tensor_value_info("y", TP.FLOAT8E4M3FN, [4])])
+    path = os.path.join(tmp_path, "m.onnx")
+    onnx.save(model, path)
+    with pytest.raises(kiln.Error, match="Add.*float8e4m3fn is not supported yet; cast to float32"):
+        kiln.load(path)
