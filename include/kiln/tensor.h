@@ -28,6 +28,19 @@ enum class DType : uint8_t {
   kUInt32,
   kUInt64,
   kBool,
+  // Narrow types, one element per byte (ml_dtypes' numpy convention; 4- and 2-bit integers are
+  // unpacked, the value in the low bits). Storage and data movement only: arithmetic on them is
+  // rejected, they are cast to float32 / an integer type first.
+  kFloat8E4M3FN,
+  kFloat8E4M3FNUZ,
+  kFloat8E5M2,
+  kFloat8E5M2FNUZ,
+  kFloat8E8M0,
+  kFloat4E2M1,
+  kInt4,
+  kUInt4,
+  kInt2,
+  kUInt2,
 };
 
 // "float32", "int64", ...
@@ -39,6 +52,10 @@ size_t dtype_size(DType dtype);
 bool dtype_is_float(DType dtype);
 bool dtype_is_integer(DType dtype);  // signed or unsigned integers, not bool
 bool dtype_is_signed(DType dtype);
+// The 8- and 4-bit float types and the 4- and 2-bit integers (storage-only types).
+bool dtype_is_narrow(DType dtype);
+// Bits of a 4-/2-bit integer type (4 or 2), else 0.
+int dtype_subbyte_bits(DType dtype);
 
 class Tensor {
  public:
@@ -105,5 +122,22 @@ float half_to_float(uint16_t bits);
 uint16_t float_to_half(float value);
 float bfloat16_to_float(uint16_t bits);
 uint16_t float_to_bfloat16(float value);
+
+// The narrow float types (float8e4m3fn ... float4e2m1): `bits` decoded exactly, and a float
+// rounded to nearest even without saturation, as ml_dtypes' astype does: a value beyond the
+// largest finite one becomes inf where the type has one (float8e5m2), NaN where it has only NaN,
+// the largest finite value for float4e2m1 (which has neither).
+float narrow_float_to_float(DType dtype, uint8_t bits);
+uint8_t float_to_narrow_float(DType dtype, float value);
+// The largest finite value of a narrow float type.
+float narrow_float_max(DType dtype);
+// ONNX's float -> float8e8m0 conversion (onnx.numpy_helper.to_float8e8m0): the exponent of the
+// magnitude, rounded per `mode`; with `saturate` a rounding beyond the largest value stays there.
+enum class E8M0Rounding : uint8_t { kUp, kDown, kNearest };
+uint8_t float_to_e8m0(float value, bool saturate, E8M0Rounding mode);
+// A 4-/2-bit integer value (wrapped to the type's width, like a two's complement truncation) and
+// back: the stored byte holds the value's low bits.
+uint8_t int_to_subbyte(DType dtype, int64_t value);
+int64_t subbyte_to_int(DType dtype, uint8_t bits);
 
 }  // namespace kiln

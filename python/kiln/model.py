@@ -9,15 +9,17 @@ import tarfile
 import tempfile
 from typing import Dict, List, Mapping, Optional, Sequence, Union
 
+import ml_dtypes
 import numpy as np
 
 from . import _kiln
 
-# numpy has no bfloat16: such weights are returned as their raw 16-bit patterns (uint16).
+# Kiln dtype name -> numpy dtype. numpy lacks bfloat16, float8, float4 and 4-/2-bit integers:
+# those are ml_dtypes' types (one element per byte, as Kiln stores them).
 _NUMPY_DTYPES = {
     "float32": np.float32,
     "float16": np.float16,
-    "bfloat16": np.uint16,
+    "bfloat16": ml_dtypes.bfloat16,
     "float64": np.float64,
     "int8": np.int8,
     "int16": np.int16,
@@ -28,6 +30,16 @@ _NUMPY_DTYPES = {
     "uint32": np.uint32,
     "uint64": np.uint64,
     "bool": np.bool_,
+    "float8e4m3fn": ml_dtypes.float8_e4m3fn,
+    "float8e4m3fnuz": ml_dtypes.float8_e4m3fnuz,
+    "float8e5m2": ml_dtypes.float8_e5m2,
+    "float8e5m2fnuz": ml_dtypes.float8_e5m2fnuz,
+    "float8e8m0": ml_dtypes.float8_e8m0fnu,
+    "float4e2m1": ml_dtypes.float4_e2m1fn,
+    "int4": ml_dtypes.int4,
+    "uint4": ml_dtypes.uint4,
+    "int2": ml_dtypes.int2,
+    "uint2": ml_dtypes.uint2,
 }
 
 

@@ -12,7 +12,13 @@ import numpy as np
 from . import _kiln
 from .model import _NUMPY_DTYPES, Model
 
-_DTYPE_NAMES = {np.dtype(v).name: k for k, v in _NUMPY_DTYPES.items() if k != "bfloat16"}
+_DTYPE_NAMES = {np.dtype(v).name: k for k, v in _NUMPY_DTYPES.items()}
+
+
+def _as_numpy(array: np.ndarray, dtype: str) -> np.ndarray:
+    """The runtime hands narrow types (bfloat16, float8, int4, ...) over as their bytes."""
+    wanted = np.dtype(_NUMPY_DTYPES[dtype])
+    return array if array.dtype == wanted else array.view(wanted)
 _DUMP_FORMATS = ("ll", "asm", "tir", "ir")
 
 
@@ -301,8 +307,8 @@ def run(
                     bool(benchmark), int(repeat), int(number), float(min_repeat_ms), int(seed),
                     bool(profile), bool(end_to_end))
     # Arrays come straight from the runtime's aligned storage (no copy).
-    outputs = _Outputs([(name, array) for name, array in raw["outputs"]])
-    used_inputs = {name: array for name, array in raw["inputs"]}
+    outputs = _Outputs([(name, _as_numpy(array, dtype)) for name, array, dtype in raw["outputs"]])
+    used_inputs = {name: _as_numpy(array, dtype) for name, array, dtype in raw["inputs"]}
     times = _Times(raw["times"]) if raw["times"] is not None else None
     profile_result = Profile(raw["profile"]) if raw["profile"] is not None else None
     return Result(outputs, times, used_inputs, int(raw["storage_bytes"]), int(raw["param_bytes"]),

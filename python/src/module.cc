@@ -66,7 +66,7 @@ nb::dlpack::dtype dlpack_dtype(kiln::DType dtype) {
     case kiln::DType::kFloat64:
       return make(Code::Float, 64);
     case kiln::DType::kBFloat16:
-      return make(Code::UInt, 16);  // numpy has no bfloat16: raw bits
+      return make(Code::UInt, 16);  // numpy has no bfloat16: raw bits (Python views them)
     case kiln::DType::kInt8:
       return make(Code::Int, 8);
     case kiln::DType::kInt16:
@@ -85,7 +85,10 @@ nb::dlpack::dtype dlpack_dtype(kiln::DType dtype) {
       return make(Code::UInt, 64);
     case kiln::DType::kBool:
       return make(Code::Bool, 8);
+    default:  // narrow types: their bytes (uint8); Python views them as the ml_dtypes dtype
+      break;
   }
+  if (kiln::dtype_is_narrow(dtype)) return make(Code::UInt, 8);
   return make(Code::Float, 32);
 }
 
@@ -247,12 +250,14 @@ NB_MODULE(_kiln, m) {
         nb::dict out;
         nb::list outputs;
         for (const auto& [name, tensor] : result.outputs) {
-          outputs.append(nb::make_tuple(name, tensor_to_numpy(tensor)));
+          outputs.append(nb::make_tuple(name, tensor_to_numpy(tensor),
+                                        std::string(kiln::dtype_name(tensor.dtype()))));
         }
         out["outputs"] = outputs;
         nb::list used_inputs;
         for (const auto& [name, tensor] : result.inputs) {
-          used_inputs.append(nb::make_tuple(name, tensor_to_numpy(tensor)));
+          used_inputs.append(nb::make_tuple(name, tensor_to_numpy(tensor),
+                                            std::string(kiln::dtype_name(tensor.dtype()))));
         }
         out["inputs"] = used_inputs;
         if (result.has_times) {

@@ -70,6 +70,13 @@ std::string accepts_description(Accepts accepts) {
 
 void check_accepted(const TensorType& type, Accepts accepts, std::string_view op_name,
                     std::string_view what) {
+  // float8 / float4 / 4- and 2-bit integers are storage types: ONNX defines no arithmetic on
+  // them, and computing in them silently loses precision at every step.
+  if (dtype_is_narrow(type.dtype)) {
+    type_error(op_name, std::string(what) + " is " + type.to_string() + ": arithmetic on " +
+                            std::string(dtype_name(type.dtype)) +
+                            " is not supported yet; cast to float32 (or an integer type) first");
+  }
   if (!dtype_accepted(accepts, type.dtype)) {
     type_error(op_name, std::string(what) + " must be " + accepts_description(accepts) + ", got " +
                             type.to_string());
@@ -785,14 +792,41 @@ DType cast_target(const Attrs& attrs) {
   return *dtype;
 }
 
+// ONNX Cast's float8e8m0 rounding attribute ("up", "down", "nearest").
+E8M0Rounding cast_round_mode(const Attrs& attrs) {
+  const std::string& mode = attrs.get_string("round_mode");
+  if (mode == "up") return E8M0Rounding::kUp;
+  if (mode == "down") return E8M0Rounding::kDown;
+  if (mode == "nearest") return E8M0Rounding::kNearest;
+  type_error("cast", "round_mode \"" + mode + "\" is not one of up, down, nearest");
+}
+
+// The four float8 types whose `saturate` clamps to the largest finite value.
+bool saturates(DType dtype) {
+  return dtype == DType::kFloat8E4M3FN || dtype == DType::kFloat8E4M3FNUZ ||
+         dtype == DType::kFloat8E5M2 || dtype == DType::kFloat8E5M2FNUZ;
+}
+
 // Converts like ONNX Cast: floats to integers truncate toward zero, anything non-zero (NaN
-// included) becomes true, integers wrap to narrower integers.
-Tensor evaluate_cast(const Tensor& input, const TensorType& result) {
+// included) becomes true, integers wrap to narrower integers (4- and 2-bit ones too). To float8
+// with `saturate`, values beyond the largest finite one (infinities too) become it; without, they
+// become inf or NaN per type. float8e8m0 follows `round_mode`.
+Tensor evaluate_cast(const Tensor& input, const TensorType& result, const Attrs& attrs) {
   Tensor output = make_result(result);
   bool via_double = dtype_is_float(input.dtype()) || dtype_is_float(result.dtype);
+  bool saturate = attrs.get_int("saturate") != 0;
+  E8M0Rounding mode = cast_round_mode(attrs);
   for (int64_t i = 0; i < input.numel(); ++i) {
-    if (via_double) {
-      output.set_element_from_double(i, input.element_as_double(i));
+    if (result.dtype == DType::kFloat8E8M0) {
+      output.mutable_data_as<uint8_t>()[i] =
+          float_to_e8m0(static_cast<float>(input.element_as_double(i)), saturate, mode);
+    } else if (via_double) {
+      double value = input.element_as_double(i);
+      if (saturate && saturates(result.dtype) && !std::isnan(value)) {
+        double limit = narrow_float_max(result.dtype);
+        value = std::clamp(value, -limit, limit);
+      }
+      output.set_element_from_double(i, value);
     } else {
       output.set_element_from_int64(i, input.element_as_int64(i));
     }
@@ -806,15 +840,18 @@ OpDef make_cast_op() {
   def.family = "elemwise";
   def.summary = "convert elements to another dtype";
   def.attrs = {
-      attr_string("dtype", std::nullopt, "target dtype name (\"float32\", \"int64\", ...)")};
+      attr_string("dtype", std::nullopt, "target dtype name (\"float32\", \"int64\", ...)"),
+      attr_int("saturate", 1, "to float8: clamp to the largest finite value (else inf/NaN)"),
+      attr_string("round_mode", "up", "to float8e8m0: \"up\", \"down\" or \"nearest\"")};
   def.pattern = OpPattern::kElemwise;
   def.infer_type = [](const std::vector<Type>& args, const Attrs& attrs) -> Type {
     TensorType result = tensor_arg(args, 0, "cast");
     result.dtype = cast_target(attrs);
+    cast_round_mode(attrs);
     return result;
   };
-  def.evaluate = [](const std::vector<Tensor>& args, const Attrs&, const TensorType& result) {
-    return evaluate_cast(args[0], result);
+  def.evaluate = [](const std::vector<Tensor>& args, const Attrs& attrs, const TensorType& result) {
+    return evaluate_cast(args[0], result, attrs);
   };
   return def;
 }

@@ -307,16 +307,40 @@ std::vector<te::Tensor> where_compute(const std::vector<te::Tensor>& inputs, con
       "where", "broadcast")};
 }
 
-std::vector<te::Tensor> cast_compute(const std::vector<te::Tensor>& inputs, const Attrs&,
+// ONNX Cast to the narrow floats: float8 with `saturate` clamps in float32 first (infinities
+// included, NaN kept), so the conversion itself (codegen) never saturates; float8e8m0 has its
+// own rounding modes, an intrinsic.
+std::vector<te::Tensor> cast_compute(const std::vector<te::Tensor>& inputs, const Attrs& attrs,
                                      const ir::Type& result) {
   const te::Tensor& data = inputs[0];
   DType target = result_tensor(result).dtype;
+  bool saturate = attrs.get_int("saturate") != 0;
+  bool clamps = saturate && (target == DType::kFloat8E4M3FN || target == DType::kFloat8E4M3FNUZ ||
+                             target == DType::kFloat8E5M2 || target == DType::kFloat8E5M2FNUZ);
+  const std::string& round_mode = attrs.get_string("round_mode");
+  E8M0Rounding mode = round_mode == "down"      ? E8M0Rounding::kDown
+                      : round_mode == "nearest" ? E8M0Rounding::kNearest
+                                                : E8M0Rounding::kUp;
   return {te::compute(
       result_shape(result),
       [&](const Indices& i) {
         PrimExpr x = data(as_exprs(i));
         // Anything non-zero (NaN included) is true, as ONNX Cast; a comparison says so exactly.
         if (target == DType::kBool) return x != constant(data->dtype.dtype, 0);
+        if (target == DType::kFloat8E8M0) {
+          return tir::intrinsic(
+              "float_to_e8m0",
+              {tir::cast(scalar_type(DType::kFloat32), x),
+               tir::int_imm(saturate ? 1 : 0, scalar_type(DType::kInt32)),
+               tir::int_imm(static_cast<int64_t>(mode), scalar_type(DType::kInt32))});
+        }
+        if (clamps) {
+          PrimExpr value = tir::cast(scalar_type(DType::kFloat32), x);
+          PrimExpr limit = tir::float_imm(narrow_float_max(target));
+          PrimExpr low = tir::float_imm(-narrow_float_max(target));
+          value = select(value > limit, limit, select(value < low, low, value));
+          return tir::cast(scalar_type(target), value);
+        }
         return tir::cast(scalar_type(target), x);
       },
       "cast", "elemwise")};

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <new>
 
 #include "kiln/error.h"
@@ -17,14 +18,59 @@ struct DTypeInfo {
 };
 
 constexpr DTypeInfo kDTypes[] = {
-    {DType::kFloat32, "float32", 4},   {DType::kFloat16, "float16", 2},
-    {DType::kBFloat16, "bfloat16", 2}, {DType::kFloat64, "float64", 8},
-    {DType::kInt8, "int8", 1},         {DType::kInt16, "int16", 2},
-    {DType::kInt32, "int32", 4},       {DType::kInt64, "int64", 8},
-    {DType::kUInt8, "uint8", 1},       {DType::kUInt16, "uint16", 2},
-    {DType::kUInt32, "uint32", 4},     {DType::kUInt64, "uint64", 8},
+    {DType::kFloat32, "float32", 4},
+    {DType::kFloat16, "float16", 2},
+    {DType::kBFloat16, "bfloat16", 2},
+    {DType::kFloat64, "float64", 8},
+    {DType::kInt8, "int8", 1},
+    {DType::kInt16, "int16", 2},
+    {DType::kInt32, "int32", 4},
+    {DType::kInt64, "int64", 8},
+    {DType::kUInt8, "uint8", 1},
+    {DType::kUInt16, "uint16", 2},
+    {DType::kUInt32, "uint32", 4},
+    {DType::kUInt64, "uint64", 8},
     {DType::kBool, "bool", 1},
+    {DType::kFloat8E4M3FN, "float8e4m3fn", 1},
+    {DType::kFloat8E4M3FNUZ, "float8e4m3fnuz", 1},
+    {DType::kFloat8E5M2, "float8e5m2", 1},
+    {DType::kFloat8E5M2FNUZ, "float8e5m2fnuz", 1},
+    {DType::kFloat8E8M0, "float8e8m0", 1},
+    {DType::kFloat4E2M1, "float4e2m1", 1},
+    {DType::kInt4, "int4", 1},
+    {DType::kUInt4, "uint4", 1},
+    {DType::kInt2, "int2", 1},
+    {DType::kUInt2, "uint2", 1},
 };
+
+// The layout of a narrow float type with a sign, exponent and mantissa (all but float8e8m0).
+struct NarrowFloatFormat {
+  int exponent_bits;
+  int mantissa_bits;
+  int bias;
+  uint8_t max_code;  // the largest finite magnitude's bits
+  enum class Special { kNanOnly, kIeee, kFnuz, kNone } special;
+};
+
+NarrowFloatFormat narrow_format(DType dtype) {
+  using S = NarrowFloatFormat::Special;
+  switch (dtype) {
+    case DType::kFloat8E4M3FN:
+      return {4, 3, 7, 0x7e, S::kNanOnly};  // S.1111.111 is NaN, no inf
+    case DType::kFloat8E4M3FNUZ:
+      return {4, 3, 8, 0x7f, S::kFnuz};  // 0x80 is NaN, no inf, no -0
+    case DType::kFloat8E5M2:
+      return {5, 2, 15, 0x7b, S::kIeee};  // IEEE-like: inf and NaNs
+    case DType::kFloat8E5M2FNUZ:
+      return {5, 2, 16, 0x7f, S::kFnuz};
+    case DType::kFloat4E2M1:
+      return {2, 1, 1, 0x7, S::kNone};  // neither inf nor NaN
+    default:
+      break;
+  }
+  KILN_CHECK(false) << "not a narrow float type: " << static_cast<int>(dtype);
+  return {};
+}
 
 const DTypeInfo& info(DType dtype) {
   for (const auto& entry : kDTypes) {
@@ -70,15 +116,175 @@ std::optional<DType> dtype_from_name(std::string_view name) {
 size_t dtype_size(DType dtype) { return info(dtype).size; }
 
 bool dtype_is_float(DType dtype) {
-  return dtype == DType::kFloat32 || dtype == DType::kFloat16 || dtype == DType::kBFloat16 ||
-         dtype == DType::kFloat64;
+  switch (dtype) {
+    case DType::kFloat32:
+    case DType::kFloat16:
+    case DType::kBFloat16:
+    case DType::kFloat64:
+    case DType::kFloat8E4M3FN:
+    case DType::kFloat8E4M3FNUZ:
+    case DType::kFloat8E5M2:
+    case DType::kFloat8E5M2FNUZ:
+    case DType::kFloat8E8M0:
+    case DType::kFloat4E2M1:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool dtype_is_narrow(DType dtype) {
+  return static_cast<uint8_t>(dtype) >= static_cast<uint8_t>(DType::kFloat8E4M3FN);
+}
+
+int dtype_subbyte_bits(DType dtype) {
+  if (dtype == DType::kInt4 || dtype == DType::kUInt4) return 4;
+  if (dtype == DType::kInt2 || dtype == DType::kUInt2) return 2;
+  return 0;
 }
 
 bool dtype_is_integer(DType dtype) { return !dtype_is_float(dtype) && dtype != DType::kBool; }
 
 bool dtype_is_signed(DType dtype) {
   return dtype_is_float(dtype) || dtype == DType::kInt8 || dtype == DType::kInt16 ||
-         dtype == DType::kInt32 || dtype == DType::kInt64;
+         dtype == DType::kInt32 || dtype == DType::kInt64 || dtype == DType::kInt4 ||
+         dtype == DType::kInt2;
+}
+
+float narrow_float_to_float(DType dtype, uint8_t bits) {
+  if (dtype == DType::kFloat8E8M0) {
+    if (bits == 0xff) return std::numeric_limits<float>::quiet_NaN();
+    return std::ldexp(1.0f, static_cast<int>(bits) - 127);
+  }
+  NarrowFloatFormat format = narrow_format(dtype);
+  using S = NarrowFloatFormat::Special;
+  int width = 1 + format.exponent_bits + format.mantissa_bits;
+  bits &= static_cast<uint8_t>((1u << width) - 1);
+  bool negative = (bits >> (width - 1)) & 1u;
+  unsigned magnitude = bits & ((1u << (width - 1)) - 1);
+  unsigned exponent = magnitude >> format.mantissa_bits;
+  unsigned mantissa = magnitude & ((1u << format.mantissa_bits) - 1);
+  float nan = std::numeric_limits<float>::quiet_NaN();
+  switch (format.special) {
+    case S::kNanOnly:
+      if (magnitude == 0x7f) return negative ? -nan : nan;
+      break;
+    case S::kIeee:
+      if (exponent == (1u << format.exponent_bits) - 1) {
+        if (mantissa != 0) return negative ? -nan : nan;
+        return negative ? -std::numeric_limits<float>::infinity()
+                        : std::numeric_limits<float>::infinity();
+      }
+      break;
+    case S::kFnuz:
+      if (bits == 0x80) return nan;
+      break;
+    case S::kNone:
+      break;
+  }
+  int min_exponent = 1 - format.bias;
+  float value =
+      exponent == 0
+          ? std::ldexp(static_cast<float>(mantissa), min_exponent - format.mantissa_bits)
+          : std::ldexp(1.0f + std::ldexp(static_cast<float>(mantissa), -format.mantissa_bits),
+                       static_cast<int>(exponent) - format.bias);
+  return negative ? -value : value;
+}
+
+float narrow_float_max(DType dtype) {
+  if (dtype == DType::kFloat8E8M0) return narrow_float_to_float(dtype, 0xfe);
+  return narrow_float_to_float(dtype, narrow_format(dtype).max_code);
+}
+
+uint8_t float_to_narrow_float(DType dtype, float value) {
+  if (dtype == DType::kFloat8E8M0) return float_to_e8m0(value, true, E8M0Rounding::kUp);
+  NarrowFloatFormat format = narrow_format(dtype);
+  using S = NarrowFloatFormat::Special;
+  uint32_t bits;
+  std::memcpy(&bits, &value, sizeof(bits));
+  unsigned sign_shift = static_cast<unsigned>(format.exponent_bits + format.mantissa_bits);
+  auto sign = static_cast<uint8_t>((bits >> 31) << sign_shift);
+  uint32_t abs_bits = bits & 0x7fffffffu;
+  if (abs_bits > 0x7f800000u) {  // NaN
+    switch (format.special) {
+      case S::kNanOnly:
+        return sign | 0x7f;
+      case S::kIeee:
+        return sign | 0x7e;
+      case S::kFnuz:
+        return 0x80;
+      case S::kNone:  // ml_dtypes gives a zero with the sign flipped
+        return sign ^ static_cast<uint8_t>(1u << sign_shift);
+    }
+  }
+  int min_exponent = 1 - format.bias;
+  uint32_t code;
+  if (abs_bits < static_cast<uint32_t>(min_exponent + 127) << 23) {
+    // Below the smallest normal: multiples of the subnormal unit, rounded to nearest even (2^M
+    // is the smallest normal, whose bits are the same number).
+    float magnitude;
+    std::memcpy(&magnitude, &abs_bits, sizeof(magnitude));
+    code = static_cast<uint32_t>(
+        std::nearbyint(std::ldexp(magnitude, format.mantissa_bits - min_exponent)));
+  } else {
+    // Round the float32 mantissa to M bits (nearest even), then rebias the exponent.
+    int shift = 23 - format.mantissa_bits;
+    uint32_t rounded = (abs_bits + ((1u << (shift - 1)) - 1) + ((abs_bits >> shift) & 1u)) >> shift;
+    code = rounded - (static_cast<uint32_t>(127 - format.bias) << format.mantissa_bits);
+    if (abs_bits >= 0x7f800000u) code = 0xffffffffu;  // inf overflows
+  }
+  if (code > format.max_code) {
+    switch (format.special) {
+      case S::kNanOnly:
+        return sign | 0x7f;
+      case S::kIeee:
+        return sign | 0x7c;  // inf
+      case S::kFnuz:
+        return 0x80;
+      case S::kNone:
+        return sign | format.max_code;
+    }
+  }
+  if (code == 0 && format.special == S::kFnuz) return 0;  // no negative zero
+  return sign | static_cast<uint8_t>(code);
+}
+
+uint8_t float_to_e8m0(float value, bool saturate, E8M0Rounding mode) {
+  uint32_t bits;
+  std::memcpy(&bits, &value, sizeof(bits));
+  uint32_t exponent = (bits >> 23) & 0xffu;  // the sign is ignored, as ONNX's reference does
+  if (exponent == 0xff) return 0xff;
+  bool round_up = false;
+  switch (mode) {
+    case E8M0Rounding::kUp:
+      round_up = (bits & 0x7fffffu) != 0;
+      break;
+    case E8M0Rounding::kDown:
+      break;
+    case E8M0Rounding::kNearest: {
+      bool guard = (bits & 0x400000u) != 0;
+      bool round = (bits & 0x200000u) != 0;
+      bool sticky = (bits & 0x1fffffu) != 0;
+      round_up = guard && (round || sticky || exponent > 0);
+      break;
+    }
+  }
+  if (round_up && !(saturate && exponent == 0xfe)) ++exponent;
+  return static_cast<uint8_t>(exponent);
+}
+
+uint8_t int_to_subbyte(DType dtype, int64_t value) {
+  int width = dtype_subbyte_bits(dtype);
+  KILN_CHECK(width > 0) << "not a sub-byte integer type";
+  return static_cast<uint8_t>(static_cast<uint64_t>(value) & ((1u << width) - 1));
+}
+
+int64_t subbyte_to_int(DType dtype, uint8_t bits) {
+  int width = dtype_subbyte_bits(dtype);
+  KILN_CHECK(width > 0) << "not a sub-byte integer type";
+  int64_t value = bits & ((1 << width) - 1);
+  if (dtype_is_signed(dtype) && value >= (int64_t{1} << (width - 1))) value -= int64_t{1} << width;
+  return value;
 }
 
 float half_to_float(uint16_t bits) {
@@ -220,8 +426,14 @@ double Tensor::element_as_double(int64_t i) const {
       return static_cast<double>(reinterpret_cast<const uint64_t*>(base)[i]);
     case DType::kBool:
       return reinterpret_cast<const uint8_t*>(base)[i] != 0 ? 1.0 : 0.0;
+    case DType::kInt4:
+    case DType::kUInt4:
+    case DType::kInt2:
+    case DType::kUInt2:
+      return static_cast<double>(subbyte_to_int(dtype_, reinterpret_cast<const uint8_t*>(base)[i]));
+    default:  // narrow floats
+      return narrow_float_to_float(dtype_, reinterpret_cast<const uint8_t*>(base)[i]);
   }
-  return 0.0;
 }
 
 int64_t Tensor::element_as_int64(int64_t i) const {
@@ -245,6 +457,11 @@ int64_t Tensor::element_as_int64(int64_t i) const {
       return static_cast<int64_t>(reinterpret_cast<const uint64_t*>(base)[i]);
     case DType::kBool:
       return reinterpret_cast<const uint8_t*>(base)[i] != 0 ? 1 : 0;
+    case DType::kInt4:
+    case DType::kUInt4:
+    case DType::kInt2:
+    case DType::kUInt2:
+      return subbyte_to_int(dtype_, reinterpret_cast<const uint8_t*>(base)[i]);
     default: {
       double value = element_as_double(i);
       if (!std::isfinite(value)) return 0;
@@ -270,6 +487,15 @@ void Tensor::set_element_from_double(int64_t i, double value) {
       return;
     case DType::kBool:
       reinterpret_cast<uint8_t*>(base)[i] = value != 0.0 ? 1 : 0;
+      return;
+    case DType::kFloat8E4M3FN:
+    case DType::kFloat8E4M3FNUZ:
+    case DType::kFloat8E5M2:
+    case DType::kFloat8E5M2FNUZ:
+    case DType::kFloat8E8M0:
+    case DType::kFloat4E2M1:
+      reinterpret_cast<uint8_t*>(base)[i] =
+          float_to_narrow_float(dtype_, static_cast<float>(value));
       return;
     default:
       set_element_from_int64(i, std::isfinite(value) ? static_cast<int64_t>(value) : 0);
@@ -306,6 +532,12 @@ void Tensor::set_element_from_int64(int64_t i, int64_t value) {
       return;
     case DType::kBool:
       reinterpret_cast<uint8_t*>(base)[i] = value != 0 ? 1 : 0;
+      return;
+    case DType::kInt4:
+    case DType::kUInt4:
+    case DType::kInt2:
+    case DType::kUInt2:
+      reinterpret_cast<uint8_t*>(base)[i] = int_to_subbyte(dtype_, value);
       return;
     default:
       set_element_from_double(i, static_cast<double>(value));

@@ -36,6 +36,13 @@ double round_float(DType dtype, double value) {
       return half_to_float(float_to_half(static_cast<float>(value)));
     case DType::kBFloat16:
       return bfloat16_to_float(float_to_bfloat16(static_cast<float>(value)));
+    case DType::kFloat8E4M3FN:
+    case DType::kFloat8E4M3FNUZ:
+    case DType::kFloat8E5M2:
+    case DType::kFloat8E5M2FNUZ:
+    case DType::kFloat8E8M0:
+    case DType::kFloat4E2M1:
+      return narrow_float_to_float(dtype, float_to_narrow_float(dtype, static_cast<float>(value)));
     default:
       return value;
   }
@@ -58,6 +65,11 @@ int64_t wrap_int(DType dtype, int64_t value) {
       return static_cast<uint32_t>(value);
     case DType::kBool:
       return value != 0 ? 1 : 0;
+    case DType::kInt4:
+    case DType::kUInt4:
+    case DType::kInt2:
+    case DType::kUInt2:
+      return subbyte_to_int(dtype, int_to_subbyte(dtype, value));
     default:
       return value;
   }

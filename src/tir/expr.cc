@@ -151,6 +151,7 @@ PrimExpr intrinsic(const std::string& name, std::vector<PrimExpr> args) {
   KILN_CHECK(!args.empty()) << "intrinsic " << name << " without arguments";
   DataType dtype = args[0].dtype();
   if (name == "isnan" || name == "isinf") dtype = DataType{DType::kBool, dtype.lanes};
+  if (name == "float_to_e8m0") dtype = DataType{DType::kFloat8E8M0, dtype.lanes};
   return PrimExpr(std::make_shared<const IntrinsicNode>(dtype, name, std::move(args)));
 }
 

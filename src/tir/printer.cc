@@ -52,8 +52,9 @@ const char* immediate_suffix(DType dtype) {
       return "f64";
     case DType::kBool:
       return "";
+    default:  // the narrow types: their name ("1.5float8e4m3fn"), the text is not parsed back
+      return dtype_name(dtype).data();
   }
-  return "";
 }
 
 // The shortest decimal text that reads back as the same value of `dtype` ("0.1", "1e-05").

@@ -122,6 +122,13 @@ double round_to(double value, DType dtype) {
       return half_to_float(float_to_half(static_cast<float>(value)));
     case DType::kBFloat16:
       return bfloat16_to_float(float_to_bfloat16(static_cast<float>(value)));
+    case DType::kFloat8E4M3FN:
+    case DType::kFloat8E4M3FNUZ:
+    case DType::kFloat8E5M2:
+    case DType::kFloat8E5M2FNUZ:
+    case DType::kFloat8E8M0:
+    case DType::kFloat4E2M1:
+      return narrow_float_to_float(dtype, float_to_narrow_float(dtype, static_cast<float>(value)));
     default:
       return value;
   }

@@ -35,7 +35,8 @@ STRICT_ATOL = 1e-7
 # "rejected (input type)", like sequences, optionals and maps.
 KILN_IO_ELEM_TYPES = {
     "FLOAT", "FLOAT16", "DOUBLE", "INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32",
-    "UINT64", "BOOL",
+    "UINT64", "BOOL", "BFLOAT16", "FLOAT8E4M3FN", "FLOAT8E4M3FNUZ", "FLOAT8E5M2", "FLOAT8E5M2FNUZ",
+    "FLOAT8E8M0", "FLOAT4E2M1", "INT4", "UINT4", "INT2", "UINT2",
 }
 
 # Operator families for the per-category numbers. A case belongs to the family of its operator
@@ -236,6 +237,11 @@ def compare(actual: np.ndarray, expected: np.ndarray) -> Tuple[Optional[Mismatch
         return Mismatch(f"dtype {actual.dtype} != expected {expected.dtype}"), False
     if actual.size == 0:
         return None, True
+    # ml_dtypes' narrow types (bfloat16, float8, int4, ...) compare as the float32 / int8 values
+    # they stand for (numpy does not count them as floating or integer).
+    if expected.dtype.kind == "V" or expected.dtype.type.__module__.startswith("ml_dtypes"):
+        wide = np.float32 if "float" in expected.dtype.name else np.int8
+        actual, expected = actual.astype(wide), expected.astype(wide)
     if np.issubdtype(expected.dtype, np.floating):
         nan_a, nan_e = np.isnan(actual), np.isnan(expected)
         if not np.array_equal(nan_a, nan_e):

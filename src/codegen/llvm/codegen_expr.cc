@@ -59,6 +59,18 @@ llvm::Type* CodeGenLLVM::register_type(const DataType& dtype) {
     case DType::kBool:
       element = builder_.getInt1Ty();
       break;
+    case DType::kFloat8E4M3FN:
+    case DType::kFloat8E4M3FNUZ:
+    case DType::kFloat8E5M2:
+    case DType::kFloat8E5M2FNUZ:
+    case DType::kFloat8E8M0:
+    case DType::kFloat4E2M1:
+    case DType::kInt4:
+    case DType::kUInt4:
+    case DType::kInt2:
+    case DType::kUInt2:
+      element = builder_.getInt8Ty();
+      break;
   }
   if (dtype.lanes == 1) return element;
   return llvm::FixedVectorType::get(element, dtype.lanes);
@@ -71,7 +83,7 @@ llvm::Type* CodeGenLLVM::memory_type(const DataType& dtype) {
 }
 
 llvm::Type* CodeGenLLVM::compute_type(const DataType& dtype) {
-  if (dtype.dtype == DType::kFloat16 || dtype.dtype == DType::kBFloat16) {
+  if (dtype.dtype == DType::kFloat16 || dtype.dtype == DType::kBFloat16 || is_narrow_float(dtype)) {
     return register_type({DType::kFloat32, dtype.lanes});
   }
   return register_type(dtype);
@@ -79,6 +91,7 @@ llvm::Type* CodeGenLLVM::compute_type(const DataType& dtype) {
 
 llvm::Value* CodeGenLLVM::widen(llvm::Value* value, const DataType& dtype) {
   if (dtype.dtype == DType::kFloat16) return builder_.CreateFPExt(value, compute_type(dtype));
+  if (is_narrow_float(dtype)) return decode_narrow_float(value, dtype);
   if (dtype.dtype == DType::kBFloat16) {
     // bfloat16 is the high half of a float32.
     llvm::Type* wide_int = register_type({DType::kInt32, dtype.lanes});
@@ -90,6 +103,7 @@ llvm::Value* CodeGenLLVM::widen(llvm::Value* value, const DataType& dtype) {
 
 llvm::Value* CodeGenLLVM::narrow(llvm::Value* value, const DataType& dtype) {
   if (dtype.dtype == DType::kFloat16) return builder_.CreateFPTrunc(value, register_type(dtype));
+  if (is_narrow_float(dtype)) return encode_narrow_float(value, dtype);
   if (dtype.dtype == DType::kBFloat16) {
     // Round to nearest even, NaN stays a (quiet) NaN; the same as kiln::float_to_bfloat16.
     llvm::Type* wide_int = register_type({DType::kInt32, dtype.lanes});
@@ -121,12 +135,17 @@ llvm::Value* CodeGenLLVM::emit_constant(const DataType& dtype, double float_valu
     double value = is_float ? float_value : static_cast<double>(int_value);
     if (element.dtype == DType::kBFloat16) {
       constant = builder_.getInt16(float_to_bfloat16(static_cast<float>(value)));
+    } else if (is_narrow_float(element)) {
+      constant = builder_.getInt8(float_to_narrow_float(element.dtype, static_cast<float>(value)));
     } else {
       constant = llvm::ConstantFP::get(register_type(element), value);
     }
   } else {
     int64_t value = is_float ? static_cast<int64_t>(float_value) : int_value;
     if (element.is_bool()) value = value != 0;
+    if (dtype_subbyte_bits(element.dtype) > 0) {
+      value = subbyte_to_int(element.dtype, int_to_subbyte(element.dtype, value));
+    }
     constant = llvm::ConstantInt::get(register_type(element), static_cast<uint64_t>(value),
                                       /*IsSigned=*/true);
   }
@@ -371,6 +390,17 @@ llvm::Value* CodeGenLLVM::emit_cast(const DataType& to, const DataType& from_typ
   }
   // Integer destination.
   llvm::Type* target = register_type(to);
+  if (dtype_subbyte_bits(to.dtype) > 0) {
+    // 4-/2-bit integers wrap like the others: convert to a wide integer, keep the low bits.
+    llvm::Value* wide_int = nullptr;
+    llvm::Type* i64 = register_type({DType::kInt64, to.lanes});
+    if (from.is_float()) {
+      wide_int = builder_.CreateFPToSI(widen(value, from), i64);
+    } else {
+      wide_int = builder_.CreateIntCast(value, i64, !from.is_bool() && is_signed(from));
+    }
+    return wrap_subbyte(builder_.CreateTrunc(wide_int, target), to);
+  }
   if (from.is_float()) {
     llvm::Value* wide = widen(value, from);
     return is_signed(to) ? builder_.CreateFPToSI(wide, target)
@@ -474,7 +504,7 @@ llvm::Value* CodeGenLLVM::emit_load(const tir::BufferLoadNode& op) {
   }
   annotate_access(access, op.buffer.get());
   if (dtype.is_bool()) return builder_.CreateTrunc(loaded, register_type(dtype));
-  return loaded;
+  return wrap_subbyte(loaded, dtype);  // memory may hold other high bits (fed from outside)
 }
 
 }  // namespace kiln::codegen

@@ -102,6 +102,23 @@ llvm::Value* CodeGenLLVM::emit_bitwise(const std::string& name, const DataType& 
 
 llvm::Value* CodeGenLLVM::emit_intrinsic(const tir::IntrinsicNode& op) {
   const std::string& name = op.name;
+  if (name == "float_to_e8m0") {
+    // (float32 x, saturate, rounding mode): ONNX Cast's conversion with its attributes.
+    KILN_CHECK(op.args.size() == 3 && op.args[0].dtype().is_float())
+        << "float_to_e8m0 takes (float32, saturate, mode) in kernel " << kernel_name_;
+    auto constant_arg = [&](const tir::PrimExpr& arg) {
+      const auto* broadcast = arg.as<tir::BroadcastNode>();
+      return tir::as_const_int(broadcast != nullptr ? broadcast->value : arg);
+    };
+    const int64_t* saturate = constant_arg(op.args[1]);
+    const int64_t* mode = constant_arg(op.args[2]);
+    KILN_CHECK(saturate != nullptr && mode != nullptr)
+        << "float_to_e8m0 needs constant saturate and mode in kernel " << kernel_name_;
+    llvm::Value* x = widen(emit(op.args[0]), op.args[0].dtype());
+    KILN_CHECK(x->getType()->getScalarType()->isFloatTy())
+        << "float_to_e8m0 takes a float32 value in kernel " << kernel_name_;
+    return encode_e8m0(x, op.dtype(), *saturate != 0, static_cast<int>(*mode));
+  }
   KILN_CHECK(op.args.size() == arity(name))
       << "intrinsic " << name << " takes " << arity(name) << " arguments, got " << op.args.size();
   const DataType& dtype = op.args[0].dtype();

@@ -4,7 +4,8 @@
 // Value representation: every tir dtype has a register type and a memory type. They agree
 // except for bool (i1 in registers, i8 in memory). float16 is `half` and bfloat16 is its bit
 // pattern (i16) in both; arithmetic on them widens to float and rounds back after each operation,
-// which is what numpy's float16 does.
+// which is what numpy's float16 does. The narrow floats (float8*, float4e2m1) are their bit
+// pattern (i8) the same way, widened through a table; 4-/2-bit integers are i8 (codegen_narrow.cc).
 #pragma once
 
 #include <llvm/IR/IRBuilder.h>
@@ -18,6 +19,9 @@
 #include "tir/stmt.h"
 
 namespace kiln::codegen {
+
+// float8e4m3fn ... float4e2m1 (not the 4-/2-bit integers).
+bool is_narrow_float(const tir::DataType& dtype);
 
 class CodeGenLLVM {
  public:
@@ -67,6 +71,13 @@ class CodeGenLLVM {
   llvm::Value* widen(llvm::Value* value, const tir::DataType& dtype);
   llvm::Value* narrow(llvm::Value* value, const tir::DataType& dtype);
   llvm::Type* compute_type(const tir::DataType& dtype);  // register type after widen()
+  // Narrow types (codegen_narrow.cc): float8/float4 bits <-> float32, float8e8m0 with ONNX's
+  // rounding modes (E8M0Rounding as int), 4-/2-bit integers wrapped in registers and in memory.
+  llvm::Value* decode_narrow_float(llvm::Value* value, const tir::DataType& dtype);
+  llvm::Value* encode_narrow_float(llvm::Value* value, const tir::DataType& dtype);
+  llvm::Value* encode_e8m0(llvm::Value* value, const tir::DataType& dtype, bool saturate, int mode);
+  llvm::Value* wrap_subbyte(llvm::Value* value, const tir::DataType& dtype);
+  llvm::Value* store_subbyte(llvm::Value* value, const tir::DataType& dtype);
   llvm::Value* splat_if_needed(llvm::Value* value, int lanes);
   void annotate_access(llvm::Instruction* access, const tir::BufferNode* buffer);
 

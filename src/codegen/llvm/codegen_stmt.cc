@@ -489,6 +489,7 @@ void CodeGenLLVM::emit_store(const tir::BufferStoreNode& op) {
   DataType dtype = element.with_lanes(lanes);
   llvm::Value* value = splat_if_needed(emit(op.value), lanes);
   if (dtype.is_bool()) value = builder_.CreateZExt(value, memory_type(dtype));
+  value = store_subbyte(value, dtype);  // 4-/2-bit integers keep their low bits, as ml_dtypes
 
   const auto* ramp = op.indices.size() == 1 ? op.indices[0].as<tir::RampNode>() : nullptr;
   const int64_t* stride = ramp != nullptr ? tir::as_const_int(ramp->stride) : nullptr;

@@ -126,8 +126,7 @@ ir::Attrs window_attrs(const Window& window) {
   return {{"strides", window.strides}, {"padding", window.pads}, {"dilation", window.dilations}};
 }
 
-std::vector<int64_t> weight_kernel(const NodeContext& ctx) {
-  const ir::TensorType& weight = ctx.input_type(1);
+std::vector<int64_t> weight_kernel(const NodeContext& ctx, const ir::TensorType& weight) {
   std::vector<int64_t> kernel;
   for (size_t i = 2; i < weight.shape.size(); ++i) {
     if (!weight.shape[i].is_static()) ctx.fail("the weight's kernel size must be static");
@@ -136,9 +135,10 @@ std::vector<int64_t> weight_kernel(const NodeContext& ctx) {
   return kernel;
 }
 
-Outputs convert_conv(const NodeContext& ctx) {
-  const ir::TensorType& data_type = ctx.input_type(0);
-  const ir::TensorType& weight_type = ctx.input_type(1);
+}  // namespace
+
+ir::Expr convert_conv_of(const NodeContext& ctx, ir::Expr data, const ir::TensorType& data_type,
+                         ir::Expr weight, const ir::TensorType& weight_type) {
   if (data_type.rank() != weight_type.rank()) {
     ctx.fail("data " + data_type.to_string() + " has rank " + std::to_string(data_type.rank()) +
              " but weight " + weight_type.to_string() + " has rank " +
@@ -147,16 +147,13 @@ Outputs convert_conv(const NodeContext& ctx) {
   }
   size_t n = require_pool_rank(ctx, data_type);
   if (n == 3) {
-    Window window = read_window(ctx, spatial_dims(data_type), weight_kernel(ctx));
+    Window window = read_window(ctx, spatial_dims(data_type), weight_kernel(ctx, weight_type));
     ir::Attrs attrs = window_attrs(window);
     attrs.set("groups", ctx.attr_int("group", 1));
-    ir::Expr y = ctx.call("conv3d", {ctx.input(0), ctx.input(1)}, std::move(attrs));
-    if (ctx.has_input(2)) y = ctx.call("bias_add", {y, ctx.input(2)}, {{"axis", int64_t{1}}});
-    return {y};
+    return ctx.call("conv3d", {data, weight}, std::move(attrs));
   }
-  Window window = lift_to_2d(read_window(ctx, spatial_dims(data_type), weight_kernel(ctx)));
-  ir::Expr data = ctx.input(0);
-  ir::Expr weight = ctx.input(1);
+  Window window =
+      lift_to_2d(read_window(ctx, spatial_dims(data_type), weight_kernel(ctx, weight_type)));
   if (n == 1) {
     data = unsqueeze_height(ctx, data);
     weight = unsqueeze_height(ctx, weight);
@@ -164,8 +161,16 @@ Outputs convert_conv(const NodeContext& ctx) {
   ir::Attrs attrs = window_attrs(window);
   attrs.set("groups", ctx.attr_int("group", 1));
   ir::Expr y = ctx.call("conv2d", {data, weight}, std::move(attrs));
+  return n == 1 ? squeeze_height(ctx, y) : y;
+}
+
+namespace {
+
+Outputs convert_conv(const NodeContext& ctx) {
+  ir::Expr y =
+      convert_conv_of(ctx, ctx.input(0), ctx.input_type(0), ctx.input(1), ctx.input_type(1));
   if (ctx.has_input(2)) y = ctx.call("bias_add", {y, ctx.input(2)}, {{"axis", int64_t{1}}});
-  return {n == 1 ? squeeze_height(ctx, y) : y};
+  return {y};
 }
 
 // ConvTranspose pads from an output shape (explicit, or input * stride for auto_pad SAME), by
@@ -203,7 +208,8 @@ Outputs convert_conv_transpose(const NodeContext& ctx) {
   ir::Shape spatial = spatial_dims(data_type);
   std::string auto_pad = ctx.attr_string("auto_pad", "NOTSET");
   bool same = auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER";
-  Window window = read_window(ctx, spatial, weight_kernel(ctx), /*resolve_auto_pad=*/false);
+  Window window =
+      read_window(ctx, spatial, weight_kernel(ctx, ctx.input_type(1)), /*resolve_auto_pad=*/false);
   std::vector<int64_t> output_padding = ctx.attr_ints("output_padding", std::vector<int64_t>(n, 0));
   require_length(ctx, output_padding, n, "output_padding");
   std::vector<int64_t> output_shape = ctx.attr_ints("output_shape", {});
@@ -885,8 +891,8 @@ Outputs convert_deform_conv(const NodeContext& ctx) {
     ctx.fail("only 2-D DeformConv (rank-4 input) is supported yet, got " + data_type.to_string());
   }
   const ir::TensorType& offset_type = ctx.input_type(2);
-  Window window = read_window(ctx, spatial_dims(data_type), weight_kernel(ctx));
-  std::vector<int64_t> kernel = weight_kernel(ctx);
+  Window window = read_window(ctx, spatial_dims(data_type), weight_kernel(ctx, ctx.input_type(1)));
+  std::vector<int64_t> kernel = weight_kernel(ctx, ctx.input_type(1));
   if (window.kernel != kernel) {
     ctx.fail("kernel_shape " + ints_text(window.kernel) + " differs from the weight's " +
              ints_text(kernel));

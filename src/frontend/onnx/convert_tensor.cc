@@ -348,9 +348,18 @@ Outputs convert_range(const NodeContext& ctx) {
   return {ctx.call("cast", {range}, {{"dtype", std::string(dtype_name(dtype))}})};
 }
 
-ir::Expr cast_to(const NodeContext& ctx, const ir::Expr& data, DType dtype) {
+// Cast / CastLike with their float8 attributes (opset 19: saturate, opset 24: round_mode).
+ir::Expr cast_with_attrs(const NodeContext& ctx, DType dtype) {
+  const ir::Expr& data = ctx.input(0);
   if (data->type().as_tensor().dtype == dtype) return data;
-  return ctx.call("cast", {data}, {{"dtype", std::string(dtype_name(dtype))}});
+  std::string round_mode = ctx.attr_string("round_mode", "up");
+  if (round_mode != "up" && round_mode != "down" && round_mode != "nearest") {
+    ctx.fail("round_mode \"" + round_mode + "\" is not one of up, down, nearest");
+  }
+  return ctx.call("cast", {data},
+                  {{"dtype", std::string(dtype_name(dtype))},
+                   {"saturate", ctx.attr_int("saturate", 1) != 0 ? int64_t{1} : int64_t{0}},
+                   {"round_mode", round_mode}});
 }
 
 // Cast-1..5 name the target type with a string ("FLOAT"); later versions with its number.
@@ -367,11 +376,11 @@ Outputs convert_cast(const NodeContext& ctx) {
   int64_t to = cast_target(ctx);
   std::optional<DType> dtype = dtype_from_onnx(to);
   if (!dtype) ctx.fail("cannot cast to " + onnx_type_name(to) + ", which Kiln does not support");
-  return {cast_to(ctx, ctx.input(0), *dtype)};
+  return {cast_with_attrs(ctx, *dtype)};
 }
 
 Outputs convert_cast_like(const NodeContext& ctx) {
-  return {cast_to(ctx, ctx.input(0), ctx.input_type(1).dtype)};
+  return {cast_with_attrs(ctx, ctx.input_type(1).dtype)};
 }
 
 // Pad: pads/value are attributes before opset 11, inputs since; opset 18 adds `axes`.

@@ -256,6 +256,7 @@ const ConverterTable& converter_table() {
     add_training_converters(built);
     add_ml_converters(built);
     add_attention_converters(built);
+    add_quant_converters(built);
     return built;
   }();
   return table;

@@ -132,6 +132,12 @@ void add_misc_converters(ConverterTable& table);
 void add_training_converters(ConverterTable& table);  // ai.onnx.preview.training
 void add_ml_converters(ConverterTable& table);        // ai.onnx.ml
 void add_attention_converters(ConverterTable& table);
+void add_quant_converters(ConverterTable& table);
+
+// Conv's window attributes (kernel_shape, strides, dilations, pads/auto_pad, group) applied to
+// `data` and `weight` (1-D, 2-D or 3-D); no bias. Shared by Conv and the quantized convolutions.
+ir::Expr convert_conv_of(const NodeContext& ctx, ir::Expr data, const ir::TensorType& data_type,
+                         ir::Expr weight, const ir::TensorType& weight_type);
 
 // Shared helpers.
 // Axis in [0, rank) or an error naming the attribute.

@@ -29,19 +29,52 @@ struct OnnxTypeEntry {
 
 // ONNX TensorProto.DataType values (onnx.proto), with Kiln's dtype where there is one.
 const OnnxTypeEntry kOnnxTypes[] = {
-    {1, "FLOAT", DType::kFloat32},      {2, "UINT8", DType::kUInt8},
-    {3, "INT8", DType::kInt8},          {4, "UINT16", DType::kUInt16},
-    {5, "INT16", DType::kInt16},        {6, "INT32", DType::kInt32},
-    {7, "INT64", DType::kInt64},        {8, "STRING", std::nullopt},
-    {9, "BOOL", DType::kBool},          {10, "FLOAT16", DType::kFloat16},
-    {11, "DOUBLE", DType::kFloat64},    {12, "UINT32", DType::kUInt32},
-    {13, "UINT64", DType::kUInt64},     {14, "COMPLEX64", std::nullopt},
-    {15, "COMPLEX128", std::nullopt},   {16, "BFLOAT16", DType::kBFloat16},
-    {17, "FLOAT8E4M3FN", std::nullopt}, {18, "FLOAT8E4M3FNUZ", std::nullopt},
-    {19, "FLOAT8E5M2", std::nullopt},   {20, "FLOAT8E5M2FNUZ", std::nullopt},
-    {21, "UINT4", std::nullopt},        {22, "INT4", std::nullopt},
-    {23, "FLOAT4E2M1", std::nullopt},
+    {1, "FLOAT", DType::kFloat32},
+    {2, "UINT8", DType::kUInt8},
+    {3, "INT8", DType::kInt8},
+    {4, "UINT16", DType::kUInt16},
+    {5, "INT16", DType::kInt16},
+    {6, "INT32", DType::kInt32},
+    {7, "INT64", DType::kInt64},
+    {8, "STRING", std::nullopt},
+    {9, "BOOL", DType::kBool},
+    {10, "FLOAT16", DType::kFloat16},
+    {11, "DOUBLE", DType::kFloat64},
+    {12, "UINT32", DType::kUInt32},
+    {13, "UINT64", DType::kUInt64},
+    {14, "COMPLEX64", std::nullopt},
+    {15, "COMPLEX128", std::nullopt},
+    {16, "BFLOAT16", DType::kBFloat16},
+    {17, "FLOAT8E4M3FN", DType::kFloat8E4M3FN},
+    {18, "FLOAT8E4M3FNUZ", DType::kFloat8E4M3FNUZ},
+    {19, "FLOAT8E5M2", DType::kFloat8E5M2},
+    {20, "FLOAT8E5M2FNUZ", DType::kFloat8E5M2FNUZ},
+    {21, "UINT4", DType::kUInt4},
+    {22, "INT4", DType::kInt4},
+    {23, "FLOAT4E2M1", DType::kFloat4E2M1},
+    {24, "FLOAT8E8M0", DType::kFloat8E8M0},
+    {25, "UINT2", DType::kUInt2},
+    {26, "INT2", DType::kInt2},
 };
+
+// Elements per byte in a TensorProto's raw_data / int32_data: ONNX packs the 4-bit types two to
+// a byte and the 2-bit types four, the first element in the lowest bits.
+int64_t elements_per_byte(DType dtype) {
+  if (dtype == DType::kInt4 || dtype == DType::kUInt4 || dtype == DType::kFloat4E2M1) return 2;
+  if (dtype == DType::kInt2 || dtype == DType::kUInt2) return 4;
+  return 1;
+}
+
+// Spreads packed elements to one per byte (Kiln's layout), each keeping its low bits.
+void unpack_elements(Tensor& tensor, const uint8_t* packed) {
+  int64_t per_byte = elements_per_byte(tensor.dtype());
+  int bits = static_cast<int>(8 / per_byte);
+  auto* out = tensor.mutable_data_as<uint8_t>();
+  for (int64_t i = 0; i < tensor.numel(); ++i) {
+    int shift = static_cast<int>(i % per_byte) * bits;
+    out[i] = static_cast<uint8_t>((packed[i / per_byte] >> shift) & ((1u << bits) - 1));
+  }
+}
 
 // Error context for one tensor: "model.onnx: initializer 'conv1.weight'".
 struct TensorSite {
@@ -171,6 +204,34 @@ void fill_from_typed_fields(Tensor& tensor, const onnx::TensorProto& proto,
       return fill_from_field(tensor, proto.int32_data(), "int32_data", store_bits16, site);
     case DType::kInt64:
       return fill_from_field(tensor, proto.int64_data(), "int64_data", store_int, site);
+    case DType::kFloat8E4M3FN:
+    case DType::kFloat8E4M3FNUZ:
+    case DType::kFloat8E5M2:
+    case DType::kFloat8E5M2FNUZ:
+    case DType::kFloat8E8M0:
+      // float8 values travel as their bit patterns in int32_data, one per entry.
+      return fill_from_field(
+          tensor, proto.int32_data(), "int32_data",
+          [](Tensor& t, int64_t i, int32_t v) {
+            t.mutable_data_as<uint8_t>()[i] = static_cast<uint8_t>(v);
+          },
+          site);
+    case DType::kInt4:
+    case DType::kUInt4:
+    case DType::kInt2:
+    case DType::kUInt2:
+    case DType::kFloat4E2M1: {
+      // Packed: each int32_data entry holds one byte of 2 or 4 elements.
+      int64_t per_byte = elements_per_byte(tensor.dtype());
+      int64_t needed = (tensor.numel() + per_byte - 1) / per_byte;
+      if (proto.int32_data_size() != needed) {
+        site.fail("int32_data holds " + std::to_string(proto.int32_data_size()) +
+                  " packed bytes, dims " + dims_text(tensor.shape()) + " need " +
+                  std::to_string(needed));
+      }
+      std::vector<uint8_t> packed(proto.int32_data().begin(), proto.int32_data().end());
+      return unpack_elements(tensor, packed.data());
+    }
     case DType::kUInt32:
     case DType::kUInt64:
       return fill_from_field(
@@ -198,19 +259,29 @@ OnnxInitializer convert_tensor(const onnx::TensorProto& proto, const fs::path& m
   }
   std::vector<int64_t> dims(proto.dims().begin(), proto.dims().end());
   int64_t count = checked_count(dims, site);
-  size_t expected_bytes = static_cast<size_t>(count) * dtype_size(*dtype);
+  int64_t per_byte = elements_per_byte(*dtype);
+  size_t expected_bytes =
+      static_cast<size_t>((count + per_byte - 1) / per_byte) * dtype_size(*dtype);
   Tensor tensor(*dtype, dims);
+  // Bytes as stored in the file; the 4-/2-bit types are unpacked to one element per byte.
+  auto store_bytes = [&](const char* bytes) {
+    if (expected_bytes == 0) return;
+    if (per_byte == 1) {
+      std::memcpy(tensor.mutable_data(), bytes, expected_bytes);
+    } else {
+      unpack_elements(tensor, reinterpret_cast<const uint8_t*>(bytes));
+    }
+  };
   if (proto.data_location() == onnx::TensorProto::EXTERNAL) {
     std::string bytes = read_external_bytes(proto, expected_bytes, model_dir, site);
-    if (expected_bytes > 0) std::memcpy(tensor.mutable_data(), bytes.data(), expected_bytes);
+    store_bytes(bytes.data());
   } else if (proto.has_raw_data()) {
     if (proto.raw_data().size() != expected_bytes) {
       site.fail("raw_data has " + std::to_string(proto.raw_data().size()) + " bytes, dims " +
                 dims_text(dims) + " of " + std::string(dtype_name(*dtype)) + " need " +
                 std::to_string(expected_bytes));
     }
-    if (expected_bytes > 0)
-      std::memcpy(tensor.mutable_data(), proto.raw_data().data(), expected_bytes);
+    store_bytes(proto.raw_data().data());
   } else {
     fill_from_typed_fields(tensor, proto, site);
   }
