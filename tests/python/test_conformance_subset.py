@@ -3,7 +3,7 @@
 Catches regressions without requiring the operators Kiln does not support yet: zero crashes,
 zero timeouts, and every case in ci_expected_pass.txt (the subset cases that passed when it was
 generated) still passes. When a change makes more cases pass, regenerate the list:
-    python3 tests/conformance/run.py --subset ci --write-expected tests/conformance/ci_expected_pass.txt
+    python3 tests/conformance/run.py --subset ci --freeze-inputs --write-expected tests/conformance/ci_expected_pass.txt
 Also checks the runner itself: comparison rules, and that a worker's crash or hang is recorded
 without stopping the run.
 """
@@ -46,7 +46,7 @@ def run_conformance(kiln, report, *args, env=None, timeout=600):
 @pytest.fixture(scope="module")
 def ci_report(kiln, tmp_path_factory):
     _, report = run_conformance(kiln, tmp_path_factory.mktemp("conformance") / "ci.json",
-                                "--subset", "ci", "--timeout", "60")
+                                "--subset", "ci", "--freeze-inputs", "--timeout", "60")
     return report
 
 
