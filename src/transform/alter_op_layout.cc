@@ -65,6 +65,9 @@ class LayoutAlterer final : public ir::ExprMutator {
   // the result and disappears.
   ir::Expr rewrite(const ir::Expr& node, const std::vector<ir::Expr>& new_children) override {
     if (const auto* call = ir::as<ir::CallNode>(node)) {
+      if (lanes_ > 0 && call->op.name == "dense") {
+        if (std::optional<ir::Expr> packed = pack_dense(*call, new_children)) return *packed;
+      }
       if (std::optional<Blocked> blocked = block_call(*call)) {
         ir::Expr plain = blocked->layout == blocked->plain_layout
                              ? blocked->expr
@@ -90,6 +93,24 @@ class LayoutAlterer final : public ir::ExprMutator {
     ir::Expr& cached = transformed_inputs_[{original.get(), layout}];
     if (!cached) cached = transform(memo_.at(original.get()), "NCHW", layout);
     return cached;
+  }
+
+  // dense(x, W[N, K]) with a constant float32 W becomes matmul(x, Wt[K, N]), Wt transposed here,
+  // at compile time: the kernel's vectors run along N, which must be contiguous in the right
+  // operand; with W as given, dense would transpose it into a scratch buffer on every run (a
+  // strided copy of the whole weight).
+  std::optional<ir::Expr> pack_dense(const ir::CallNode& call,
+                                     const std::vector<ir::Expr>& new_children) const {
+    const auto* weight = ir::as<ir::ConstantNode>(new_children[1]);
+    if (weight == nullptr || weight->value.dtype() != DType::kFloat32 ||
+        weight->value.ndim() != 2 || !is_float32_static(new_children[0])) {
+      return std::nullopt;
+    }
+    ir::Expr transposed = fold_if_constant(
+        ir::call("transpose", {new_children[1]}, {{"axes", std::vector<int64_t>{1, 0}}}),
+        weight->name);
+    if (ir::as<ir::ConstantNode>(transposed) == nullptr) return std::nullopt;  // too big to fold
+    return ir::call("matmul", {new_children[0], transposed}, {}, call.source_name);
   }
 
   std::optional<Blocked> block_call(const ir::CallNode& call) {

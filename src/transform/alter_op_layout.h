@@ -18,7 +18,9 @@
 //             blocked users); bias_add along the channels (it becomes an add of the blocked bias);
 //             and max / average pooling; reductions over H and W. Every other use of a blocked
 //             value, and the function's outputs, read it back in its original layout through one
-//             layout_transform per value. Inputs, outputs, their names and types are unchanged.
+//             layout_transform per value. Every float32 dense with a constant weight [N, K]
+//             becomes a matmul with the weight transposed to [K, N] here (the kernel's vectors run
+//             along N). Inputs, outputs, their names and types are unchanged.
 // Run after:  fold_constant (it folds the weight transforms again: harmless).
 #pragma once
 

@@ -125,7 +125,9 @@ void matrix_schedule(te::Schedule& schedule, const std::vector<te::Tensor>& outp
     std::vector<int64_t> blocks(rank, 1);
     blocks[rank - 2] = rows;
     blocks[rank - 1] = columns;
-    if (register_tile(schedule, output, product, blocks, context)) return;
+    if (register_tile(schedule, output, product, blocks, context, {}, /*columns_outermost=*/true)) {
+      return;
+    }
   }
   schedule_all_stages(schedule, outputs, context);
 }

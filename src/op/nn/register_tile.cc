@@ -35,7 +35,7 @@ int64_t divisor_at_most(int64_t extent, int64_t limit) {
 
 bool register_tile(te::Schedule& schedule, const te::Tensor& output, const te::Tensor& accumulate,
                    const std::vector<int64_t>& blocks, const ScheduleContext& context,
-                   const std::vector<std::string>& unroll_reduce) {
+                   const std::vector<std::string>& unroll_reduce, bool columns_outermost) {
   const bool separate = accumulate && accumulate.get() != output.get();
   const te::Tensor& reduction = separate ? accumulate : output;
   const size_t rank = output->shape.size();
@@ -74,6 +74,8 @@ bool register_tile(te::Schedule& schedule, const te::Tensor& output, const te::T
     outer.push_back(tile_outer);
     inner.push_back(tile_inner);
   }
+  if (columns_outermost && outer.size() > 1)
+    std::rotate(outer.rbegin(), outer.rbegin() + 1, outer.rend());
   std::vector<std::string> order = outer;
   order.insert(order.end(), inner.begin(), inner.end());
   schedule.reorder(out_name, order);

@@ -42,8 +42,12 @@ int64_t divisor_at_most(int64_t extent, int64_t limit);
 // loops keep their order; `unroll_reduce` names reduce loops of the accumulating stage to unroll
 // too (short kernel-window loops: more independent work per iteration).
 // Returns false (and changes nothing) when the stages do not have the expected form.
+// `columns_outermost` runs the tiles along the innermost axis in the outer tile loop (all rows of
+// one column panel, then the next panel): matrix products whose right operand is too big for the
+// L2 cache then read each panel of it from memory once instead of once per row block.
 bool register_tile(te::Schedule& schedule, const te::Tensor& output, const te::Tensor& accumulate,
                    const std::vector<int64_t>& blocks, const ScheduleContext& context,
-                   const std::vector<std::string>& unroll_reduce = {});
+                   const std::vector<std::string>& unroll_reduce = {},
+                   bool columns_outermost = false);
 
 }  // namespace kiln::op

@@ -97,5 +97,23 @@ TEST(TransformAlterOpLayout, OtherConsumersReadThePlainValueOnce) {
   test::expect_same_values(module, altered);
 }
 
+TEST(TransformAlterOpLayout, DenseBecomesMatmulOnTheTransposedWeight) {
+  ir::Var x = f32_var("x", {3, 5});
+  ir::Expr y = ir::call("dense", {x, random_constant("w", {4, 5}, 9)});
+  y = ir::call("bias_add", {y, random_constant("b", {4}, 10)}, {{"axis", int64_t{-1}}});
+  ir::Module module = test::make_module({x}, y);
+  ir::Module altered = alter_op_layout(module, 16);
+  EXPECT_EQ(test::count_calls(altered, "dense"), 0);
+  EXPECT_EQ(test::count_calls(altered, "matmul"), 1);
+  EXPECT_EQ(test::count_calls(altered, "transpose"), 0);  // folded: $w is [5, 4] now
+  EXPECT_NE(test::text(altered).find("$w: float32[5, 4]"), std::string::npos)
+      << test::text(altered);
+  test::expect_same_values(module, altered);
+  // A weight computed at run time stays a dense.
+  ir::Var w = f32_var("w", {4, 5});
+  ir::Module runtime_weight = test::make_module({x, w}, ir::call("dense", {x, w}));
+  EXPECT_EQ(test::count_calls(alter_op_layout(runtime_weight, 16), "dense"), 1);
+}
+
 }  // namespace
 }  // namespace kiln::transform
