@@ -163,9 +163,17 @@ class LayoutAlterer final : public ir::ExprMutator {
                   : "OIHW" + std::to_string(in_block) + "i" + std::to_string(out_block) + "o";
     ir::Expr packed_weight = transform(weight_memo(weight), "OIHW", weight_layout);
     ir::Attrs attrs = conv.attrs;
+    // A plain image of fewer than 4 channels is read in NCHW as it is (the kernel reads its data
+    // as broadcast scalars): blocking it would be a transform with vectors of 1-3 lanes.
+    ir::Expr conv_data;
+    if (!depthwise && in_block == in[1] && in[1] < 4 && find_blocked(data) == nullptr) {
+      attrs.set("data_layout", std::string("NCHW"));
+      conv_data = memo_.at(data.get());
+    } else {
+      conv_data = as_layout(data, blocked_name("NCHW", in_block));
+    }
     ir::Expr blocked_conv =
-        ir::call("conv2d_nchwc", {as_layout(data, blocked_name("NCHW", in_block)), packed_weight},
-                 std::move(attrs), conv.source_name);
+        ir::call("conv2d_nchwc", {conv_data, packed_weight}, std::move(attrs), conv.source_name);
     return Blocked{blocked_conv, blocked_name("NCHW", out_block), "NCHW"};
   }
 

@@ -29,7 +29,8 @@ struct BlockedDims {
   int64_t batch, blocks, height, width, block;
 };
 
-BlockedDims blocked_dims(const std::vector<int64_t>& d) {
+BlockedDims blocked_dims(const std::vector<int64_t>& d, bool nchw) {
+  if (nchw) return {d[0], 1, d[2], d[3], d[1]};
   if (d.size() == 4) return {d[0], 1, d[1], d[2], d[3]};
   return {d[0], d[1], d[2], d[3], d[4]};
 }
@@ -46,8 +47,18 @@ Type infer_conv2d_nchwc(const std::vector<Type>& args, const ir::Attrs& attrs) {
     type_error(kOp, "needs static shapes, got data " + data.to_string() + " and weight " +
                         weight.to_string());
   }
-  const bool nhwc = data.rank() == 4;
-  const BlockedDims d = blocked_dims(data.static_shape());
+  // data_layout "NCHW": plain NCHW data read as one block of all its channels (a 3-channel image
+  // needs no transform: the kernel reads data as broadcast scalars anyway); groups must be 1.
+  const bool nchw = attrs.get_string("data_layout") == "NCHW";
+  if (!nchw && !attrs.get_string("data_layout").empty()) {
+    type_error(kOp, "data_layout must be \"\" (by rank) or \"NCHW\", got \"" +
+                        attrs.get_string("data_layout") + "\"");
+  }
+  if (nchw && (data.rank() != 4 || attrs.get_int("groups") != 1)) {
+    type_error(kOp, "data_layout NCHW needs rank-4 data and groups 1");
+  }
+  const bool nhwc = data.rank() == 4 && !nchw;
+  const BlockedDims d = blocked_dims(data.static_shape(), nchw);
   const std::vector<int64_t> w = weight.static_shape();
   const std::vector<int64_t>& strides = nn::ints_attr(attrs, "strides", 2, kOp);
   const std::vector<int64_t>& padding = nn::ints_attr(attrs, "padding", 4, kOp);
@@ -100,7 +111,10 @@ void register_conv_blocked_ops(ir::OpRegistry& registry) {
       attr_ints("strides", std::vector<int64_t>{1, 1}, "stride along height, width"),
       attr_ints("padding", std::vector<int64_t>{0, 0, 0, 0}, "top, left, bottom, right"),
       attr_ints("dilation", std::vector<int64_t>{1, 1}, "dilation along height, width"),
-      attr_int("groups", 1, "1, or the channel count (depthwise)")};
+      attr_int("groups", 1, "1, or the channel count (depthwise)"),
+      attr_string(
+          "data_layout", std::string(""),
+          "\"\": NCHW[x]c (rank 5) or NHWC (rank 4); \"NCHW\": plain NCHW data, one block")};
   ir::OpDef def =
       nn::make_op(std::string(kOp),
                   "2-D convolution on channel-blocked data: NCHW[x]c data, "

@@ -31,9 +31,12 @@ std::vector<te::Tensor> conv2d_nchwc_compute(const std::vector<te::Tensor>& inpu
   DType dtype = data->dtype.dtype;
   // NHWC data (rank 4) is one channel block: positions below are [n, block, h, w, c] and
   // `nhwc_index` drops the block.
-  const bool nhwc = data->shape.size() == 4;
-  auto nhwc_index = [nhwc](std::vector<PrimExpr> index) {
+  // NCHW data (data_layout "NCHW") is one block too: [n, 0, h, w, c] reads [n, c, h, w].
+  const bool nchw = attrs.get_string("data_layout") == "NCHW";
+  const bool nhwc = data->shape.size() == 4 && !nchw;
+  auto nhwc_index = [nhwc, nchw](std::vector<PrimExpr> index) {
     if (nhwc) index.erase(index.begin() + 1);
+    if (nchw) index = {index[0], index[4], index[2], index[3]};
     return index;
   };
   const size_t h_axis = nhwc ? 1 : 2, w_axis = nhwc ? 2 : 3;
@@ -161,7 +164,8 @@ void conv2d_nchwc_schedule(te::Schedule& schedule, const std::vector<te::Tensor>
     const te::Tensor& weight = inputs[1];
     if (source->tag == "pad") schedule_injective_stage(schedule, source, context);
     const bool nhwc = rank == 4;
-    bool depthwise = weight->shape[1] == 1 && weight->shape[4] == 1 && weight->shape[5] > 1 &&
+    bool depthwise = source->shape.size() == rank && weight->shape[1] == 1 &&
+                     weight->shape[4] == 1 && weight->shape[5] > 1 &&
                      source->shape.back() == weight->shape[5];
     int lanes = context.lanes(conv->dtype.dtype);
     // The vector: the channel block; in NHWC, a slice of at most two vectors of the channels.
