@@ -162,12 +162,13 @@ RunResult run(const Package& package, const RunOptions& options) {
     throw Error(package.path() + " was compiled for " + target.effective_triple() +
                 " and cannot run on this machine; run it where that target lives");
   }
-  runtime::PackageContents contents = runtime::read_package(package.path());
+  // mod.params is read into an aligned buffer whose tensors the executor binds in place: one copy
+  // of the weights in memory, never two.
+  runtime::PackageContents contents = runtime::read_package(package.path(), true);
   std::shared_ptr<runtime::KernelModule> module =
       runtime::load_shared_library_bytes(contents.library, package.path() + ":mod.so");
-  auto params = runtime::deserialize_params(contents.params, package.path() + ":mod.params");
-  // The executor binds the weights in place; drop the package's raw bytes so that only one copy
-  // of the weights stays in memory.
+  auto params = runtime::deserialize_params_in_place(
+      std::move(contents.params_storage), contents.params_size, package.path() + ":mod.params");
   std::string graph_json = std::move(contents.graph_json);
   contents = runtime::PackageContents();
   runtime::GraphExecutor executor(graph_json, module, params);

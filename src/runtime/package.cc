@@ -8,16 +8,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <memory>
+#include <new>
 #include <nlohmann/json.hpp>
 #include <vector>
 
 #include "kiln/error.h"
+#include "kiln/tensor.h"
 #include "support/sha256.h"
 
 namespace kiln::runtime {
@@ -134,7 +137,7 @@ void write_package(const std::string& path, const PackageContents& contents) {
   }
 }
 
-PackageContents read_package(const std::string& path) {
+PackageContents read_package(const std::string& path, bool aligned_params) {
   auto invalid = [&](const std::string& what) -> Error {
     return Error(path + " is not a valid Kiln package: " + what);
   };
@@ -153,6 +156,8 @@ PackageContents read_package(const std::string& path) {
   }
 
   std::map<std::string, std::string> members;
+  std::shared_ptr<std::byte[]> aligned_storage;
+  size_t aligned_size = 0;
   for (;;) {
     archive_entry* entry = nullptr;
     int status = archive_read_next_header(reader.get(), &entry);
@@ -182,17 +187,31 @@ PackageContents read_package(const std::string& path) {
       throw invalid("member '" + name + "' has an impossible size (" + std::to_string(size) +
                     " bytes in a file of " + std::to_string(info.st_size) + ")");
     }
-    std::string bytes(static_cast<size_t>(size), '\0');
-    size_t done = 0;
-    while (done < bytes.size()) {
-      la_ssize_t got = archive_read_data(reader.get(), bytes.data() + done, bytes.size() - done);
-      if (got < 0) {
-        throw invalid("it is truncated or damaged (" + archive_message(reader.get()) + ")");
+    auto read_into = [&](char* destination, size_t length) {
+      size_t done = 0;
+      while (done < length) {
+        la_ssize_t got = archive_read_data(reader.get(), destination + done, length - done);
+        if (got < 0) {
+          throw invalid("it is truncated or damaged (" + archive_message(reader.get()) + ")");
+        }
+        if (got == 0) break;
+        done += static_cast<size_t>(got);
       }
-      if (got == 0) break;
-      done += static_cast<size_t>(got);
+      if (done != length) throw invalid("member '" + name + "' is truncated");
+    };
+    if (aligned_params && name == kParams) {
+      size_t length = static_cast<size_t>(size);
+      auto* raw = static_cast<std::byte*>(
+          ::operator new[](std::max<size_t>(length, 1), std::align_val_t(Tensor::kAlignment)));
+      aligned_storage = std::shared_ptr<std::byte[]>(
+          raw, [](std::byte* p) { ::operator delete[](p, std::align_val_t(Tensor::kAlignment)); });
+      aligned_size = length;
+      read_into(reinterpret_cast<char*>(raw), length);
+      members.emplace(name, std::string());
+      continue;
     }
-    if (done != bytes.size()) throw invalid("member '" + name + "' is truncated");
+    std::string bytes(static_cast<size_t>(size), '\0');
+    read_into(bytes.data(), bytes.size());
     members.emplace(name, std::move(bytes));
   }
 
@@ -204,6 +223,8 @@ PackageContents read_package(const std::string& path) {
   contents.library = std::move(members[kLibrary]);
   contents.graph_json = std::move(members[kGraph]);
   contents.params = std::move(members[kParams]);
+  contents.params_storage = std::move(aligned_storage);
+  contents.params_size = aligned_size;
   bool has_object = members.count(kObject) != 0;
   if (has_object) contents.object = std::move(members[kObject]);
 
@@ -224,7 +245,11 @@ PackageContents read_package(const std::string& path) {
     if (expected == checksums->end() || !expected->is_string()) {
       throw invalid(std::string("metadata.json has no SHA-256 for ") + name);
     }
-    if (expected->get<std::string>() != sha256_hex(*bytes)) {
+    std::string digest =
+        name == std::string(kParams) && contents.params_storage
+            ? support::to_hex(support::sha256(contents.params_storage.get(), contents.params_size))
+            : sha256_hex(*bytes);
+    if (expected->get<std::string>() != digest) {
       throw invalid(std::string(name) +
                     " does not match its SHA-256 in metadata.json (the package was modified or "
                     "corrupted; compile it again)");

@@ -1,5 +1,6 @@
 // mod.params: the binary parameter file (layout in docs/formats.md, "mod.params").
 #include <cstring>
+#include <string_view>
 
 #include "kiln/error.h"
 #include "runtime/package.h"
@@ -11,6 +12,7 @@ namespace {
 constexpr char kMagic[8] = {'K', 'I', 'L', 'N', 'P', 'A', 'R', 'M'};
 constexpr uint32_t kVersion = 1;
 constexpr size_t kDataAlignment = 64;
+static_assert(kDataAlignment % Tensor::kAlignment == 0, "in-place params need aligned data");
 constexpr uint32_t kMaxRank = 64;
 constexpr uint32_t kMaxNameLength = 1 << 20;
 
@@ -35,7 +37,7 @@ void pad_to_alignment(std::string& out) {
 // Reads the file front to back; every read is bounds-checked and fails naming the file.
 class Reader {
  public:
-  Reader(const std::string& bytes, const std::string& display_name)
+  Reader(std::string_view bytes, const std::string& display_name)
       : bytes_(bytes), display_name_(display_name) {}
 
   [[noreturn]] void fail(const std::string& what) const {
@@ -80,7 +82,7 @@ class Reader {
   }
 
  private:
-  const std::string& bytes_;
+  std::string_view bytes_;
   const std::string& display_name_;
   size_t position_ = 0;
 };
@@ -104,8 +106,13 @@ std::string serialize_params(const std::map<std::string, Tensor>& params) {
   return out;
 }
 
-std::map<std::string, Tensor> deserialize_params(const std::string& bytes,
-                                                 const std::string& display_name) {
+namespace {
+
+// Reads the records of mod.params; `make_tensor(dtype, shape, data, nbytes)` builds each tensor
+// from its bytes (a copy, or a view into the storage).
+template <typename MakeTensor>
+std::map<std::string, Tensor> read_params(std::string_view bytes, const std::string& display_name,
+                                          MakeTensor make_tensor) {
   Reader reader(bytes, display_name);
   if (std::memcmp(reader.take(sizeof(kMagic), "the header"), kMagic, sizeof(kMagic)) != 0) {
     reader.fail("it does not start with KILNPARM");
@@ -154,13 +161,39 @@ std::map<std::string, Tensor> deserialize_params(const std::string& bytes,
     }
     const char* data = reader.take(static_cast<size_t>(nbytes), "tensor data");
     if (params.count(name) != 0) reader.fail(where + " appears twice");
-    params.emplace(name,
-                   Tensor::from_bytes(*dtype, std::move(shape), data, static_cast<size_t>(nbytes)));
+    params.emplace(name, make_tensor(*dtype, std::move(shape), data, static_cast<size_t>(nbytes)));
   }
   if (reader.remaining() != 0) {
     reader.fail(std::to_string(reader.remaining()) + " unexpected bytes after the last tensor");
   }
   return params;
+}
+
+}  // namespace
+
+std::map<std::string, Tensor> deserialize_params(const std::string& bytes,
+                                                 const std::string& display_name) {
+  return read_params(bytes, display_name,
+                     [](DType dtype, std::vector<int64_t> shape, const char* data, size_t nbytes) {
+                       return Tensor::from_bytes(dtype, std::move(shape), data, nbytes);
+                     });
+}
+
+std::map<std::string, Tensor> deserialize_params_in_place(std::shared_ptr<std::byte[]> storage,
+                                                          size_t size,
+                                                          const std::string& display_name) {
+  const char* base = reinterpret_cast<const char*>(storage.get());
+  KILN_CHECK(reinterpret_cast<uintptr_t>(base) % Tensor::kAlignment == 0)
+      << "deserialize_params_in_place: storage is not aligned";
+  return read_params(
+      std::string_view(base, size), display_name,
+      [&](DType dtype, std::vector<int64_t> shape, const char* data, size_t /*nbytes*/) {
+        // The record's data starts at a multiple of kDataAlignment (>= Tensor::kAlignment) from
+        // the aligned base: a view that shares the storage's ownership.
+        std::shared_ptr<std::byte[]> view(storage,
+                                          reinterpret_cast<std::byte*>(const_cast<char*>(data)));
+        return Tensor::from_storage(dtype, std::move(shape), std::move(view));
+      });
 }
 
 }  // namespace kiln::runtime

@@ -185,6 +185,43 @@ TEST(PackageTest, TamperedMemberIsRefused) {
   }
 }
 
+TEST(PackageTest, AlignedParamsAreUsedInPlace) {
+  TempDir dir;
+  std::string path = dir.file("m.tar");
+  PackageContents contents = sample_package();
+  write_package(path, contents);
+  PackageContents loaded = read_package(path, /*aligned_params=*/true);
+  EXPECT_TRUE(loaded.params.empty());
+  ASSERT_TRUE(loaded.params_storage);
+  EXPECT_EQ(loaded.params_size, contents.params.size());
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(loaded.params_storage.get()) % Tensor::kAlignment, 0u);
+  const std::byte* begin = loaded.params_storage.get();
+  auto params = deserialize_params_in_place(loaded.params_storage, loaded.params_size, "p");
+  for (const auto& [name, tensor] : sample_params()) {
+    ASSERT_EQ(params.count(name), 1u) << name;
+    EXPECT_TRUE(params.at(name).identical(tensor)) << name;
+    // A view into the package's buffer, not a copy.
+    const auto* data = static_cast<const std::byte*>(params.at(name).data());
+    EXPECT_TRUE(data >= begin && data <= begin + loaded.params_size) << name;
+  }
+  // The views keep the buffer alive.
+  loaded = PackageContents();
+  EXPECT_TRUE(params.at("conv1.weight").identical(sample_params().at("conv1.weight")));
+}
+
+TEST(PackageTest, TamperedParamsAreRefusedWhenReadAligned) {
+  TempDir dir;
+  std::string path = dir.file("m.tar");
+  PackageContents contents = sample_package();
+  write_package(path, contents);
+  std::string bytes = read_file(path);
+  size_t at = bytes.find(contents.params.substr(64, 24));
+  ASSERT_NE(at, std::string::npos);
+  bytes[at + 3] ^= 0x40;
+  write_file(path, bytes);
+  EXPECT_THROW(read_package(path, /*aligned_params=*/true), Error);
+}
+
 TEST(PackageTest, TruncatedOrForeignFilesAreRefused) {
   TempDir dir;
   std::string path = dir.file("m.tar");
