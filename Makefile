@@ -43,7 +43,7 @@ demo: deps
 
 # Kiln beside onnxruntime (medians and ratios; not a test).
 bench: build
-	$(PY_ENV) $(PYTHON) bench/run.py --models resnet50_v1,mobilenet_v2,bert_tiny --threads 1,2
+	$(PY_ENV) $(PYTHON) bench/run.py --models resnet50_v1,mobilenet_v2,bert_base --threads 1,2
 
 format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Kiln beside onnxruntime, in one process, same thread count: medians and the ratio.
+"""Kiln beside onnxruntime and torch, in one process, same thread count: medians and the ratio.
 
     python bench/run.py --models resnet50_v1,mobilenet_v2 --threads 1,2 [--repeat 10] [--json]
 
@@ -10,7 +10,9 @@ after load + one run, so it counts the loaded code, weights, planned buffers and
 parameter bytes within it, from kiln.Result.storage_bytes / param_bytes.
 
 Benchmarks are not tests: they print numbers and never fail on time. The machine is shared and
-noisy, so runtimes are interleaved (Kiln, onnxruntime, Kiln, ...) and medians are reported.
+noisy, so runtimes are interleaved (Kiln, onnxruntime, torch, Kiln, ...) and medians are reported.
+torch runs the same architecture (tests/models/architectures.py, same seeded weights) in eval mode
+under torch.inference_mode with torch.set_num_threads(threads); "ratio" is Kiln / onnxruntime.
 """
 
 import argparse
@@ -86,6 +88,18 @@ def _ort_first_run_mem(model_path, feeds, threads):
     return _peak_rss_mb() - baseline
 
 
+def _torch_first_run_mem(name, feeds, threads):
+    """In a fresh process: peak RSS growth (MB) of building the torch model and running it once."""
+    import torch
+    import architectures
+    baseline = _peak_rss_mb()
+    torch.set_num_threads(threads)
+    model, _ = architectures.build(name)
+    with torch.inference_mode():
+        model(*[torch.from_numpy(v) for v in feeds.values()])
+    return _peak_rss_mb() - baseline
+
+
 def first_run_mem(fn, *args):
     with multiprocessing.get_context("spawn").Pool(1) as pool:
         return pool.apply(fn, args)
@@ -112,12 +126,25 @@ def bench_model(name, threads, repeat, out_dir):
     kiln_mem = first_run_mem(_kiln_first_run_mem, package_path, feeds, threads)
     ort_mem = first_run_mem(_ort_first_run_mem, path, feeds, threads)
 
-    kiln_times, ort_times = [], []
+    torch_mem = first_run_mem(_torch_first_run_mem, name, feeds, threads)
+
+    import torch
+    import architectures
+    torch.set_num_threads(threads)
+    torch_model, _ = architectures.build(name)
+    torch_inputs = [torch.from_numpy(v) for v in feeds.values()]  # the ONNX inputs' order
+
+    def run_torch():
+        with torch.inference_mode():
+            torch_model(*torch_inputs)
+
+    kiln_times, ort_times, torch_times = [], [], []
     expected = session.run(None, feeds)
     for _ in range(repeat):  # interleave the runtimes
         result = kiln.run(package, inputs=feeds, benchmark=True, repeat=1, number=3)
         kiln_times.append(result.times.median)
         ort_times.extend(timed(lambda: session.run(None, feeds), 3)[1:])
+        torch_times.extend(timed(run_torch, 3)[1:])
     got = result.outputs["output_0"]
     max_error = float(np.max(np.abs(got - expected[0])))
     kiln_median = statistics.median(kiln_times)
@@ -126,6 +153,8 @@ def bench_model(name, threads, repeat, out_dir):
         "model": name, "threads": threads,
         "kiln_ms": kiln_median * 1e3, "kiln_spread_ms": (max(kiln_times) - min(kiln_times)) * 1e3,
         "ort_ms": ort_median * 1e3, "ort_spread_ms": (max(ort_times) - min(ort_times)) * 1e3,
+        "torch_ms": statistics.median(torch_times) * 1e3,
+        "torch_spread_ms": (max(torch_times) - min(torch_times)) * 1e3, "torch_mem_mb": torch_mem,
         "ratio": kiln_median / ort_median, "compile_s": compile_seconds,
         "kiln_mem_mb": kiln_mem, "ort_mem_mb": ort_mem,
         "kiln_storage_mb": result.storage_bytes / 2**20, "kiln_param_mb": result.param_bytes / 2**20,
@@ -151,9 +180,11 @@ def main():
                 r = rows[-1]
                 print(f"{r['model']:<14} threads={r['threads']}  kiln {r['kiln_ms']:9.2f} ms "
                       f"(±{r['kiln_spread_ms']:.2f})  onnxruntime {r['ort_ms']:8.2f} ms "
-                      f"(±{r['ort_spread_ms']:.2f})  ratio {r['ratio']:.2f}  compile {r['compile_s']:.1f} s  "
+                      f"(±{r['ort_spread_ms']:.2f})  torch {r['torch_ms']:8.2f} ms "
+                      f"(±{r['torch_spread_ms']:.2f})  ratio {r['ratio']:.2f}  compile {r['compile_s']:.1f} s  "
                       f"max|diff| {r['max_abs_error']:.2e}  top5 {r['top5']}  "
-                      f"mem kiln {r['kiln_mem_mb']:.1f} MB / ort {r['ort_mem_mb']:.1f} MB  "
+                      f"mem kiln {r['kiln_mem_mb']:.1f} MB / ort {r['ort_mem_mb']:.1f} MB / "
+                      f"torch {r['torch_mem_mb']:.1f} MB  "
                       f"(kiln exec {r['kiln_storage_mb']:.1f} MB, params {r['kiln_param_mb']:.1f} MB)",
                       flush=True)
     if args.json:
