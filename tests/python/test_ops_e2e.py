@@ -169,6 +169,61 @@ def test_lstm(kiln, tmp_path, direction, clip):
           num_outputs=3, input_names=["X", "W", "R", "B", "", "initial_h", "initial_c"])
 
 
+@pytest.mark.parametrize("direction", ["forward", "reverse", "bidirectional"])
+@pytest.mark.parametrize("activation,clip", [("Tanh", 0.0), ("Relu", 0.0), ("Sigmoid", 0.5)])
+def test_rnn(kiln, tmp_path, direction, activation, clip):
+    dirs = 2 if direction == "bidirectional" else 1
+    constants = rnn_constants(1, dirs, 5, 6, 3, False)
+    attrs = {"hidden_size": 6, "direction": direction, "activations": [activation] * dirs}
+    if clip:
+        attrs["clip"] = clip
+    check(kiln, tmp_path, "RNN", {"X": rand(4, 3, 5)}, constants=constants, attrs=attrs,
+          num_outputs=2, input_names=["X", "W", "R", "B", "", "initial_h"])
+
+
+def test_rnn_batch_first_without_bias(kiln, tmp_path):
+    # onnxruntime refuses layout=1 for RNN (and onnx.reference mishandles it): the reference is
+    # onnxruntime's layout-0 result on the transposed input, transposed back.
+    w, r, x = rand(1, 6, 5, seed=1), rand(1, 6, 6, seed=2), rand(3, 7, 5)
+
+    def model_file(layout, x_shape, name):
+        node = helper.make_node("RNN", ["X", "W", "R"], ["y0", "y1"], hidden_size=6, layout=layout)
+        graph = helper.make_graph(
+            [node], "rnn", [helper.make_tensor_value_info("X", TensorProto.FLOAT, x_shape)],
+            [helper.make_tensor_value_info(n, TensorProto.FLOAT, None) for n in ("y0", "y1")],
+            initializer=[numpy_helper.from_array(w, "W"), numpy_helper.from_array(r, "R")])
+        path = tmp_path / name
+        path.write_bytes(helper.make_model(
+            graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString())
+        return str(path)
+
+    y, y_h = ort_session(model_file(0, [7, 3, 5], "rnn0.onnx")).run(
+        None, {"X": x.transpose(1, 0, 2).copy()})
+    expected = [y.transpose(2, 0, 1, 3), y_h.transpose(1, 0, 2)]
+    package = kiln.compile(kiln.load(model_file(1, list(x.shape), "rnn1.onnx")), target="llvm",
+                           package_path=str(tmp_path / "m.tar"))
+    result = kiln.run(package, inputs={"X": x})
+    for i, want in enumerate(expected):
+        got = result.outputs[f"output_{i}"]
+        assert got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+
+
+def test_rnn_unsupported_activation_is_a_clear_error(kiln, tmp_path):
+    node = helper.make_node("RNN", ["X", "W", "R"], ["y"], hidden_size=6, activations=["Elu"],
+                            name="rnn")
+    graph = helper.make_graph(
+        [node], "rnn", [helper.make_tensor_value_info("X", TensorProto.FLOAT, [4, 3, 5])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        initializer=[numpy_helper.from_array(rand(1, 6, 5, seed=1), "W"),
+                     numpy_helper.from_array(rand(1, 6, 6, seed=2), "R")])
+    path = tmp_path / "rnn.onnx"
+    path.write_bytes(helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString())
+    with pytest.raises(kiln.Error, match=r"node 'rnn' \(RNN\).*'Elu' is not supported yet"):
+        kiln.load(str(path))
+
+
 def test_lstm_without_bias_or_states(kiln, tmp_path):
     # (onnxruntime does not run layout=1, the batch-first form.)
     constants = rnn_constants(4, 1, 5, 7, 2, False)

@@ -1,6 +1,6 @@
-// Converters for recurrent layers (LSTM, GRU). The IR operators take every argument explicitly,
-// so omitted biases and initial states become zero constants; layout=1 (batch first) is handled
-// by transposing into and out of the IR's sequence-first layout.
+// Converters for recurrent layers (LSTM, GRU, RNN). The IR operators take every argument
+// explicitly, so omitted biases and initial states become zero constants; layout=1 (batch first) is
+// handled by transposing into and out of the IR's sequence-first layout.
 #include <algorithm>
 #include <cctype>
 
@@ -159,11 +159,110 @@ Outputs convert_gru(const NodeContext& ctx) {
   return map_outputs(ctx, result, setup, 2);
 }
 
+// The simple RNN, H_t = f(X_t W^T + H_{t-1} R^T + Wb + Rb), unrolled over the static sequence
+// length: the input projection of every step is one matmul, then one small matmul per step.
+// f is Tanh (the default), Relu or Sigmoid per direction; `clip` bounds f's input.
+constexpr int64_t kMaxRnnSteps = 4096;
+
+ir::Expr rnn_activation(const NodeContext& ctx, const std::string& name, const ir::Expr& x) {
+  std::string op = lower(name);
+  if (op == "tanh" || op == "relu" || op == "sigmoid") return ctx.call(op, {x});
+  ctx.fail("activation '" + name + "' is not supported yet (Tanh, Relu and Sigmoid are)");
+}
+
+Outputs convert_rnn(const NodeContext& ctx) {
+  RnnSetup setup = read_setup(ctx, 1);
+  std::vector<std::string> activations = ctx.attr_strings("activations", {});
+  if (activations.empty()) activations.assign(static_cast<size_t>(setup.directions), "Tanh");
+  if (static_cast<int64_t>(activations.size()) != setup.directions) {
+    ctx.fail("needs one activation per direction, got " + std::to_string(activations.size()));
+  }
+  if (ctx.has_attr("activation_alpha") || ctx.has_attr("activation_beta")) {
+    ctx.fail("activation_alpha / activation_beta are not supported yet");
+  }
+  ir::Expr x = sequence_first_x(ctx, setup);  // [S, B, I]
+  const ir::TensorType& x_type = x->type().as_tensor();
+  if (!x_type.shape[0].is_static()) {
+    ctx.fail("needs a static sequence length, got " + x_type.to_string() + ctx.shape_dict_hint());
+  }
+  const int64_t steps = x_type.shape[0].value();
+  if (steps > kMaxRnnSteps) {
+    ctx.fail("unrolls at most " + std::to_string(kMaxRnnSteps) + " steps, got " +
+             std::to_string(steps));
+  }
+  const int64_t hidden = setup.hidden;
+  double clip = clip_threshold(ctx);
+  ir::Expr bias = bias_or_zeros(ctx, setup, 1);        // [dirs, 2H]
+  ir::Expr h0 = initial_state(ctx, kInitialH, setup);  // [dirs, B, H]
+  auto take = [&](const ir::Expr& value, int64_t axis, int64_t index) {
+    return ctx.call("squeeze",
+                    {ctx.call("strided_slice", {value},
+                              {{"begin", std::vector<int64_t>{index}},
+                               {"end", std::vector<int64_t>{index + 1}},
+                               {"axes", std::vector<int64_t>{axis}},
+                               {"strides", std::vector<int64_t>{1}}})},
+                    {{"axes", std::vector<int64_t>{axis}}});
+  };
+  auto transposed = [&](const ir::Expr& matrix) {
+    return ctx.call("transpose", {matrix}, {{"axes", std::vector<int64_t>{1, 0}}});
+  };
+  // Per step, per direction, the hidden state [B, H].
+  std::vector<std::vector<ir::Expr>> outputs(static_cast<size_t>(steps));
+  std::vector<ir::Expr> last;
+  for (int64_t d = 0; d < setup.directions; ++d) {
+    ir::Expr w = take(ctx.input(kW), 0, d);  // [H, I]
+    ir::Expr r = take(ctx.input(kR), 0, d);  // [H, H]
+    ir::Expr b = take(bias, 0, d);           // [2H]
+    ir::Expr biases = ctx.call("add", {ctx.call("strided_slice", {b},
+                                                {{"begin", std::vector<int64_t>{0}},
+                                                 {"end", std::vector<int64_t>{hidden}},
+                                                 {"axes", std::vector<int64_t>{0}},
+                                                 {"strides", std::vector<int64_t>{1}}}),
+                                       ctx.call("strided_slice", {b},
+                                                {{"begin", std::vector<int64_t>{hidden}},
+                                                 {"end", std::vector<int64_t>{2 * hidden}},
+                                                 {"axes", std::vector<int64_t>{0}},
+                                                 {"strides", std::vector<int64_t>{1}}})});
+    ir::Expr projected =
+        ctx.call("add", {ctx.call("matmul", {x, transposed(w)}), biases});  // [S, B, H]
+    ir::Expr r_t = transposed(r);
+    ir::Expr h = take(h0, 0, d);
+    bool reverse = setup.direction == "reverse" || d == 1;
+    for (int64_t i = 0; i < steps; ++i) {
+      int64_t t = reverse ? steps - 1 - i : i;
+      ir::Expr pre = ctx.call("add", {take(projected, 0, t), ctx.call("matmul", {h, r_t})});
+      if (clip > 0) pre = ctx.call("clip", {pre}, {{"min", -clip}, {"max", clip}});
+      h = rnn_activation(ctx, activations[static_cast<size_t>(d)], pre);
+      outputs[static_cast<size_t>(t)].push_back(h);
+    }
+    last.push_back(ctx.call("unsqueeze", {h}, {{"axes", std::vector<int64_t>{0}}}));
+  }
+  // Y [S, dirs, B, H] and Y_h [dirs, B, H], the IR's sequence-first layout.
+  std::vector<ir::Expr> per_step;
+  for (const auto& step : outputs) {
+    std::vector<ir::Expr> dirs;
+    for (const ir::Expr& h : step) {
+      dirs.push_back(ctx.call("unsqueeze", {h}, {{"axes", std::vector<int64_t>{0, 1}}}));
+    }
+    per_step.push_back(dirs.size() == 1 ? dirs[0]
+                                        : ctx.call("concat", dirs, {{"axis", int64_t{1}}}));
+  }
+  ir::Expr y =
+      per_step.size() == 1 ? per_step[0] : ctx.call("concat", per_step, {{"axis", int64_t{0}}});
+  ir::Expr y_h = last.size() == 1 ? last[0] : ctx.call("concat", last, {{"axis", int64_t{0}}});
+  if (setup.batch_first) {
+    y = ctx.call("transpose", {y}, {{"axes", std::vector<int64_t>{2, 0, 1, 3}}});
+    y_h = swap_first_two(ctx, y_h);
+  }
+  return {y, y_h};
+}
+
 }  // namespace
 
 void add_rnn_converters(ConverterTable& table) {
   table["LSTM"] = convert_lstm;
   table["GRU"] = convert_gru;
+  table["RNN"] = convert_rnn;
 }
 
 }  // namespace kiln::frontend::onnx_import
