@@ -4,6 +4,7 @@
 
 #include "codegen/llvm/codegen_llvm.h"
 #include "kiln/error.h"
+#include "llvm/TargetParser/Triple.h"
 
 namespace kiln::codegen {
 
@@ -50,6 +51,58 @@ llvm::Value* CodeGenLLVM::call_llvm_intrinsic(llvm::Intrinsic::ID id,
                                               std::vector<llvm::Value*> args) {
   llvm::Function* declaration = llvm::Intrinsic::getDeclaration(&module_, id, {args[0]->getType()});
   return builder_.CreateCall(declaration, args);
+}
+
+// glibc's vector math library (libmvec) has float versions of these at 8 lanes (AVX2, "d") and 16
+// lanes (AVX-512, "e"); glibc documents them within 4 ulp, where the scalar functions are within
+// 1-2 (docs/architecture.md, floating-point policy).
+bool has_vector_variant(const std::string& name) {
+  return name == "exp" || name == "log" || name == "tanh" || name == "erf";
+}
+
+llvm::Value* CodeGenLLVM::call_vector_math(const std::string& name, const DataType& dtype,
+                                           llvm::Value* x) {
+  if (!has_vector_variant(name) || dtype.lanes <= 1 || dtype.dtype != DType::kFloat32) {
+    return nullptr;
+  }
+  llvm::Triple triple(module_.getTargetTriple());
+  if (triple.getArch() != llvm::Triple::x86_64 || !triple.isOSLinux() ||
+      !triple.isGNUEnvironment()) {
+    return nullptr;
+  }
+  int native = features_.find("+avx512f") != std::string::npos ? 16
+               : features_.find("+avx2") != std::string::npos  ? 8
+                                                               : 0;
+  if (native == 0 || dtype.lanes % native != 0) return nullptr;
+  llvm::Type* vector_type = llvm::FixedVectorType::get(builder_.getFloatTy(), native);
+  std::string symbol = std::string(native == 16 ? "_ZGVeN16v_" : "_ZGVdN8v_") + name + "f";
+  llvm::FunctionCallee callee = module_.getOrInsertFunction(
+      symbol, llvm::FunctionType::get(vector_type, {vector_type}, false));
+  if (auto* function = llvm::dyn_cast<llvm::Function>(callee.getCallee())) {
+    function->setDoesNotThrow();
+    function->setDoesNotAccessMemory();
+    function->setWillReturn();
+  }
+  if (dtype.lanes == native) return builder_.CreateCall(callee, {x});
+  // Wider vectors: one call per native chunk, then the chunks side by side again.
+  std::vector<llvm::Value*> chunks;
+  for (int start = 0; start < dtype.lanes; start += native) {
+    std::vector<int> lanes;
+    for (int lane = 0; lane < native; ++lane) lanes.push_back(start + lane);
+    chunks.push_back(builder_.CreateCall(callee, {builder_.CreateShuffleVector(x, lanes)}));
+  }
+  while (chunks.size() > 1) {
+    std::vector<llvm::Value*> joined;
+    for (size_t i = 0; i + 1 < chunks.size(); i += 2) {
+      int width = static_cast<int>(
+          llvm::cast<llvm::FixedVectorType>(chunks[i]->getType())->getNumElements());
+      std::vector<int> lanes;
+      for (int lane = 0; lane < 2 * width; ++lane) lanes.push_back(lane);
+      joined.push_back(builder_.CreateShuffleVector(chunks[i], chunks[i + 1], lanes));
+    }
+    chunks = std::move(joined);
+  }
+  return chunks[0];
 }
 
 llvm::Value* CodeGenLLVM::call_libm(const std::string& name, const DataType& dtype,
@@ -148,15 +201,20 @@ llvm::Value* CodeGenLLVM::emit_intrinsic(const tir::IntrinsicNode& op) {
     llvm::Value* magnitude = call_llvm_intrinsic(llvm::Intrinsic::fabs, {x});
     return builder_.CreateFCmpOEQ(magnitude, llvm::ConstantFP::getInfinity(magnitude->getType()));
   }
-  llvm::Value* result = nullptr;
+  llvm::Value* result = call_vector_math(name, dtype, x);
   auto intrinsic = llvm_intrinsics().find(name);
-  if (intrinsic != llvm_intrinsics().end()) {
+  if (result != nullptr) {
+    // a vector variant from libmvec
+  } else if (intrinsic != llvm_intrinsics().end()) {
     result = call_llvm_intrinsic(intrinsic->second, args);
   } else if (name == "fmod") {
     result = builder_.CreateFRem(args[0], args[1]);
   } else if (name == "sigmoid") {
     llvm::Value* one = llvm::ConstantFP::get(x->getType(), 1.0);
-    llvm::Value* exp_neg = call_llvm_intrinsic(llvm::Intrinsic::exp, {builder_.CreateFNeg(x)});
+    llvm::Value* exp_neg = call_vector_math("exp", dtype, builder_.CreateFNeg(x));
+    if (exp_neg == nullptr) {
+      exp_neg = call_llvm_intrinsic(llvm::Intrinsic::exp, {builder_.CreateFNeg(x)});
+    }
     result = builder_.CreateFDiv(one, builder_.CreateFAdd(one, exp_neg));
   } else if (is_libm_function(name)) {
     result = call_libm(name, dtype, args);

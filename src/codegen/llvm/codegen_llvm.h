@@ -85,6 +85,10 @@ class CodeGenLLVM {
   llvm::Value* emit_intrinsic(const tir::IntrinsicNode& op);
   llvm::Value* emit_bitwise(const std::string& name, const tir::DataType& dtype, llvm::Value* a,
                             llvm::Value* b);
+  // The libmvec vector variant of `name` for a float32 vector `x` (split into native-width
+  // chunks), or nullptr when there is none for this target / width.
+  llvm::Value* call_vector_math(const std::string& name, const tir::DataType& dtype,
+                                llvm::Value* x);
   llvm::Value* call_libm(const std::string& name, const tir::DataType& dtype,
                          std::vector<llvm::Value*> args);
   llvm::Value* call_llvm_intrinsic(llvm::Intrinsic::ID id, std::vector<llvm::Value*> args);

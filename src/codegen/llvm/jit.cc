@@ -2,6 +2,7 @@
 #include <llvm/ExecutionEngine/Orc/ExecutionUtils.h>
 #include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
 #include <llvm/ExecutionEngine/Orc/LLJIT.h>
+#include <llvm/Support/DynamicLibrary.h>
 #include <llvm/TargetParser/Triple.h>
 
 #include <sstream>
@@ -50,7 +51,12 @@ std::unique_ptr<JitSession> create_jit_session(const Target& target,
   llvm::Expected<std::unique_ptr<llvm::orc::LLJIT>> jit =
       llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(std::move(machine)).create();
   if (!jit) throw Error("cannot start the LLVM JIT: " + llvm_error_message(jit.takeError()));
-  // libm and friends come from the process (a JIT'd module links against what is loaded).
+  // libm and friends come from the process (a JIT'd module links against what is loaded);
+  // libmvec (vector exp/log/tanh/erf on x86-64) is loaded into it first when the system has it.
+  static const bool vector_math_loaded = [] {
+    return llvm::sys::DynamicLibrary::LoadLibraryPermanently("libmvec.so.1") == false;
+  }();
+  (void)vector_math_loaded;
   auto process_symbols = llvm::orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(
       (*jit)->getDataLayout().getGlobalPrefix());
   if (!process_symbols) {

@@ -120,7 +120,9 @@ class LLVMModuleImpl final : public LLVMModule {
     // the loader.
     if (target_.is_host()) {
       std::string arch = machine_->getTargetTriple().getArchName().str();
-      for (const char* soname : {"libm.so.6", "libgcc_s.so.1"}) {
+      // libmvec: the vector math functions (codegen_intrinsic.cc), x86-64 glibc only; linked
+      // whether or not a kernel calls them (a few KiB, already mapped by most processes).
+      for (const char* soname : {"libm.so.6", "libmvec.so.1", "libgcc_s.so.1"}) {
         std::string library = find_host_library(arch, soname);
         if (!library.empty()) argv.push_back(library);
       }
