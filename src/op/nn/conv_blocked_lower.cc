@@ -41,10 +41,13 @@ std::vector<te::Tensor> conv2d_nchwc_compute(const std::vector<te::Tensor>& inpu
   };
   const size_t h_axis = nhwc ? 1 : 2, w_axis = nhwc ? 2 : 3;
 
-  // The padded input as its own stage, so that the reduction reads without bounds tests.
+  // The padded input as its own stage, so that the reduction reads without bounds tests. Not for
+  // a depthwise convolution: with only KH*KW taps per output it would spend more time copying its
+  // input than computing, so it reads through a bounds test on the (scalar) row and column.
   te::Tensor source = data;
   const bool pad_h = padding[0] + padding[2] != 0, pad_w = padding[1] + padding[3] != 0;
-  if (pad_h || pad_w) {
+  const bool inline_padding = depthwise && !nhwc && (pad_h || pad_w);
+  if ((pad_h || pad_w) && !inline_padding) {
     std::vector<int64_t> padded_shape = data->shape;
     padded_shape[h_axis] += padding[0] + padding[2];
     padded_shape[w_axis] += padding[1] + padding[3];
@@ -83,11 +86,15 @@ std::vector<te::Tensor> conv2d_nchwc_compute(const std::vector<te::Tensor>& inpu
         if (nhwc) i.insert(i.begin() + 1, PrimExpr(0));  // [n, block 0, y, x, o]
         PrimExpr row = i[2] * strides[0] + y * dilation[0];
         PrimExpr column = i[3] * strides[1] + x * dilation[1];
-        PrimExpr product = depthwise
-                               ? source(nhwc_index({i[0], i[1], row, column, i[4]})) *
-                                     weight(i[1], 0, y, x, 0, i[4])
-                               : source(nhwc_index({i[0], block_in, row, column, channel_in})) *
-                                     weight(i[1], block_in, y, x, channel_in, i[4]);
+        PrimExpr product =
+            inline_padding
+                ? read_or(data, {i[0], i[1], row - padding[0], column - padding[1], i[4]},
+                          {false, false, pad_h, pad_w, false}, constant(dtype, 0)) *
+                      weight(i[1], 0, y, x, 0, i[4])
+            : depthwise ? source(nhwc_index({i[0], i[1], row, column, i[4]})) *
+                              weight(i[1], 0, y, x, 0, i[4])
+                        : source(nhwc_index({i[0], block_in, row, column, channel_in})) *
+                              weight(i[1], block_in, y, x, channel_in, i[4]);
         return reduce.empty() ? product : te::sum(product, reduce);
       },
       "conv2d_nchwc", kTag,
