@@ -215,8 +215,7 @@ class Model:
 
 
 # numpy dtype name -> Kiln dtype name, for arrays handed to the native module.
-_KILN_DTYPE_NAMES = {np.dtype(t).name: name for name, t in _NUMPY_DTYPES.items()
-                     if name != "bfloat16"}
+_KILN_DTYPE_NAMES = {np.dtype(t).name: name for name, t in _NUMPY_DTYPES.items()}
 
 
 def _tensor_parts(what: str, arrays: Optional[Mapping[str, "np.ndarray"]]) -> list:

@@ -180,3 +180,24 @@ def test_arithmetic_on_narrow_types_is_a_clear_error(tmp_path):
     onnx.save(model, path)
     with pytest.raises(kiln.Error, match="Add.*float8e4m3fn is not supported yet; cast to float32"):
         kiln.load(path)
+
+
+def test_bfloat16_constant_inputs(kiln, tmp_path):
+    """constant_inputs carry ml_dtypes arrays too: a bfloat16 Range with its bounds fixed at load."""
+    import ml_dtypes
+    from onnx import TensorProto, helper
+
+    names = ["start", "limit", "delta"]
+    graph = helper.make_graph(
+        [helper.make_node("Range", names, ["y"])], "range",
+        [helper.make_tensor_value_info(n, TensorProto.BFLOAT16, []) for n in names],
+        [helper.make_tensor_value_info("y", TensorProto.BFLOAT16, None)])
+    path = tmp_path / "range.onnx"
+    path.write_bytes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+                     .SerializeToString())
+    values = {n: np.array(v, dtype=ml_dtypes.bfloat16) for n, v in zip(names, [1.0, 5.0, 0.5])}
+    model = kiln.load(str(path), constant_inputs=values)
+    package = kiln.compile(model, target="llvm", package_path=str(tmp_path / "m.tar"))
+    got = kiln.run(package).outputs["output_0"]
+    assert got.dtype == ml_dtypes.bfloat16
+    np.testing.assert_array_equal(got.astype(np.float32), np.arange(1.0, 5.0, 0.5, dtype=np.float32))
