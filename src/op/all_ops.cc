@@ -13,6 +13,7 @@ void register_softmax_ops(ir::OpRegistry& registry);       // op/nn/softmax.cc
 void register_rnn_ops(ir::OpRegistry& registry);           // op/nn/rnn.cc
 void register_image_ops(ir::OpRegistry& registry);         // op/nn/image.cc
 void register_einsum_ops(ir::OpRegistry& registry);        // op/einsum.cc
+void register_bitcast_ops(ir::OpRegistry& registry);       // op/bitcast.cc
 void register_layout_ops(ir::OpRegistry& registry);        // op/layout.cc
 void register_conv_blocked_ops(ir::OpRegistry& registry);  // op/nn/conv_blocked.cc
 void register_sample_ops(ir::OpRegistry& registry);        // op/nn/sample.cc
@@ -35,6 +36,7 @@ void register_all_ops(OpRegistry& registry) {
   op::register_sample_ops(registry);
   op::register_conv3d_ops(registry);
   op::register_einsum_ops(registry);
+  op::register_bitcast_ops(registry);
   op::register_layout_ops(registry);
   op::register_conv_blocked_ops(registry);
 }

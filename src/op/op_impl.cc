@@ -24,6 +24,7 @@ void register_conv3d_impls();          // op/nn/conv3d_lower.cc
 void register_conv_transpose_impls();  // op/nn/conv_transpose_lower.cc
 void register_rnn_impls();             // op/nn/rnn_lower.cc
 void register_einsum_impls();          // op/einsum_lower.cc
+void register_bitcast_impls();         // op/bitcast_lower.cc
 void register_layout_impls();          // op/layout_lower.cc
 void register_conv_blocked_impls();    // op/nn/conv_blocked_lower.cc
 
@@ -51,6 +52,7 @@ void register_all_impls() {
   register_conv_transpose_impls();
   register_rnn_impls();
   register_einsum_impls();
+  register_bitcast_impls();
   register_layout_impls();
   register_conv_blocked_impls();
 }

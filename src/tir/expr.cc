@@ -155,6 +155,14 @@ PrimExpr intrinsic(const std::string& name, std::vector<PrimExpr> args) {
   return PrimExpr(std::make_shared<const IntrinsicNode>(dtype, name, std::move(args)));
 }
 
+PrimExpr reinterpret(PrimExpr value, DType to) {
+  DataType from = value.dtype();
+  KILN_CHECK(dtype_size(from.dtype) == dtype_size(to)) << "reinterpret between sizes";
+  DataType dtype{to, from.lanes};
+  return PrimExpr(
+      std::make_shared<const IntrinsicNode>(dtype, "reinterpret", std::vector<PrimExpr>{value}));
+}
+
 namespace {
 PrimExpr binary(BinaryOp op, PrimExpr a, PrimExpr b) {
   unify(a, b);

@@ -279,6 +279,8 @@ PrimExpr make_const(DataType dtype, double value);
 PrimExpr cast(DataType dtype, PrimExpr value);  // no-op when the dtype already matches
 PrimExpr select(PrimExpr condition, PrimExpr true_value, PrimExpr false_value);
 PrimExpr intrinsic(const std::string& name, std::vector<PrimExpr> args);
+// The bits of `value` read as `to` (same size; the "reinterpret" intrinsic, ONNX BitCast).
+PrimExpr reinterpret(PrimExpr value, DType to);
 PrimExpr min(PrimExpr a, PrimExpr b);
 PrimExpr max(PrimExpr a, PrimExpr b);
 PrimExpr floordiv(PrimExpr a, PrimExpr b);

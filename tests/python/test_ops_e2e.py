@@ -416,3 +416,52 @@ def test_scatter_nd_int_indices_input(kiln, tmp_path):
     check(kiln, tmp_path, "ScatterND",
           {"x": x, "i": np.array([[5, 1], [0, 3]], np.int64), "u": np.array([-1, -2], np.int32)},
           input_names=["x", "i", "u"], attrs={"reduction": "add"}, opset=18)
+
+
+# ---------------------------------------------------------------------------------------------
+# BitCast (opset 26): compared with numpy's view of the same bytes
+# ---------------------------------------------------------------------------------------------
+def bitcast_model(tmp_path, src, dst, shape):
+    elem = {np.dtype(k): v for k, v in NP_TO_ONNX.items()}
+    elem[np.dtype(np.float32)] = TensorProto.FLOAT
+    elem[np.dtype(np.float64)] = TensorProto.DOUBLE
+    elem[np.dtype(np.int16)] = TensorProto.INT16
+    elem[np.dtype(np.bool_)] = TensorProto.BOOL
+    node = helper.make_node("BitCast", ["x"], ["y"], to=elem[np.dtype(dst)], name="bc")
+    graph = helper.make_graph([node], "bitcast",
+                              [helper.make_tensor_value_info("x", elem[np.dtype(src)], shape)],
+                              [helper.make_tensor_value_info("y", elem[np.dtype(dst)], shape)])
+    path = tmp_path / "bitcast.onnx"
+    path.write_bytes(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 26)])
+                     .SerializeToString())
+    return str(path)
+
+
+@pytest.mark.parametrize("src,dst", [(np.float32, np.int32), (np.int32, np.float32),
+                                     (np.float64, np.int64), (np.uint16, np.int16),
+                                     (np.int8, np.uint8), (np.bool_, np.uint8)])
+@pytest.mark.parametrize("shape", [[7], [16, 3], [33]])
+def test_bitcast_matches_numpy_view(kiln, tmp_path, src, dst, shape):
+    rng = np.random.default_rng(shape[0])
+    if np.dtype(src) == np.bool_:
+        x = rng.integers(0, 2, shape).astype(np.bool_)
+    elif np.issubdtype(src, np.floating):
+        x = (rng.standard_normal(shape) * 1e3).astype(src)
+        x.flat[0] = np.inf
+    else:
+        info = np.iinfo(src)
+        x = rng.integers(info.min, info.max, shape, endpoint=True).astype(src)
+    package = kiln.compile(kiln.load(bitcast_model(tmp_path, src, dst, shape)), target="llvm",
+                           package_path=str(tmp_path / "m.tar"))
+    got = kiln.run(package, inputs={"x": x}).outputs["output_0"]
+    want = x.view(dst)
+    assert got.dtype == want.dtype
+    np.testing.assert_array_equal(got.view(np.uint8), want.view(np.uint8))
+
+
+@pytest.mark.parametrize("src,dst,message", [
+    (np.float32, np.int64, "different sizes"),
+    (np.uint8, np.bool_, "not supported yet")])
+def test_bitcast_errors_name_the_node(kiln, tmp_path, src, dst, message):
+    with pytest.raises(kiln.Error, match=rf"node 'bc' \(BitCast\).*{message}"):
+        kiln.load(bitcast_model(tmp_path, src, dst, [4]))

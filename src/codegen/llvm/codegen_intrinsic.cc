@@ -172,6 +172,16 @@ llvm::Value* CodeGenLLVM::emit_intrinsic(const tir::IntrinsicNode& op) {
         << "float_to_e8m0 takes a float32 value in kernel " << kernel_name_;
     return encode_e8m0(x, op.dtype(), *saturate != 0, static_cast<int>(*mode));
   }
+  if (name == "reinterpret") {
+    // The same bits as another type of the same size (bool, stored as a byte, reads as 0 / 1).
+    llvm::Value* value = emit(op.args[0]);
+    llvm::Type* target = compute_type(op.dtype());
+    if (value->getType()->getScalarSizeInBits() == 1) return builder_.CreateZExt(value, target);
+    KILN_CHECK(value->getType()->getScalarSizeInBits() == target->getScalarSizeInBits())
+        << "reinterpret " << op.args[0].dtype().to_string() << " as " << op.dtype().to_string()
+        << " in kernel " << kernel_name_;
+    return builder_.CreateBitCast(value, target);
+  }
   KILN_CHECK(op.args.size() == arity(name))
       << "intrinsic " << name << " takes " << arity(name) << " arguments, got " << op.args.size();
   const DataType& dtype = op.args[0].dtype();

@@ -379,6 +379,14 @@ Outputs convert_cast(const NodeContext& ctx) {
   return {cast_with_attrs(ctx, *dtype)};
 }
 
+// BitCast (opset 26): the same bits as another type of the same width.
+Outputs convert_bitcast(const NodeContext& ctx) {
+  int64_t to = ctx.attr_int("to");
+  std::optional<DType> dtype = dtype_from_onnx(to);
+  if (!dtype) ctx.fail("cannot bitcast to " + onnx_type_name(to) + ", which Kiln does not support");
+  return {ctx.call("bitcast", {ctx.input(0)}, {{"dtype", std::string(dtype_name(*dtype))}})};
+}
+
 Outputs convert_cast_like(const NodeContext& ctx) {
   return {cast_with_attrs(ctx, ctx.input_type(1).dtype)};
 }
@@ -581,6 +589,7 @@ void add_tensor_converters(ConverterTable& table) {
   table["ConstantOfShape"] = convert_constant_of_shape;
   table["Range"] = convert_range;
   table["Cast"] = convert_cast;
+  table["BitCast"] = convert_bitcast;
   table["CastLike"] = convert_cast_like;
   table["Pad"] = convert_pad;
   table["DepthToSpace"] = convert_depth_to_space;
