@@ -218,8 +218,11 @@ class Model:
 _KILN_DTYPE_NAMES = {np.dtype(t).name: name for name, t in _NUMPY_DTYPES.items()}
 
 
-def _tensor_parts(what: str, arrays: Optional[Mapping[str, "np.ndarray"]]) -> list:
-    """[(name, kiln dtype, shape, bytes)] for the native module; `what` names the argument."""
+def _tensor_parts(what: str, arrays: Optional[Mapping[str, "np.ndarray"]],
+                  label=None) -> list:
+    """[(name, kiln dtype, shape, bytes)] for the native module; `what` names the argument and
+    `label(name)` an array in messages (default "what['name']")."""
+    label = label or (lambda name: f"{what}['{name}']")
     if arrays is None:
         return []
     if not isinstance(arrays, Mapping):
@@ -231,7 +234,7 @@ def _tensor_parts(what: str, arrays: Optional[Mapping[str, "np.ndarray"]]) -> li
         array = np.require(np.asarray(value), requirements="C")
         dtype = _KILN_DTYPE_NAMES.get(array.dtype.name)
         if dtype is None:
-            raise _kiln.Error(f"{what}['{name}'] has the unsupported numpy dtype {array.dtype}")
+            raise _kiln.Error(f"{label(name)} has the unsupported numpy dtype {array.dtype}")
         parts.append((str(name), dtype, list(array.shape), array.tobytes()))
     return parts
 

@@ -10,9 +10,7 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Union
 import numpy as np
 
 from . import _kiln
-from .model import _NUMPY_DTYPES, Model
-
-_DTYPE_NAMES = {np.dtype(v).name: k for k, v in _NUMPY_DTYPES.items()}
+from .model import _NUMPY_DTYPES, Model, _tensor_parts
 
 
 def _as_numpy(array: np.ndarray, dtype: str) -> np.ndarray:
@@ -269,15 +267,7 @@ def compile(
 
 
 def _input_parts(inputs: Optional[Mapping[str, np.ndarray]]) -> list:
-    parts = []
-    for name, value in (inputs or {}).items():
-        # np.ascontiguousarray would turn a 0-d array into shape (1,); keep scalars scalar.
-        array = np.require(np.asarray(value), requirements="C")
-        dtype = _DTYPE_NAMES.get(array.dtype.name)
-        if dtype is None:
-            raise _kiln.Error(f"input '{name}' has the unsupported numpy dtype {array.dtype}")
-        parts.append((str(name), dtype, list(array.shape), array.tobytes()))
-    return parts
+    return _tensor_parts("inputs", inputs, lambda name: f"input '{name}'")
 
 
 def run(
