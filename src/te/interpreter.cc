@@ -27,27 +27,6 @@ struct Scalar {
 
 bool is_unsigned(DType dtype) { return dtype_is_integer(dtype) && !dtype_is_signed(dtype); }
 
-// Rounds a double to a float dtype, so that float32 code is modelled operation by operation.
-double round_float(DType dtype, double value) {
-  switch (dtype) {
-    case DType::kFloat32:
-      return static_cast<double>(static_cast<float>(value));
-    case DType::kFloat16:
-      return half_to_float(float_to_half(static_cast<float>(value)));
-    case DType::kBFloat16:
-      return bfloat16_to_float(float_to_bfloat16(static_cast<float>(value)));
-    case DType::kFloat8E4M3FN:
-    case DType::kFloat8E4M3FNUZ:
-    case DType::kFloat8E5M2:
-    case DType::kFloat8E5M2FNUZ:
-    case DType::kFloat8E8M0:
-    case DType::kFloat4E2M1:
-      return narrow_float_to_float(dtype, float_to_narrow_float(dtype, static_cast<float>(value)));
-    default:
-      return value;
-  }
-}
-
 // Wraps an integer to an integer dtype's width, as two's complement hardware does.
 int64_t wrap_int(DType dtype, int64_t value) {
   switch (dtype) {
@@ -402,7 +381,7 @@ class Interpreter {
   static Scalar binary(BinaryOp op, DType dtype, Scalar a, Scalar b) {
     Scalar result;
     if (dtype_is_float(dtype)) {
-      result.f = round_float(dtype, float_binary(op, a.f, b.f));
+      result.f = tir::round_to_precision(dtype, float_binary(op, a.f, b.f));
     } else if (is_unsigned(dtype) || dtype == DType::kBool) {
       auto value = unsigned_binary(op, static_cast<uint64_t>(a.i), static_cast<uint64_t>(b.i));
       result.i = wrap_int(dtype, static_cast<int64_t>(value));
@@ -427,7 +406,7 @@ class Interpreter {
       double source = from_float          ? value.f
                       : is_unsigned(from) ? static_cast<double>(static_cast<uint64_t>(value.i))
                                           : static_cast<double>(value.i);
-      result.f = round_float(to, source);
+      result.f = tir::round_to_precision(to, source);
     } else if (to == DType::kBool) {
       result.i = from_float ? (value.f != 0.0) : (value.i != 0);
     } else {
@@ -444,7 +423,7 @@ class Interpreter {
       case ExprKind::kIntImm: {
         int64_t value = expr.as<tir::IntImmNode>()->value;
         if (dtype_is_float(dtype)) {
-          result.f = round_float(dtype, static_cast<double>(value));
+          result.f = tir::round_to_precision(dtype, static_cast<double>(value));
         } else {
           result.i = wrap_int(dtype, value);
         }
@@ -453,7 +432,7 @@ class Interpreter {
       case ExprKind::kFloatImm: {
         double value = expr.as<tir::FloatImmNode>()->value;
         if (dtype_is_float(dtype)) {
-          result.f = round_float(dtype, value);
+          result.f = tir::round_to_precision(dtype, value);
         } else {
           result.i = wrap_int(dtype, float_to_int(value));
         }
@@ -519,7 +498,7 @@ class Interpreter {
           result.i = node->name == "isnan" ? std::isnan(args[0]) : std::isinf(args[0]);
           return result;
         }
-        result.f = round_float(dtype, float_intrinsic(node->name, args));
+        result.f = tir::round_to_precision(dtype, float_intrinsic(node->name, args));
         return result;
       }
       case ExprKind::kTensorRead:

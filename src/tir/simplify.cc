@@ -113,27 +113,6 @@ std::optional<int64_t> fold_int(BinaryOp op, int64_t a, int64_t b, DType dtype) 
   return std::nullopt;
 }
 
-// `value` rounded to the precision of `dtype`.
-double round_to(double value, DType dtype) {
-  switch (dtype) {
-    case DType::kFloat32:
-      return static_cast<float>(value);
-    case DType::kFloat16:
-      return half_to_float(float_to_half(static_cast<float>(value)));
-    case DType::kBFloat16:
-      return bfloat16_to_float(float_to_bfloat16(static_cast<float>(value)));
-    case DType::kFloat8E4M3FN:
-    case DType::kFloat8E4M3FNUZ:
-    case DType::kFloat8E5M2:
-    case DType::kFloat8E5M2FNUZ:
-    case DType::kFloat8E8M0:
-    case DType::kFloat4E2M1:
-      return narrow_float_to_float(dtype, float_to_narrow_float(dtype, static_cast<float>(value)));
-    default:
-      return value;
-  }
-}
-
 std::optional<double> fold_float(BinaryOp op, double a, double b, DType dtype) {
   double result = 0;
   switch (op) {
@@ -165,7 +144,7 @@ std::optional<double> fold_float(BinaryOp op, double a, double b, DType dtype) {
       result = op == BinaryOp::kMin ? std::min(a, b) : std::max(a, b);
       break;
   }
-  return round_to(result, dtype);
+  return round_to_precision(dtype, result);
 }
 
 CompareOp negate(CompareOp op) {
@@ -473,12 +452,12 @@ class Simplifier final : public IRMutator {
         bool is_unsigned = !dtype_is_signed(value.dtype().dtype) && !value.dtype().is_bool();
         double as_double =
             is_unsigned ? static_cast<double>(static_cast<uint64_t>(*i)) : static_cast<double>(*i);
-        if (to.is_float()) return float_imm(round_to(as_double, to.dtype), to);
+        if (to.is_float()) return float_imm(round_to_precision(to.dtype, as_double), to);
         if (to.is_bool()) return make_bool(*i != 0);
         return int_imm(wrap(static_cast<uint64_t>(*i), to.dtype), to);
       }
       if (const auto* f = value.as<FloatImmNode>()) {
-        if (to.is_float()) return float_imm(round_to(f->value, to.dtype), to);
+        if (to.is_float()) return float_imm(round_to_precision(to.dtype, f->value), to);
         if (to.is_bool()) return make_bool(f->value != 0.0);
         // Float to integer is defined only for values in range: fold only those.
         double truncated = std::trunc(f->value);

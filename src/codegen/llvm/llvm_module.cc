@@ -127,19 +127,7 @@ class LLVMModuleImpl final : public LLVMModule {
         if (!library.empty()) argv.push_back(library);
       }
     }
-    std::string output;
-    int status = 0;
-    try {
-      status = run_process(argv, &output);
-    } catch (...) {
-      std::filesystem::remove(object_path);
-      throw;
-    }
-    std::filesystem::remove(object_path);
-    if (status != 0) {
-      throw Error("linking " + path + " with " + KILN_LLD_PATH + " failed (exit status " +
-                  std::to_string(status) + "): " + output);
-    }
+    run_linker(argv, object_path, path, KILN_LLD_PATH);
   }
 
   void write_shared_library_with(const std::string& path, const std::string& compiler,
@@ -149,6 +137,15 @@ class LLVMModuleImpl final : public LLVMModule {
     std::vector<std::string> argv = {program, "-shared", "-o", path, object_path};
     argv.insert(argv.end(), options.begin(), options.end());
     argv.push_back("-lm");  // math functions the kernels call
+    // x86-64 kernels call glibc's vector math functions too (codegen_intrinsic.cc).
+    if (machine_->getTargetTriple().getArch() == llvm::Triple::x86_64) argv.push_back("-lmvec");
+    run_linker(argv, object_path, path, "the cross compiler " + compiler);
+  }
+
+  // Runs the link command `argv`, whose input is the temporary object `object_path` (removed
+  // whatever happens); `linker` names the tool in the error.
+  static void run_linker(const std::vector<std::string>& argv, const std::string& object_path,
+                         const std::string& path, const std::string& linker) {
     std::string output;
     int status = 0;
     try {
@@ -159,8 +156,8 @@ class LLVMModuleImpl final : public LLVMModule {
     }
     std::filesystem::remove(object_path);
     if (status != 0) {
-      throw Error("linking " + path + " with the cross compiler " + compiler +
-                  " failed (exit status " + std::to_string(status) + "): " + output);
+      throw Error("linking " + path + " with " + linker + " failed (exit status " +
+                  std::to_string(status) + "): " + output);
     }
   }
 

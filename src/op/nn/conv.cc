@@ -40,13 +40,6 @@ ConvParams conv_params(const ir::Attrs& attrs, std::string_view op_name) {
   return params;
 }
 
-std::vector<ir::AttrDef> conv_attrs() {
-  return {attr_ints("strides", std::vector<int64_t>{1, 1}, "stride along height, width"),
-          attr_ints("padding", std::vector<int64_t>{0, 0, 0, 0}, "top, left, bottom, right"),
-          attr_ints("dilation", std::vector<int64_t>{1, 1}, "dilation along height, width"),
-          attr_int("groups", 1, "number of channel groups")};
-}
-
 // Checks the data / weight ranks, dtypes and kernel sizes common to both convolutions.
 void check_conv_operands(const TensorType& data, const TensorType& weight,
                          std::string_view op_name) {
@@ -61,15 +54,6 @@ void check_conv_operands(const TensorType& data, const TensorType& weight,
     if (kernel.is_static() && kernel.value() <= 0) {
       type_error(op_name, "weight " + weight.to_string() + " has an empty kernel");
     }
-  }
-}
-
-// Requires `dim` (when static) to be divisible by groups.
-void require_divisible_by_groups(const Dim& dim, int64_t groups, std::string_view what,
-                                 const TensorType& weight, std::string_view op_name) {
-  if (dim.is_static() && dim.value() % groups != 0) {
-    type_error(op_name, std::string(what) + " " + dim.to_string() + " is not divisible by groups " +
-                            std::to_string(groups) + " (weight " + weight.to_string() + ")");
   }
 }
 
@@ -89,7 +73,7 @@ Type infer_conv2d(const std::vector<Type>& args, const ir::Attrs& attrs) {
                         std::to_string(weight_in.value() * params.groups) + " (weight " +
                         weight.to_string() + ", groups " + std::to_string(params.groups) + ")");
   }
-  require_divisible_by_groups(out_channels, params.groups, "output channel count", weight, kOp);
+  nn::require_divisible_by_groups(out_channels, params.groups, "output channel count", weight, kOp);
 
   Shape out = {data.shape[0], out_channels, Dim::unknown(), Dim::unknown()};
   for (size_t axis = 0; axis < 2; ++axis) {
@@ -151,7 +135,7 @@ Type infer_conv2d_transpose(const std::vector<Type>& args, const ir::Attrs& attr
                         weight_in.to_string() + " (weight " + weight.to_string() + ", groups " +
                         std::to_string(params.groups) + ")");
   }
-  require_divisible_by_groups(weight_in, params.groups, "input channel count", weight, kOp);
+  nn::require_divisible_by_groups(weight_in, params.groups, "input channel count", weight, kOp);
 
   const Dim& per_group = weight.shape[1];
   Dim out_channels =
@@ -211,12 +195,13 @@ Tensor eval_bias_add(const std::vector<Tensor>& args, const ir::Attrs& attrs,
 }  // namespace
 
 void register_conv_ops(ir::OpRegistry& registry) {
-  ir::OpDef conv2d = nn::make_op("conv2d", "2-D convolution, data NCHW, weight OIHW", 2, 2,
-                                 conv_attrs(), ir::OpPattern::kOutEWiseFusable, infer_conv2d);
+  ir::OpDef conv2d =
+      nn::make_op("conv2d", "2-D convolution, data NCHW, weight OIHW", 2, 2,
+                  nn::conv2d_window_attrs(), ir::OpPattern::kOutEWiseFusable, infer_conv2d);
   conv2d.macs = conv2d_macs;
   registry.add(std::move(conv2d));
 
-  std::vector<ir::AttrDef> transpose_attrs = conv_attrs();
+  std::vector<ir::AttrDef> transpose_attrs = nn::conv2d_window_attrs();
   transpose_attrs.push_back(attr_ints("output_padding", std::vector<int64_t>{0, 0},
                                       "extra rows / columns at the bottom / right"));
   ir::OpDef transpose = nn::make_op(

@@ -48,14 +48,6 @@ Conv3dParams conv3d_params(const TensorType& data, const TensorType& weight, con
   return params;
 }
 
-void require_groups_divide(const Dim& dim, int64_t groups, std::string_view what,
-                           const TensorType& weight, std::string_view op_name) {
-  if (dim.is_static() && dim.value() % groups != 0) {
-    type_error(op_name, std::string(what) + " " + dim.to_string() + " is not divisible by groups " +
-                            std::to_string(groups) + " (weight " + weight.to_string() + ")");
-  }
-}
-
 Type infer_conv3d(const std::vector<Type>& args, const ir::Attrs& attrs) {
   constexpr std::string_view kOp = "conv3d";
   const TensorType& data = tensor_arg(args, 0, kOp);
@@ -69,7 +61,8 @@ Type infer_conv3d(const std::vector<Type>& args, const ir::Attrs& attrs) {
                         std::to_string(weight_in.value() * params.groups) + " (weight " +
                         weight.to_string() + ", groups " + std::to_string(params.groups) + ")");
   }
-  require_groups_divide(weight.shape[0], params.groups, "output channel count", weight, kOp);
+  nn::require_divisible_by_groups(weight.shape[0], params.groups, "output channel count", weight,
+                                  kOp);
   Shape out = {data.shape[0], weight.shape[0]};
   for (size_t axis = 0; axis < 3; ++axis) {
     out.push_back(nn::window_output_dim(data.shape[2 + axis],
@@ -96,7 +89,8 @@ Type infer_conv3d_transpose(const std::vector<Type>& args, const ir::Attrs& attr
     type_error(kOp, "data has " + data.shape[1].to_string() + " input channels but weight " +
                         weight.to_string() + " expects " + weight.shape[0].to_string());
   }
-  require_groups_divide(weight.shape[0], params.groups, "input channel count", weight, kOp);
+  nn::require_divisible_by_groups(weight.shape[0], params.groups, "input channel count", weight,
+                                  kOp);
   const Dim& per_group = weight.shape[1];
   Dim out_channels =
       per_group.is_static() ? Dim(per_group.value() * params.groups) : Dim::unknown();

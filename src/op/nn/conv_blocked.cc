@@ -107,14 +107,10 @@ int64_t conv2d_nchwc_macs(const std::vector<Type>& args, const ir::Attrs& /*attr
 }  // namespace
 
 void register_conv_blocked_ops(ir::OpRegistry& registry) {
-  std::vector<ir::AttrDef> attrs = {
-      attr_ints("strides", std::vector<int64_t>{1, 1}, "stride along height, width"),
-      attr_ints("padding", std::vector<int64_t>{0, 0, 0, 0}, "top, left, bottom, right"),
-      attr_ints("dilation", std::vector<int64_t>{1, 1}, "dilation along height, width"),
-      attr_int("groups", 1, "1, or the channel count (depthwise)"),
-      attr_string(
-          "data_layout", std::string(""),
-          "\"\": NCHW[x]c (rank 5) or NHWC (rank 4); \"NCHW\": plain NCHW data, one block")};
+  std::vector<ir::AttrDef> attrs = nn::conv2d_window_attrs();  // groups: 1, or depthwise
+  attrs.push_back(attr_string(
+      "data_layout", std::string(""),
+      "\"\": NCHW[x]c (rank 5) or NHWC (rank 4); \"NCHW\": plain NCHW data, one block"));
   ir::OpDef def =
       nn::make_op(std::string(kOp),
                   "2-D convolution on channel-blocked data: NCHW[x]c data, "

@@ -159,4 +159,19 @@ std::vector<double> to_doubles(const Tensor& tensor) {
   return values;
 }
 
+std::vector<ir::AttrDef> conv2d_window_attrs() {
+  return {attr_ints("strides", std::vector<int64_t>{1, 1}, "stride along height, width"),
+          attr_ints("padding", std::vector<int64_t>{0, 0, 0, 0}, "top, left, bottom, right"),
+          attr_ints("dilation", std::vector<int64_t>{1, 1}, "dilation along height, width"),
+          attr_int("groups", 1, "number of channel groups")};
+}
+
+void require_divisible_by_groups(const ir::Dim& dim, int64_t groups, std::string_view what,
+                                 const ir::TensorType& weight, std::string_view op_name) {
+  if (dim.is_static() && dim.value() % groups != 0) {
+    type_error(op_name, std::string(what) + " " + dim.to_string() + " is not divisible by groups " +
+                            std::to_string(groups) + " (weight " + weight.to_string() + ")");
+  }
+}
+
 }  // namespace kiln::op::nn

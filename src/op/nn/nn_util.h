@@ -79,4 +79,14 @@ bool all_static(const std::vector<Type>& args, const Type& result);
 // whatever the element type.
 std::vector<double> to_doubles(const Tensor& tensor);
 
+// The attributes of a 2-D convolution's window: strides, padding (top, left, bottom, right),
+// dilation and groups, with their defaults (conv2d, conv2d_transpose, conv2d_nchwc,
+// deform_conv2d).
+std::vector<ir::AttrDef> conv2d_window_attrs();
+
+// Requires `dim` (when static) to be divisible by `groups`; the message names `what` and the
+// weight.
+void require_divisible_by_groups(const ir::Dim& dim, int64_t groups, std::string_view what,
+                                 const ir::TensorType& weight, std::string_view op_name);
+
 }  // namespace kiln::op::nn

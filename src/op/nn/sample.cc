@@ -169,6 +169,13 @@ Type infer_deform_conv2d(const std::vector<Type>& args, const ir::Attrs& attrs) 
   return TensorType{data.dtype, out};
 }
 
+std::vector<ir::AttrDef> deform_conv2d_attrs() {
+  std::vector<ir::AttrDef> attrs = nn::conv2d_window_attrs();
+  attrs.push_back(
+      attr_int("offset_groups", 1, "number of channel groups sharing one offset and mask"));
+  return attrs;
+}
+
 }  // namespace
 
 void register_sample_ops(ir::OpRegistry& registry) {
@@ -200,12 +207,7 @@ void register_sample_ops(ir::OpRegistry& registry) {
   registry.add(nn::make_op(
       "deform_conv2d",
       "2-D deformable convolution (ONNX DeformConv): data NCHW, weight OIHW, offset, mask", 4, 4,
-      {attr_ints("strides", std::vector<int64_t>{1, 1}, "stride along height, width"),
-       attr_ints("padding", std::vector<int64_t>{0, 0, 0, 0}, "top, left, bottom, right"),
-       attr_ints("dilation", std::vector<int64_t>{1, 1}, "dilation along height, width"),
-       attr_int("groups", 1, "number of channel groups"),
-       attr_int("offset_groups", 1, "number of channel groups sharing one offset and mask")},
-      ir::OpPattern::kOutEWiseFusable, infer_deform_conv2d));
+      deform_conv2d_attrs(), ir::OpPattern::kOutEWiseFusable, infer_deform_conv2d));
 }
 
 }  // namespace kiln::op
