@@ -139,9 +139,5 @@ uint8_t float_to_e8m0(float value, bool saturate, E8M0Rounding mode);
 // back: the stored byte holds the value's low bits.
 uint8_t int_to_subbyte(DType dtype, int64_t value);
 int64_t subbyte_to_int(DType dtype, uint8_t bits);
-// A float cast to a 4-/2-bit integer as the ONNX specification says (docs/technical/int4.md,
-// int2.md): rounded to the nearest integer, ties to even, then truncated to the type's low bits.
-// NaN and infinities, which the specification leaves undefined, become 0.
-uint8_t float_to_subbyte(DType dtype, double value);
 
 }  // namespace kiln

@@ -6,6 +6,7 @@
 #include <new>
 
 #include "kiln/error.h"
+#include "support/subbyte_cast.h"
 
 namespace kiln {
 

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "kiln/error.h"
+#include "support/subbyte_cast.h"
 #include "tir/semantics.h"
 
 namespace kiln::te {

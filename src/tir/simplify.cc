@@ -4,6 +4,7 @@
 #include <optional>
 #include <utility>
 
+#include "support/subbyte_cast.h"
 #include "tir/functor.h"
 #include "tir/semantics.h"
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "kiln/tensor.h"
+#include "support/subbyte_cast.h"
 
 namespace kiln {
 namespace {
@@ -145,8 +146,8 @@ TEST(NarrowDType, FloatsRoundToNearestEvenThenWrapToSubByteIntegers) {
   EXPECT_EQ(cast(DType::kUInt4, 17.2), 1);
   EXPECT_EQ(cast(DType::kInt2, 2.0), -2);
   EXPECT_EQ(cast(DType::kUInt2, 5.5), 2);  // 6 wraps
-  EXPECT_EQ(cast(DType::kInt4, 1e10), 0);   // 1e10 = 2^10 * 5^10
-  EXPECT_EQ(cast(DType::kInt4, 1e30), 0);   // beyond int64: a multiple of 16
+  EXPECT_EQ(cast(DType::kInt4, 1e10), 0);  // 1e10 = 2^10 * 5^10
+  EXPECT_EQ(cast(DType::kInt4, 1e30), 0);  // beyond int64: a multiple of 16
   EXPECT_EQ(cast(DType::kUInt4, -1e30), 0);
   // Undefined by ONNX; Kiln's choice is 0 (as onnxruntime gives).
   EXPECT_EQ(cast(DType::kInt4, std::nan("")), 0);
