@@ -648,7 +648,7 @@ int main(int argc, char** argv) {
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
       ->allow_extra_args(false);  // one value per flag: never swallow the FILE after it
   compile->add_option("--mod-name", compile_args.mod_name,
-                      "prefix of the kernels' symbols (default: none)");
+                      "prefix of the kernels' symbols (\"default\": no prefix)");
   // One flag per option of the llvm target, from the target's own option table.
   std::map<std::string, std::string> llvm_values;
   std::vector<std::pair<std::string, CLI::Option*>> llvm_flags;
