@@ -18,7 +18,8 @@ def test_ops_doc_is_up_to_date():
     import kiln
 
     # the package under test (a build directory's <build>/python), not the bare sources
-    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(kiln.__file__))))
+    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(kiln.__file__)))
+    env = dict(os.environ, PYTHONPATH=package_parent)
     result = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "gen-ops-doc"), "--check"],
         env=env, capture_output=True, text=True,

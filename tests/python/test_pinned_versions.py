@@ -1,5 +1,5 @@
 """Reproducible installs: every Python package is pinned in requirements/constraints.txt, the
-installed versions are the pinned ones, and pyproject.toml and scripts/install-deps agree with it."""
+installed versions are the pinned ones, and pyproject.toml and scripts/install-deps agree."""
 
 import os
 import re
