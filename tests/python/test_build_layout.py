@@ -12,7 +12,9 @@ SOURCES = os.path.join(REPO, "python", "kiln")
 
 def test_kiln_is_imported_from_the_build_directory(kiln):
     package = os.path.dirname(os.path.abspath(kiln.__file__))
-    if not os.environ.get("PYTHONPATH"):  # an explicit PYTHONPATH may point elsewhere, on purpose
+    # `make BUILD_DIR=b test-python` sets KILN_BUILD_DIR=b and PYTHONPATH=b/python: b's module.
+    # Without either, conftest finds <repo>/build's; a bare PYTHONPATH may point anywhere.
+    if os.environ.get("KILN_BUILD_DIR") or not os.environ.get("PYTHONPATH"):
         assert package == os.path.join(BUILD_DIR, "python", "kiln")
     # the module sits in the same package directory as the Python layer that imports it
     assert os.path.dirname(os.path.abspath(kiln._kiln.__file__)) == package
