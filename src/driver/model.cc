@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "driver/model_formats.h"
 #include "frontend/frontend.h"
 #include "ir/functor.h"
 #include "ir/module.h"
@@ -260,6 +261,13 @@ std::vector<std::string> known_model_formats() {
   std::vector<std::string> names;
   for (const FormatInfo& format : formats()) names.push_back(format.name);
   return names;
+}
+
+bool model_format_supported(const std::string& name) {
+  for (const FormatInfo& format : formats()) {
+    if (format.name == name) return format.supported;
+  }
+  return false;
 }
 
 Model load(const std::string& path, const ShapeDict& shape_dict, const std::string& model_format) {
