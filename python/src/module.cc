@@ -121,7 +121,9 @@ kiln::Tensor tensor_from_parts(const std::string& name, const std::string& dtype
 NB_MODULE(_kiln, m) {
   m.doc() = "Kiln native module (use the `kiln` package)";
   nb::exception<kiln::Error>(m, "Error", PyExc_RuntimeError);
-  nb::exception<kiln::InternalError>(m, "InternalError", PyExc_RuntimeError);
+  // A subclass of kiln.Error in Python (`except kiln.Error` catches everything Kiln raises); its
+  // message still says that it is a bug in Kiln.
+  nb::exception<kiln::InternalError>(m, "InternalError", m.attr("Error"));
   // Registered after Error so that it is translated first; a subclass of kiln.Error in Python.
   nb::exception<kiln::MissingDependency>(m, "MissingDependency", m.attr("Error"));
 

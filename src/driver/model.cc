@@ -3,6 +3,8 @@
 #include <cctype>
 #include <filesystem>
 #include <fstream>
+#include <set>
+#include <string>
 
 #include "driver/model_formats.h"
 #include "frontend/frontend.h"
@@ -306,6 +308,14 @@ Model load(const std::string& path, const LoadOptions& options) {
       module = apply_constant_inputs(module, options.constant_inputs, path);
     }
     if (!shape_dict.empty()) module = apply_shape_dict(module, shape_dict, path);
+  }
+  // Callers feed inputs by name: two inputs of one name are the file's mistake, not Kiln's.
+  std::set<std::string> input_names;
+  for (const ir::Var& input : module.inputs()) {
+    if (!input_names.insert(input->name).second) {
+      throw Error(path + ": the model has two inputs named '" + input->name +
+                  "'; input names must be unique (rename one in the model)");
+    }
   }
   ir::verify_or_throw(module);
   return Model(std::make_shared<const ir::Module>(std::move(module)), format, path);

@@ -6,6 +6,7 @@
 #include <new>
 
 #include "kiln/error.h"
+#include "kiln/limits.h"
 #include "support/subbyte_cast.h"
 
 namespace kiln {
@@ -95,7 +96,7 @@ int64_t checked_numel(const std::vector<int64_t>& shape) {
   int64_t count = 1;
   for (int64_t dim : shape) {
     if (dim < 0) throw Error("tensor dimension " + std::to_string(dim) + " is negative");
-    if (dim != 0 && count > (int64_t{1} << 40) / dim) {
+    if (dim != 0 && count > kMaxTensorElements / dim) {
       throw Error("tensor is too large (more than 2^40 elements)");
     }
     count *= dim;

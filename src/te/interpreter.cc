@@ -9,6 +9,7 @@
 
 #include "kiln/error.h"
 #include "support/subbyte_cast.h"
+#include "tir/checked_index.h"
 #include "tir/semantics.h"
 
 namespace kiln::te {
@@ -487,6 +488,20 @@ class Interpreter {
       }
       case ExprKind::kIntrinsic: {
         const auto* node = expr.as<tir::IntrinsicNode>();
+        if (tir::is_checked_index(*node)) {
+          // What the kernel does: wrap once, then refuse an index out of range.
+          int64_t index = eval(node->args[0]).i;
+          int64_t extent = eval(node->args[1]).i;
+          int64_t wrapped = index < 0 ? index + extent : index;
+          if (wrapped < 0 || wrapped >= extent) {
+            throw Error(node->name.substr(tir::kCheckedIndexPrefix.size()) + ": index " +
+                        std::to_string(index) + " is out of range for axis " +
+                        std::to_string(eval(node->args[2]).i) + " of size " +
+                        std::to_string(extent));
+          }
+          result.i = wrapped;
+          return result;
+        }
         if (!node->args.empty() && !node->args[0].dtype().is_float()) {
           result.i = wrap_int(dtype, integer_intrinsic(node->name, dtype, eval(node->args[0]).i,
                                                        eval(node->args.back()).i));
