@@ -10,6 +10,8 @@
 #include <cstring>
 
 #include "frontend/frontend.h"
+#include "interrupt.h"
+#include "session.h"
 #include "ir/op.h"
 #include "kiln/kiln.h"
 #include "op/op_impl.h"
@@ -120,6 +122,7 @@ kiln::Tensor tensor_from_parts(const std::string& name, const std::string& dtype
 
 NB_MODULE(_kiln, m) {
   m.doc() = "Kiln native module (use the `kiln` package)";
+  kiln::python::register_interrupts();
   nb::exception<kiln::Error>(m, "Error", PyExc_RuntimeError);
   nb::exception<kiln::InternalError>(m, "InternalError", PyExc_RuntimeError);
   // Registered after Error so that it is translated first; a subclass of kiln.Error in Python.
@@ -161,12 +164,13 @@ NB_MODULE(_kiln, m) {
               name, nb::cast<std::string>(parts[1]), nb::cast<std::vector<int64_t>>(parts[2]),
               nb::cast<nb::bytes>(parts[3]));
         }
-        nb::gil_scoped_release release;
-        return kiln::load(path, options);
+        return kiln::python::interruptible([&] { return kiln::load(path, options); });
       },
       nb::arg("path"), nb::arg("shape_dict") = kiln::ShapeDict{}, nb::arg("model_format") = "",
       nb::arg("constant_inputs") = nb::list());
   m.def("parse_shape_dict", &kiln::parse_shape_dict);
+
+  kiln::python::bind_session(m);
 
   nb::class_<kiln::Package>(m, "Package")
       .def(nb::init<const std::string&>(), nb::arg("path"))
@@ -206,8 +210,7 @@ NB_MODULE(_kiln, m) {
         options.output_format = output_format;
         options.mod_name = mod_name;
         options.tuning_records = tuning_records;
-        nb::gil_scoped_release release;
-        return kiln::compile(model, options);
+        return kiln::python::interruptible([&] { return kiln::compile(model, options); });
       },
       nb::arg("model"), nb::arg("target"), nb::arg("package_path"), nb::arg("opt_level"),
       nb::arg("dump_code"), nb::arg("disabled_pass") = std::vector<std::string>{},
@@ -222,7 +225,8 @@ NB_MODULE(_kiln, m) {
 
   m.def(
       "run",
-      [](const kiln::Package& package, const std::string& device, const nb::list& inputs,
+      // `target`: a Package (opened for this call) or a Session (kept open: no reload).
+      [](nb::handle target, const std::string& device, const nb::list& inputs,
          const std::string& fill_mode, bool benchmark, int repeat, int number, double min_repeat_ms,
          uint64_t seed, bool profile, bool end_to_end) {
         kiln::RunOptions options;
@@ -243,9 +247,12 @@ NB_MODULE(_kiln, m) {
                                                    nb::cast<nb::bytes>(parts[3]));
         }
         kiln::RunResult result;
-        {
-          nb::gil_scoped_release release;
-          result = kiln::run(package, options);
+        if (nb::isinstance<kiln::Package>(target)) {
+          const kiln::Package& package = nb::cast<const kiln::Package&>(target);
+          result = kiln::python::interruptible([&] { return kiln::run(package, options); });
+        } else {
+          kiln::Session& session = kiln::python::native_session(target);
+          result = kiln::python::interruptible([&] { return kiln::run(session, options); });
         }
         nb::dict out;
         nb::list outputs;
