@@ -51,10 +51,10 @@ using runtime::testing::TempDir;
 
 constexpr int64_t kRows = 4, kCols = 40;
 
-// y = relu(x * scale + 0.5) with x: float32[4, 40], scale: float32[40].
-Model scale_model() {
-  ir::Var x = ir::VarNode::make("x", ir::tensor_type(DType::kFloat32, {kRows, kCols}));
-  ir::Var scale = ir::VarNode::make("scale", ir::tensor_type(DType::kFloat32, {kCols}));
+// y = relu(x * scale + 0.5) with x: float32[4, cols], scale: float32[cols].
+Model scale_model(int64_t cols = kCols) {
+  ir::Var x = ir::VarNode::make("x", ir::tensor_type(DType::kFloat32, {kRows, cols}));
+  ir::Var scale = ir::VarNode::make("scale", ir::tensor_type(DType::kFloat32, {cols}));
   ir::Constant half = ir::ConstantNode::make(Tensor::from_float32s({0.5f}, {}), "half");
   ir::Expr y = ir::call(
       "relu", {ir::call("add", {ir::call("multiply", {x, scale}, {}, "mul"), half}, {}, "add")},
@@ -66,9 +66,10 @@ Model scale_model() {
 
 std::vector<float> expected(const std::vector<float>& x, const std::vector<float>& scale) {
   std::vector<float> y(x.size());
+  int64_t cols = static_cast<int64_t>(scale.size());
   for (int64_t r = 0; r < kRows; ++r) {
-    for (int64_t c = 0; c < kCols; ++c) {
-      size_t i = static_cast<size_t>(r * kCols + c);
+    for (int64_t c = 0; c < cols; ++c) {
+      size_t i = static_cast<size_t>(r * cols + c);
       y[i] = std::max(x[i] * scale[static_cast<size_t>(c)] + 0.5f, 0.0f);
     }
   }
@@ -185,6 +186,32 @@ TEST_F(SessionTest, OpensAnUnpackedDirectory) {
   EXPECT_KILN_ERROR(Session{unpacked.file("")}, "mod.json does not match its SHA-256");
   std::filesystem::remove(unpacked.file("mod.so"));
   EXPECT_KILN_ERROR(Session{unpacked.file("")}, "mod.so is missing");
+}
+
+// Two packages whose kernels share names, open at once: each session runs its own kernels (the
+// second module must not be taken for the first, whose in-memory file name it could reuse).
+TEST_F(SessionTest, SessionsOfDifferentPackagesCoexist) {
+  TempDir dir;
+  CompileOptions options;
+  options.package_path = dir.file("narrow.tar");
+  compile(scale_model(24), options);
+  std::vector<std::unique_ptr<Session>> sessions;
+  for (int i = 0; i < 3; ++i) {
+    sessions.push_back(std::make_unique<Session>(package()));
+    sessions.push_back(std::make_unique<Session>(options.package_path));
+  }
+  for (auto& session : sessions) {
+    int64_t cols = session->inputs()[1].shape[0];
+    std::vector<float> x = ramp(static_cast<size_t>(kRows * cols), -2.0f, 0.25f);
+    std::vector<float> scale = ramp(static_cast<size_t>(cols), 0.75f, -0.125f);
+    session->set_input("x", Tensor::from_float32s(x, {kRows, cols}));
+    session->set_input("scale", Tensor::from_float32s(scale, {cols}));
+    session->run();
+    std::vector<float> want = expected(x, scale);
+    TensorView view = session->output(0);
+    ASSERT_EQ(view.nbytes, want.size() * sizeof(float));
+    for (size_t i = 0; i < want.size(); ++i) ASSERT_FLOAT_EQ(view.data_as<float>()[i], want[i]);
+  }
 }
 
 TEST_F(SessionTest, RunAllocatesNothing) {
