@@ -25,10 +25,10 @@ extern "C" {
 
 typedef enum KilnStatus {
   KILN_OK = 0,
-  KILN_ERROR = 1,             /* a user error: bad package, wrong input, failed kernel ... */
-  KILN_INVALID_ARGUMENT = 2,  /* a NULL handle or pointer, an index out of range */
-  KILN_INTERRUPTED = 3,       /* kiln_request_interrupt() stopped the call */
-  KILN_INTERNAL_ERROR = 4     /* a bug in Kiln */
+  KILN_ERROR = 1,            /* a user error: bad package, wrong input, failed kernel ... */
+  KILN_INVALID_ARGUMENT = 2, /* a NULL handle or pointer, an index out of range */
+  KILN_INTERRUPTED = 3,      /* kiln_request_interrupt() stopped the call */
+  KILN_INTERNAL_ERROR = 4    /* a bug in Kiln */
 } KilnStatus;
 
 typedef struct KilnSession KilnSession;
@@ -56,8 +56,7 @@ void kiln_session_close(KilnSession* session);
 KilnStatus kiln_session_num_inputs(const KilnSession* session, size_t* count);
 KilnStatus kiln_session_num_outputs(const KilnSession* session, size_t* count);
 KilnStatus kiln_session_input_info(const KilnSession* session, size_t index, KilnTensorInfo* info);
-KilnStatus kiln_session_output_info(const KilnSession* session, size_t index,
-                                    KilnTensorInfo* info);
+KilnStatus kiln_session_output_info(const KilnSession* session, size_t index, KilnTensorInfo* info);
 /* The index of the input named `name` (KILN_ERROR listing the inputs when there is none). */
 KilnStatus kiln_session_input_index(const KilnSession* session, const char* name, size_t* index);
 

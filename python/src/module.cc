@@ -11,11 +11,11 @@
 
 #include "frontend/frontend.h"
 #include "interrupt.h"
-#include "session.h"
 #include "ir/op.h"
 #include "kiln/kiln.h"
 #include "op/op_impl.h"
 #include "runtime/graph_executor.h"
+#include "session.h"
 
 namespace nb = nanobind;
 

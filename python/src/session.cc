@@ -158,27 +158,24 @@ void bind_session(nb::module_& m) {
       .def_prop_ro("target", [](const NativeSession& s) { return s.session.target(); })
       .def_prop_ro("metadata_json",
                    [](const NativeSession& s) { return s.session.metadata_json(); })
-      .def_prop_ro("inputs", [](const NativeSession& s) { return specs_to_list(s.session.inputs()); })
+      .def_prop_ro("inputs",
+                   [](const NativeSession& s) { return specs_to_list(s.session.inputs()); })
       .def_prop_ro("outputs",
                    [](const NativeSession& s) { return specs_to_list(s.session.outputs()); })
       .def_prop_ro("num_kernels", [](const NativeSession& s) { return s.session.num_kernels(); })
-      .def_prop_ro("storage_bytes", [](const NativeSession& s) { return s.session.storage_bytes(); })
+      .def_prop_ro("storage_bytes",
+                   [](const NativeSession& s) { return s.session.storage_bytes(); })
       .def_prop_ro("param_bytes", [](const NativeSession& s) { return s.session.param_bytes(); })
       .def_prop_rw(
           "num_threads", [](const NativeSession& s) { return s.session.num_threads(); },
           [](NativeSession& s, int threads) { s.session.set_num_threads(threads); })
-      .def("input_index",
-           [](const NativeSession& s, const std::string& name) {
-             return s.session.input_index(name);
-           })
-      .def("output_index",
-           [](const NativeSession& s, const std::string& name) {
-             return s.session.output_index(name);
-           })
+      .def("input_index", [](const NativeSession& s,
+                             const std::string& name) { return s.session.input_index(name); })
+      .def("output_index", [](const NativeSession& s,
+                              const std::string& name) { return s.session.output_index(name); })
       .def("set_input", &set_input, nb::arg("index"), nb::arg("array"), nb::arg("dtype"),
            nb::arg("zero_copy"), nb::arg("require_zero_copy"))
-      .def("run",
-           [](NativeSession& s) { interruptible([&] { s.session.run(); }); })
+      .def("run", [](NativeSession& s) { interruptible([&] { s.session.run(); }); })
       // Output i as a numpy array over the session's storage (no copy), writable: DLPack
       // consumers (torch.from_dlpack) refuse read-only arrays. The array keeps the session alive.
       .def("output",
@@ -186,13 +183,12 @@ void bind_session(nb::module_& m) {
              NativeSession& s = nb::cast<NativeSession&>(self);
              TensorView view = s.session.output(index);
              std::vector<size_t> shape(view.shape.begin(), view.shape.end());
-             nb::ndarray<nb::numpy> array(const_cast<void*>(view.data), shape.size(),
-                                          shape.data(), self, nullptr, numpy_dtype(view.dtype));
+             nb::ndarray<nb::numpy> array(const_cast<void*>(view.data), shape.size(), shape.data(),
+                                          self, nullptr, numpy_dtype(view.dtype));
              return nb::cast(array, nb::rv_policy::reference);
            })
       .def("profile", [](NativeSession& s, int runs) {
-        std::vector<KernelTiming> timings =
-            interruptible([&] { return s.session.profile(runs); });
+        std::vector<KernelTiming> timings = interruptible([&] { return s.session.profile(runs); });
         nb::list rows;
         for (const KernelTiming& timing : timings) {
           nb::dict row;

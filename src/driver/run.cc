@@ -60,8 +60,7 @@ void check_options(const RunOptions& options) {
   }
 }
 
-Tensor filled_input(const TensorSpec& spec, const std::string& mode,
-                    std::mt19937_64& rng) {
+Tensor filled_input(const TensorSpec& spec, const std::string& mode, std::mt19937_64& rng) {
   Tensor value(spec.dtype, spec.shape);
   if (mode == "zeros") return value;
   if (mode == "ones") {
@@ -86,9 +85,8 @@ Tensor filled_input(const TensorSpec& spec, const std::string& mode,
 
 // Sums the per-launch timings of each kernel (identical fused groups share one kernel), adds the
 // input and output copies when end_to_end, and sorts the rows by time.
-RunProfile profile_run(Session& executor,
-                       const std::vector<std::pair<std::string, Tensor>>& inputs, int runs,
-                       bool end_to_end) {
+RunProfile profile_run(Session& executor, const std::vector<std::pair<std::string, Tensor>>& inputs,
+                       int runs, bool end_to_end) {
   RunProfile profile;
   profile.runs = runs;
   profile.end_to_end = end_to_end;

@@ -11,8 +11,8 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <memory>
@@ -145,8 +145,7 @@ void read_tar_members(const std::string& path, const struct stat& info, bool ali
 void read_directory_members(const std::string& path, bool aligned_params,
                             std::map<std::string, std::string>& members,
                             std::shared_ptr<std::byte[]>& aligned_storage, size_t& aligned_size);
-PackageContents verify_members(const std::string& path,
-                               std::map<std::string, std::string> members,
+PackageContents verify_members(const std::string& path, std::map<std::string, std::string> members,
                                std::shared_ptr<std::byte[]> aligned_storage, size_t aligned_size);
 }  // namespace
 
@@ -289,8 +288,7 @@ void read_directory_members(const std::string& path, bool aligned_params,
   }
 }
 
-PackageContents verify_members(const std::string& path,
-                               std::map<std::string, std::string> members,
+PackageContents verify_members(const std::string& path, std::map<std::string, std::string> members,
                                std::shared_ptr<std::byte[]> aligned_storage, size_t aligned_size) {
   auto invalid = [&](const std::string& what) -> Error {
     return Error(path + " is not a valid Kiln package: " + what);

@@ -12,8 +12,10 @@
 
 struct KilnSession {
   explicit KilnSession(kiln::Session opened) : session(std::move(opened)) {
-    for (const kiln::TensorSpec& spec : session.inputs()) input_dtypes.emplace_back(kiln::dtype_name(spec.dtype));
-    for (const kiln::TensorSpec& spec : session.outputs()) output_dtypes.emplace_back(kiln::dtype_name(spec.dtype));
+    for (const kiln::TensorSpec& spec : session.inputs())
+      input_dtypes.emplace_back(kiln::dtype_name(spec.dtype));
+    for (const kiln::TensorSpec& spec : session.outputs())
+      output_dtypes.emplace_back(kiln::dtype_name(spec.dtype));
   }
   kiln::Session session;
   // dtype names as C strings, for KilnTensorInfo.
@@ -44,7 +46,8 @@ KilnStatus guarded(Body&& body) noexcept {
   } catch (const std::bad_alloc&) {
     return fail(KILN_ERROR, "out of memory");
   } catch (const std::exception& error) {
-    return fail(KILN_INTERNAL_ERROR, std::string("internal error (a bug in Kiln): ") + error.what());
+    return fail(KILN_INTERNAL_ERROR,
+                std::string("internal error (a bug in Kiln): ") + error.what());
   } catch (...) {
     return fail(KILN_INTERNAL_ERROR, "internal error (a bug in Kiln): unknown exception");
   }
@@ -170,8 +173,7 @@ KilnStatus kiln_session_output(const KilnSession* session, size_t index, const v
   if (index >= session->session.outputs().size()) {
     return fail(KILN_INVALID_ARGUMENT, "kiln_session_output: output index " +
                                            std::to_string(index) + " is out of range (there are " +
-                                           std::to_string(session->session.outputs().size()) +
-                                           ")");
+                                           std::to_string(session->session.outputs().size()) + ")");
   }
   return guarded([&] {
     kiln::TensorView view = session->session.output(index);

@@ -15,6 +15,15 @@ namespace kiln {
 
 namespace {
 
+// The architecture part of the target triples this runtime runs (metadata.json's "triple").
+#if defined(__x86_64__)
+constexpr const char* kHostArch = "x86_64";
+#elif defined(__aarch64__)
+constexpr const char* kHostArch = "aarch64";
+#else
+#error "unknown host architecture: add its triple name"
+#endif
+
 std::string shape_string(const std::vector<int64_t>& shape) {
   std::string text = "[";
   for (size_t i = 0; i < shape.size(); ++i) text += (i ? ", " : "") + std::to_string(shape[i]);
@@ -87,12 +96,20 @@ Session::Session(const std::string& package_path, const SessionOptions& options)
   // of the weights in memory, never two.
   runtime::PackageContents contents = runtime::read_package(package_path, true);
   impl_->metadata_json = std::move(contents.metadata_json);
+  std::string triple;
   try {
     auto metadata = nlohmann::json::parse(impl_->metadata_json);
     impl_->target = metadata.at("target").get<std::string>();
+    triple = metadata.value("triple", "");
   } catch (const nlohmann::json::exception& error) {
     throw Error(package_path + " is not a valid Kiln package: metadata.json has no target (" +
                 error.what() + ")");
+  }
+  // Before dlopen, whose message for another architecture is obscure.
+  std::string arch = triple.substr(0, triple.find('-'));
+  if (!arch.empty() && arch != kHostArch) {
+    throw Error(package_path + " was compiled for " + triple + " and cannot run on this machine (" +
+                kHostArch + "); run it where that target lives");
   }
   std::shared_ptr<runtime::KernelModule> module =
       runtime::load_shared_library_bytes(contents.library, package_path + ":mod.so");
@@ -135,8 +152,8 @@ void Session::set_input(const std::string& name, const Tensor& value) {
 void Session::set_input(size_t index, const Tensor& value) {
   if (!value.defined()) {
     if (index < inputs().size()) {
-      throw Error("input '" + inputs()[index].name + "' expects " +
-                  inputs()[index].type_string() + ", got an empty tensor");
+      throw Error("input '" + inputs()[index].name + "' expects " + inputs()[index].type_string() +
+                  ", got an empty tensor");
     }
     throw Error("input index " + std::to_string(index) + " is out of range");
   }
@@ -155,7 +172,8 @@ void Session::set_input(size_t index, DType dtype, const std::vector<int64_t>& s
 void Session::bind_input(size_t index, DType dtype, const std::vector<int64_t>& shape,
                          const void* data, size_t nbytes) {
   impl_->input_checked(index, dtype, shape, nbytes);
-  if (data == nullptr) throw Error("input '" + inputs()[index].name + "': the data pointer is null");
+  if (data == nullptr)
+    throw Error("input '" + inputs()[index].name + "': the data pointer is null");
   impl_->executor->bind_input(index, data);
 }
 

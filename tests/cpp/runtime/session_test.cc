@@ -57,8 +57,8 @@ Model scale_model(int64_t cols = kCols) {
   ir::Var scale = ir::VarNode::make("scale", ir::tensor_type(DType::kFloat32, {cols}));
   ir::Constant half = ir::ConstantNode::make(Tensor::from_float32s({0.5f}, {}), "half");
   ir::Expr y = ir::call(
-      "relu", {ir::call("add", {ir::call("multiply", {x, scale}, {}, "mul"), half}, {}, "add")},
-      {}, "act");
+      "relu", {ir::call("add", {ir::call("multiply", {x, scale}, {}, "mul"), half}, {}, "add")}, {},
+      "act");
   auto module = std::make_shared<const ir::Module>(ir::FunctionNode::make({x, scale}, y),
                                                    std::vector<std::string>{"y"});
   return Model(module, "kiln", "");
@@ -274,6 +274,15 @@ TEST_F(SessionTest, ErrorsNameTheExpectedInput) {
   EXPECT_KILN_ERROR(Session{"/nonexistent/model.tar"}, "cannot open the package");
   TempDir empty;
   EXPECT_KILN_ERROR(Session{empty.file("")}, "metadata.json is missing");
+}
+
+TEST_F(SessionTest, RefusesAPackageForAnotherArchitecture) {
+  TempDir dir;
+  CompileOptions options;
+  options.package_path = dir.file("arm.tar");
+  options.target = "llvm -mtriple=aarch64-linux-gnu";
+  compile(scale_model(), options);
+  EXPECT_KILN_ERROR(Session{options.package_path}, "was compiled for aarch64");
 }
 
 TEST_F(SessionTest, InterruptStopsARun) {
