@@ -39,6 +39,9 @@ def _as_numpy(array: np.ndarray, dtype: str) -> np.ndarray:
 
 def _native_array(value, name: str):
     """(array for the native module, declared kiln dtype or "")."""
+    if (type(value) is np.ndarray and value.flags.c_contiguous and value.dtype.kind != "V"
+            and value.ndim > 0):
+        return value, ""  # the common case, without numpy calls (per-call overhead)
     if isinstance(value, np.ndarray) or not hasattr(value, "__dlpack__"):
         # np.ascontiguousarray would turn a 0-d array into shape (1,); keep scalars scalar.
         array = np.require(np.asarray(value), requirements="C")
@@ -132,10 +135,13 @@ class Session:
 
     # -- inputs --------------------------------------------------------------------------------
     def _index(self, key, names: List[str], lookup) -> int:
+        if isinstance(key, str):
+            try:
+                return names.index(key)
+            except ValueError:
+                return lookup(key)  # raises kiln.Error listing the names
         if isinstance(key, (int, np.integer)) and not isinstance(key, bool):
             return int(key)
-        if isinstance(key, str):
-            return lookup(key)
         raise _kiln.Error(f"expected an index or a name, got {type(key).__name__}")
 
     def _set(self, key, value, zero_copy: bool, require: bool) -> bool:

@@ -297,3 +297,37 @@ def test_ctrl_c_ends_kiln_run_with_exit_130(kiln_cli, cnn):
     assert code == 130, output
     assert "interrupted" in output
     assert seconds < 5
+
+
+def test_cli_runs_an_unpacked_directory(kiln_cli, cnn, tmp_path):
+    with tarfile.open(cnn[1]) as archive:
+        archive.extractall(tmp_path / "unpacked")
+    x = pixels(3)
+    np.savez(tmp_path / "in.npz", pixels=x)
+    done = subprocess.run([kiln_cli, "run", str(tmp_path / "unpacked"), "-i",
+                           str(tmp_path / "in.npz"), "-o", str(tmp_path / "out.npz")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    want = ort_session(cnn[0]).run(None, {"pixels": x})[0]
+    np.testing.assert_allclose(np.load(tmp_path / "out.npz")["output_0"], want, rtol=1e-4,
+                               atol=1e-5)
+
+
+def test_narrow_dtype_inputs_cross_as_bits(kiln, tmp_path):
+    """An ml_dtypes bfloat16 array is handed over as its bits, without a dtype error."""
+    import ml_dtypes
+    from onnx import TensorProto, helper
+    node = helper.make_node("Cast", ["x"], ["y"], to=TensorProto.FLOAT)
+    graph = helper.make_graph([node], "cast",
+                              [helper.make_tensor_value_info("x", TensorProto.BFLOAT16, [2, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [2, 8])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    onnx_models.save(model, tmp_path / "cast.onnx")
+    package = kiln.compile(kiln.load(str(tmp_path / "cast.onnx")),
+                           package_path=str(tmp_path / "cast.tar"))
+    x = (np.arange(16, dtype=np.float32).reshape(2, 8) / 4 - 1).astype(ml_dtypes.bfloat16)
+    got = kiln.Session(package).run({"x": x})["y"]
+    np.testing.assert_array_equal(got, x.astype(np.float32))  # bfloat16 -> float32 is exact
+    with pytest.raises(kiln.Error) as error:
+        kiln.Session(package).run({"x": x.astype(ml_dtypes.float8_e4m3fn)})
+    assert_mentions(error.value, "input 'x' expects bfloat16[2, 8]")
