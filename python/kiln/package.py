@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import tarfile
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Union
 
@@ -30,6 +31,7 @@ class Package:
         else:
             self._native = _kiln.Package(os.fspath(package_path))
         self._session = None
+        self._session_lock = threading.Lock()  # kiln.run's use of the cached session
 
     def session(self) -> "Session":
         """The package's Session, opened at the first call and kept: ``kiln.run(package)`` uses it,
@@ -301,18 +303,23 @@ def run(
     `profile=True` times every kernel over `repeat` inferences (``result.profile``,
     ``result.format_profile()``); `end_to_end=True` makes the timings include copying the inputs
     in and the outputs out."""
-    if isinstance(package, Session):
-        session = package
-    else:
-        if not isinstance(package, Package):
-            package = Package(package)
-        session = package.session()
     if inputs is not None and not isinstance(inputs, Mapping):
         raise _kiln.Error(f"inputs must be a dict of input name -> array, got "
                           f"{type(inputs).__name__}")
-    raw = _kiln.run(session._native, str(device), _input_parts(inputs), str(fill_mode),
-                    bool(benchmark), int(repeat), int(number), float(min_repeat_ms), int(seed),
-                    bool(profile), bool(end_to_end))
+    args = (str(device), _input_parts(inputs), str(fill_mode), bool(benchmark), int(repeat),
+            int(number), float(min_repeat_ms), int(seed), bool(profile), bool(end_to_end))
+    if isinstance(package, Session):
+        raw = _kiln.run(package._native, *args)
+    else:
+        if not isinstance(package, Package):
+            package = Package(package)
+        if package._session_lock.acquire(blocking=False):
+            try:
+                raw = _kiln.run(package.session()._native, *args)
+            finally:
+                package._session_lock.release()
+        else:  # another thread is running this package: a session of its own for this call
+            raw = _kiln.run(Session(package)._native, *args)
     # Arrays come straight from the runtime's aligned storage (no copy).
     outputs = _Outputs([(name, _as_numpy(array, dtype)) for name, array, dtype in raw["outputs"]])
     used_inputs = {name: _as_numpy(array, dtype) for name, array, dtype in raw["inputs"]}

@@ -331,3 +331,27 @@ def test_narrow_dtype_inputs_cross_as_bits(kiln, tmp_path):
     with pytest.raises(kiln.Error) as error:
         kiln.Session(package).run({"x": x.astype(ml_dtypes.float8_e4m3fn)})
     assert_mentions(error.value, "input 'x' expects bfloat16[2, 8]")
+
+
+def test_kiln_run_from_several_threads(kiln, cnn):
+    """Threads sharing one Package: each kiln.run gets the package's session or, while another
+    thread holds it, a session of its own; every result is right."""
+    import threading
+    package = kiln.Package(cnn[1])
+    want = {seed: kiln.Session(cnn[1]).run({"pixels": pixels(seed)})["probs"] for seed in range(4)}
+    failures = []
+
+    def work(seed):
+        try:
+            for _ in range(20):
+                got = kiln.run(package, inputs={"pixels": pixels(seed)}).outputs["probs"]
+                np.testing.assert_array_equal(got, want[seed])
+        except Exception as error:  # reported by the main thread
+            failures.append(error)
+
+    threads = [threading.Thread(target=work, args=(seed,)) for seed in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not failures, failures
