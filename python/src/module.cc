@@ -252,6 +252,7 @@ NB_MODULE(_kiln, m) {
           result = kiln::python::interruptible([&] { return kiln::run(package, options); });
         } else {
           kiln::Session& session = kiln::python::native_session(target);
+          std::shared_ptr<void> busy = kiln::python::use_session(target);
           result = kiln::python::interruptible([&] { return kiln::run(session, options); });
         }
         nb::dict out;

@@ -6,7 +6,9 @@
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/vector.h>
 
+#include <atomic>
 #include <cstdint>
+#include <memory>
 #include <optional>
 
 #include "interrupt.h"
@@ -27,6 +29,26 @@ struct NativeSession {
       : session(path, SessionOptions{threads}), bound(session.inputs().size()) {}
   Session session;
   std::vector<std::optional<InputArray>> bound;  // per input: the array bound (zero copy)
+  // A session runs one call at a time; a second thread gets an error instead of a data race.
+  std::atomic<bool> busy{false};
+};
+
+// Marks `native` busy for one call; kiln::Error when another thread is inside it.
+class BusyScope {
+ public:
+  explicit BusyScope(NativeSession& native) : native_(native) {
+    if (native_.busy.exchange(true, std::memory_order_acquire)) {
+      throw Error(
+          "this kiln.Session is in use by another thread: a session runs one call at a "
+          "time; open a Session per thread");
+    }
+  }
+  ~BusyScope() { native_.busy.store(false, std::memory_order_release); }
+  BusyScope(const BusyScope&) = delete;
+  BusyScope& operator=(const BusyScope&) = delete;
+
+ private:
+  NativeSession& native_;
 };
 
 // The Kiln dtype of an array: `declared` (a name Python chose, e.g. "bfloat16" for an ml_dtypes
@@ -123,6 +145,7 @@ nb::list specs_to_list(const std::vector<TensorSpec>& specs) {
 // true), else a copy; `require_zero_copy` turns "not possible" into a kiln::Error.
 bool set_input(NativeSession& native, size_t index, const InputArray& array,
                const std::string& declared, bool zero_copy, bool require_zero_copy) {
+  BusyScope busy(native);
   const auto& inputs = native.session.inputs();
   if (index >= inputs.size()) {
     throw Error("input index " + std::to_string(index) + " is out of range (the model has " +
@@ -175,7 +198,11 @@ void bind_session(nb::module_& m) {
                               const std::string& name) { return s.session.output_index(name); })
       .def("set_input", &set_input, nb::arg("index"), nb::arg("array"), nb::arg("dtype"),
            nb::arg("zero_copy"), nb::arg("require_zero_copy"))
-      .def("run", [](NativeSession& s) { interruptible([&] { s.session.run(); }); })
+      .def("run",
+           [](NativeSession& s) {
+             BusyScope busy(s);
+             interruptible([&] { s.session.run(); });
+           })
       // Output i as a numpy array over the session's storage (no copy), writable: DLPack
       // consumers (torch.from_dlpack) refuse read-only arrays. The array keeps the session alive.
       .def("output",
@@ -188,6 +215,7 @@ void bind_session(nb::module_& m) {
              return nb::cast(array, nb::rv_policy::reference);
            })
       .def("profile", [](NativeSession& s, int runs) {
+        BusyScope busy(s);
         std::vector<KernelTiming> timings = interruptible([&] { return s.session.profile(runs); });
         nb::list rows;
         for (const KernelTiming& timing : timings) {
@@ -204,5 +232,9 @@ void bind_session(nb::module_& m) {
 }
 
 Session& native_session(nb::handle handle) { return nb::cast<NativeSession&>(handle).session; }
+
+std::shared_ptr<void> use_session(nb::handle handle) {
+  return std::make_shared<BusyScope>(nb::cast<NativeSession&>(handle));
+}
 
 }  // namespace kiln::python

@@ -355,3 +355,18 @@ def test_kiln_run_from_several_threads(kiln, cnn):
     for thread in threads:
         thread.join()
     assert not failures, failures
+
+
+def test_a_session_refuses_a_second_thread(kiln, cnn):
+    import threading
+    session = kiln.Session(cnn[1])
+    errors = []
+    busy = threading.Thread(target=lambda: errors.append(kiln.run(
+        session, benchmark=True, repeat=40, number=2000)))  # about a second or more
+    busy.start()
+    time.sleep(0.5)
+    with pytest.raises(kiln.Error) as error:
+        session.run()
+    busy.join()
+    assert_mentions(error.value, "in use by another thread", "a Session per thread")
+    session.run()  # free again
