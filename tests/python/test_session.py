@@ -359,10 +359,10 @@ def test_kiln_run_from_several_threads(kiln, cnn):
 
 def test_a_session_refuses_a_second_thread(kiln, cnn):
     import threading
-    session = kiln.Session(cnn[1])
+    session = kiln.Session(cnn[1], num_threads=1)
     errors = []
     busy = threading.Thread(target=lambda: errors.append(kiln.run(
-        session, benchmark=True, repeat=40, number=2000)))  # about a second or more
+        session, benchmark=True, repeat=20, number=2000)))  # a second or more
     busy.start()
     time.sleep(0.5)
     with pytest.raises(kiln.Error) as error:
