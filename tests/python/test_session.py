@@ -3,6 +3,7 @@ zero-copy inputs and outputs (shared memory, data pointers), the documented view
 errors, no reload per kiln.run, and Ctrl-C (KeyboardInterrupt in Python, exit 130 on the CLI)."""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -370,3 +371,31 @@ def test_a_session_refuses_a_second_thread(kiln, cnn):
     busy.join()
     assert_mentions(error.value, "in use by another thread", "a Session per thread")
     session.run()  # free again
+
+
+# ---------------------------------------------------------------------------------------------
+# ld.lld found at run time
+# ---------------------------------------------------------------------------------------------
+def test_lld_is_found_on_path(kiln_cli, cnn, tmp_path):
+    real = shutil.which("ld.lld") or shutil.which("ld.lld-19") or "/usr/lib/llvm-19/bin/ld.lld"
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    log = tmp_path / "called"
+    wrapper = tools / "ld.lld"
+    wrapper.write_text(f"#!/bin/sh\necho called > '{log}'\nexec '{real}' \"$@\"\n")
+    wrapper.chmod(0o755)
+    env = dict(os.environ, PATH=f"{tools}{os.pathsep}{os.environ.get('PATH', '')}")
+    env.pop("KILN_LLD", None)
+    done = subprocess.run([kiln_cli, "compile", cnn[0], "-o", str(tmp_path / "m.tar")],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert log.exists(), "kiln compile did not use the ld.lld found first on PATH"
+
+
+def test_missing_lld_is_a_missing_dependency(kiln_cli, cnn, tmp_path):
+    env = dict(os.environ, KILN_LLD=str(tmp_path / "no-such-ld.lld"))
+    done = subprocess.run([kiln_cli, "compile", cnn[0], "-o", str(tmp_path / "m.tar")],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 5, done.stderr
+    assert_mentions(done.stderr, "ld.lld", "install it: apt-get install lld-19")
+    assert not (tmp_path / "m.tar").exists()

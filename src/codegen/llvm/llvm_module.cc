@@ -60,6 +60,19 @@ std::string search_path(const std::string& name) {
 }  // namespace
 
 std::string find_lld() {
+  // KILN_LLD names the linker explicitly (a path, or a name on PATH).
+  if (const char* chosen = std::getenv("KILN_LLD"); chosen != nullptr && *chosen != '\0') {
+    std::string name = chosen;
+    std::string found = name.find('/') != std::string::npos
+                            ? (access(name.c_str(), X_OK) == 0 ? name : std::string())
+                            : search_path(name);
+    if (found.empty()) {
+      throw MissingDependency(
+          "KILN_LLD='" + name + "' (the linker ld.lld) does not exist or cannot run",
+          "apt-get install lld-19, or point KILN_LLD at ld.lld");
+    }
+    return found;
+  }
   // Found at run time, not only where the build machine had it: an installed Kiln (pip install)
   // may run where LLVM lives elsewhere. The build's own path is the last resort.
   for (const char* name : {"ld.lld", "ld.lld-19"}) {
