@@ -172,9 +172,10 @@ void bind_session(nb::module_& m) {
       .def(
           "__init__",
           [](NativeSession* self, const std::string& path, int threads) {
+            // Without the GIL while the package loads; opening is not interruptible, and once
+            // constructed the object must not be abandoned by an exception (finish() is skipped).
             InterruptibleCall call;
             new (self) NativeSession(path, threads);
-            call.finish();
           },
           nb::arg("path"), nb::arg("num_threads") = 0)
       .def_prop_ro("path", [](const NativeSession& s) { return s.session.path(); })
