@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -50,12 +51,13 @@ struct TensorSpec {
   std::string type_string() const;
 };
 
-// Memory that a Session owns or reads: no ownership. Compact row-major.
+// Memory that a Session owns or reads: no ownership (of the data or the shape, which lives in
+// the session). Compact row-major. Making one allocates nothing.
 struct TensorView {
   const void* data = nullptr;
   size_t nbytes = 0;
   DType dtype = DType::kFloat32;
-  std::vector<int64_t> shape;
+  std::span<const int64_t> shape;
   template <typename T>
   const T* data_as() const {
     return static_cast<const T*>(data);

@@ -194,7 +194,8 @@ TensorView Session::output(size_t index) const {
 
 Tensor Session::get_output(size_t index) const {
   TensorView view = output(index);
-  return Tensor::from_bytes(view.dtype, view.shape, view.data, view.nbytes);
+  return Tensor::from_bytes(view.dtype, std::vector<int64_t>(view.shape.begin(), view.shape.end()),
+                            view.data, view.nbytes);
 }
 
 int Session::num_threads() const {
