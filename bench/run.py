@@ -70,8 +70,7 @@ def _kiln_first_run_mem(package_path, feeds, threads):
     """In a fresh process: peak RSS growth (MB) of loading the package and running it once."""
     import kiln
     baseline = _peak_rss_mb()
-    kiln.set_num_threads(threads)
-    kiln.run(kiln.Package(package_path), inputs=feeds)
+    kiln.Session(package_path, num_threads=threads).run(feeds)
     return _peak_rss_mb() - baseline
 
 

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "kiln/error.h"
+#include "kiln/runtime.h"
 #include "kiln/tensor.h"
 
 namespace kiln {
@@ -243,7 +244,11 @@ std::string format_profile(const RunProfile& profile);
 // Loads the package's kernels, feeds the inputs, runs once (and `repeat` x `number` more times
 // when benchmarking). kiln::Error for a missing or misshapen input (naming the expected name,
 // shape and dtype), an unknown device, or a package built for another machine.
+// Opens the package (a Session) for this call only: to run a model repeatedly, open a Session once
+// and use the overload below.
 RunResult run(const Package& package, const RunOptions& options = {});
+// The same on an open session (no reload): its inputs are set, it runs, the outputs are copied.
+RunResult run(Session& session, const RunOptions& options = {});
 
 // "0.1.0"
 std::string version();

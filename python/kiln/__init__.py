@@ -12,9 +12,10 @@ from ._kiln import num_threads, set_num_threads
 from ._kiln import version as _native_version
 from .model import Model, load
 from .package import Package, Result, compile, run
+from .session import Session
 
 __version__ = _native_version()
 
-__all__ = ["Error", "InternalError", "MissingDependency", "Model", "Package", "Result", "compile", "load", "num_threads",
-           "run", "set_num_threads",
+__all__ = ["Error", "InternalError", "MissingDependency", "Model", "Package", "Result", "Session",
+           "compile", "load", "num_threads", "run", "set_num_threads",
            "__version__"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import tarfile
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Union
 
@@ -11,6 +12,7 @@ import numpy as np
 
 from . import _kiln
 from .model import _NUMPY_DTYPES, Model, _tensor_parts
+from .session import Session
 
 
 def _as_numpy(array: np.ndarray, dtype: str) -> np.ndarray:
@@ -28,6 +30,16 @@ class Package:
             self._native = package_path
         else:
             self._native = _kiln.Package(os.fspath(package_path))
+        self._session = None
+        self._session_lock = threading.Lock()  # kiln.run's use of the cached session
+
+    def session(self) -> "Session":
+        """The package's Session, opened at the first call and kept: ``kiln.run(package)`` uses it,
+        so that running a package repeatedly loads it once. It shares its inputs and outputs
+        with every ``kiln.run`` of this package object."""
+        if self._session is None:
+            self._session = Session(self)
+        return self._session
 
     @property
     def package_path(self) -> str:
@@ -279,7 +291,7 @@ def _input_parts(inputs: Optional[Mapping[str, np.ndarray]]) -> list:
 
 
 def run(
-    package: Union[Package, str, os.PathLike],
+    package: Union[Package, Session, str, os.PathLike],
     device: str = "cpu",
     inputs: Optional[Mapping[str, np.ndarray]] = None,
     fill_mode: str = "random",
@@ -293,17 +305,29 @@ def run(
 ) -> Result:
     """Run a compiled package; inputs not given are filled (random, zeros or ones).
 
+    `package` is a kiln.Package (its Session is opened at the first run and kept: later runs do
+    not reload it), a kiln.Session, or a path (opened for this call only).
+
     `profile=True` times every kernel over `repeat` inferences (``result.profile``,
     ``result.format_profile()``); `end_to_end=True` makes the timings include copying the inputs
     in and the outputs out."""
-    if not isinstance(package, Package):
-        package = Package(package)
     if inputs is not None and not isinstance(inputs, Mapping):
         raise _kiln.Error(f"inputs must be a dict of input name -> array, got "
                           f"{type(inputs).__name__}")
-    raw = _kiln.run(package._native, str(device), _input_parts(inputs), str(fill_mode),
-                    bool(benchmark), int(repeat), int(number), float(min_repeat_ms), int(seed),
-                    bool(profile), bool(end_to_end))
+    args = (str(device), _input_parts(inputs), str(fill_mode), bool(benchmark), int(repeat),
+            int(number), float(min_repeat_ms), int(seed), bool(profile), bool(end_to_end))
+    if isinstance(package, Session):
+        raw = _kiln.run(package._native, *args)
+    else:
+        if not isinstance(package, Package):
+            package = Package(package)
+        if package._session_lock.acquire(blocking=False):
+            try:
+                raw = _kiln.run(package.session()._native, *args)
+            finally:
+                package._session_lock.release()
+        else:  # another thread is running this package: a session of its own for this call
+            raw = _kiln.run(Session(package)._native, *args)
     # Arrays come straight from the runtime's aligned storage (no copy).
     outputs = _Outputs([(name, _as_numpy(array, dtype)) for name, array, dtype in raw["outputs"]])
     used_inputs = {name: _as_numpy(array, dtype) for name, array, dtype in raw["inputs"]}

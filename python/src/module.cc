@@ -10,10 +10,12 @@
 #include <cstring>
 
 #include "frontend/frontend.h"
+#include "interrupt.h"
 #include "ir/op.h"
 #include "kiln/kiln.h"
 #include "op/op_impl.h"
 #include "runtime/graph_executor.h"
+#include "session.h"
 
 namespace nb = nanobind;
 
@@ -120,6 +122,7 @@ kiln::Tensor tensor_from_parts(const std::string& name, const std::string& dtype
 
 NB_MODULE(_kiln, m) {
   m.doc() = "Kiln native module (use the `kiln` package)";
+  kiln::python::register_interrupts();
   nb::exception<kiln::Error>(m, "Error", PyExc_RuntimeError);
   // A subclass of kiln.Error in Python (`except kiln.Error` catches everything Kiln raises); its
   // message still says that it is a bug in Kiln.
@@ -163,12 +166,13 @@ NB_MODULE(_kiln, m) {
               name, nb::cast<std::string>(parts[1]), nb::cast<std::vector<int64_t>>(parts[2]),
               nb::cast<nb::bytes>(parts[3]));
         }
-        nb::gil_scoped_release release;
-        return kiln::load(path, options);
+        return kiln::python::interruptible([&] { return kiln::load(path, options); });
       },
       nb::arg("path"), nb::arg("shape_dict") = kiln::ShapeDict{}, nb::arg("model_format") = "",
       nb::arg("constant_inputs") = nb::list());
   m.def("parse_shape_dict", &kiln::parse_shape_dict);
+
+  kiln::python::bind_session(m);
 
   nb::class_<kiln::Package>(m, "Package")
       .def(nb::init<const std::string&>(), nb::arg("path"))
@@ -208,8 +212,7 @@ NB_MODULE(_kiln, m) {
         options.output_format = output_format;
         options.mod_name = mod_name;
         options.tuning_records = tuning_records;
-        nb::gil_scoped_release release;
-        return kiln::compile(model, options);
+        return kiln::python::interruptible([&] { return kiln::compile(model, options); });
       },
       nb::arg("model"), nb::arg("target"), nb::arg("package_path"), nb::arg("opt_level"),
       nb::arg("dump_code"), nb::arg("disabled_pass") = std::vector<std::string>{},
@@ -224,7 +227,8 @@ NB_MODULE(_kiln, m) {
 
   m.def(
       "run",
-      [](const kiln::Package& package, const std::string& device, const nb::list& inputs,
+      // `target`: a Package (opened for this call) or a Session (kept open: no reload).
+      [](nb::handle target, const std::string& device, const nb::list& inputs,
          const std::string& fill_mode, bool benchmark, int repeat, int number, double min_repeat_ms,
          uint64_t seed, bool profile, bool end_to_end) {
         kiln::RunOptions options;
@@ -245,9 +249,13 @@ NB_MODULE(_kiln, m) {
                                                    nb::cast<nb::bytes>(parts[3]));
         }
         kiln::RunResult result;
-        {
-          nb::gil_scoped_release release;
-          result = kiln::run(package, options);
+        if (nb::isinstance<kiln::Package>(target)) {
+          const kiln::Package& package = nb::cast<const kiln::Package&>(target);
+          result = kiln::python::interruptible([&] { return kiln::run(package, options); });
+        } else {
+          kiln::Session& session = kiln::python::native_session(target);
+          std::shared_ptr<void> busy = kiln::python::use_session(target);
+          result = kiln::python::interruptible([&] { return kiln::run(session, options); });
         }
         nb::dict out;
         nb::list outputs;

@@ -1,6 +1,7 @@
 // The `kiln` command line: argument parsing only; all work happens in the C++ driver.
 // Exit codes: 0 ok, 2 usage error, 3 internal error (a bug), 4 Kiln error (bad model, ...),
-// 5 a missing optional dependency (the message says how to install it).
+// 5 a missing optional dependency (the message says how to install it), 130 interrupted (Ctrl-C).
+#include <signal.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -23,6 +24,19 @@ constexpr int kExitUsage = 2;
 constexpr int kExitInternal = 3;
 constexpr int kExitKilnError = 4;
 constexpr int kExitMissingDependency = 5;
+constexpr int kExitInterrupted = 130;  // 128 + SIGINT, as shells report a Ctrl-C
+
+// The first Ctrl-C asks the running compile or run to stop between two passes/kernels (so that
+// no half-written package is left behind); SA_RESETHAND makes a second one end the process.
+void on_interrupt(int) { kiln::request_interrupt(); }
+
+void install_interrupt_handler() {
+  struct sigaction action {};
+  action.sa_handler = on_interrupt;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESETHAND;
+  sigaction(SIGINT, &action, nullptr);
+}
 
 // -v, -vv, -vvv: what the command does, with timings (1), the options it resolved (2), every
 // kernel of the package (3). On stderr, so that stdout stays the command's output.
@@ -714,6 +728,7 @@ int main(int argc, char** argv) {
                  "(see kiln --help)\n";
     return kExitUsage;
   }
+  install_interrupt_handler();
   try {
     if (inspect->parsed()) {
       return run_inspect(path, load_options(format, shapes, constant_inputs), as_json);
@@ -727,6 +742,9 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("tune")) {
       throw kiln::Error("not supported yet: kiln tune (auto-tuning) arrives in a later release");
     }
+  } catch (const kiln::Interrupted&) {
+    std::cerr << "kiln: interrupted\n";
+    return kExitInterrupted;
   } catch (const kiln::MissingDependency& e) {
     std::string message = e.what();
     std::replace(message.begin(), message.end(), '\n', ' ');

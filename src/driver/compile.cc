@@ -205,7 +205,10 @@ class GraphCompiler {
     for (const ir::Expr& node : ir::post_order(module_.main()->body)) {
       if (ir::as<ir::VarNode>(node) || ir::as<ir::ConstantNode>(node)) value_ids(node);
     }
-    for (const transform::FusedGroup& group : plan.groups) plan_kernel(group);
+    for (const transform::FusedGroup& group : plan.groups) {
+      check_interrupt();  // Ctrl-C stops a compile between kernels
+      plan_kernel(group);
+    }
     mark_outputs();
   }
 
@@ -806,7 +809,11 @@ Package compile(const Model& model, const CompileOptions& options) {
   check_options(options);
   codegen::Target target = resolve_target(options);
   // A missing cross compiler is reported before the (long) compile, not after it.
-  if (!options.cross_compiler.empty()) codegen::find_compiler(options.cross_compiler);
+  if (!options.cross_compiler.empty()) {
+    codegen::find_compiler(options.cross_compiler);
+  } else {
+    codegen::find_lld();
+  }
   ir::Module module = model.module();
   std::string source = model.source_path().empty() ? "the model" : model.source_path();
   check_static_shapes(module, source);
@@ -842,7 +849,9 @@ Package compile(const Model& model, const CompileOptions& options) {
   graph.build(source, plan);
   std::vector<size_t> storages = plan_memory(graph.tensors, graph.nodes);
 
+  check_interrupt();
   std::unique_ptr<codegen::LLVMModule> code = codegen::LLVMModule::build(graph.kernels, target);
+  check_interrupt();
   TempDir temp;
   std::string library_path = temp.file("mod.so");
   if (options.cross_compiler.empty()) {
@@ -852,6 +861,7 @@ Package compile(const Model& model, const CompileOptions& options) {
                                     split_words(options.cross_compiler_options));
   }
 
+  check_interrupt();
   runtime::PackageContents contents;
   contents.library = read_binary(library_path);
   if (options.output_format == "tar") {

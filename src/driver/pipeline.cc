@@ -11,6 +11,7 @@
 #include "ir/printer.h"
 #include "ir/verifier.h"
 #include "kiln/error.h"
+#include "kiln/runtime.h"
 #include "transform/alter_op_layout.h"
 #include "transform/convert_layout.h"
 #include "transform/eliminate_common_subexpr.h"
@@ -76,6 +77,7 @@ class PassRunner {
 
   void run(std::string_view name, const std::function<ir::Module(const ir::Module&)>& pass) {
     if (!pass_enabled(name, options_)) return;
+    check_interrupt();  // Ctrl-C stops a compile between passes
     module_ = pass(module_);
     if (options_.verify_each_pass) {
       std::vector<std::string> problems = ir::verify(module_);

@@ -53,8 +53,14 @@ void check_device(const std::string& device) {
               "'; devices: cpu (cuda, cl, vulkan, metal, rocm: not supported yet)");
 }
 
-Tensor filled_input(const runtime::TensorSpec& spec, const std::string& mode,
-                    std::mt19937_64& rng) {
+void check_options(const RunOptions& options) {
+  if (options.repeat < 1 || options.number < 1) {
+    throw Error("repeat and number must be at least 1, got repeat=" +
+                std::to_string(options.repeat) + " number=" + std::to_string(options.number));
+  }
+}
+
+Tensor filled_input(const TensorSpec& spec, const std::string& mode, std::mt19937_64& rng) {
   Tensor value(spec.dtype, spec.shape);
   if (mode == "zeros") return value;
   if (mode == "ones") {
@@ -77,17 +83,10 @@ Tensor filled_input(const runtime::TensorSpec& spec, const std::string& mode,
   return value;
 }
 
-std::string shape_text(const std::vector<int64_t>& shape) {
-  std::string text = "[";
-  for (size_t i = 0; i < shape.size(); ++i) text += (i ? ", " : "") + std::to_string(shape[i]);
-  return text + "]";
-}
-
 // Sums the per-launch timings of each kernel (identical fused groups share one kernel), adds the
 // input and output copies when end_to_end, and sorts the rows by time.
-RunProfile profile_run(runtime::GraphExecutor& executor,
-                       const std::vector<std::pair<std::string, Tensor>>& inputs, int runs,
-                       bool end_to_end) {
+RunProfile profile_run(Session& executor, const std::vector<std::pair<std::string, Tensor>>& inputs,
+                       int runs, bool end_to_end) {
   RunProfile profile;
   profile.runs = runs;
   profile.end_to_end = end_to_end;
@@ -151,72 +150,59 @@ Package::Package(const std::string& path) : path_(path) {
   }
 }
 
-RunResult run(const Package& package, const RunOptions& options) {
-  check_device(options.device);
-  if (options.repeat < 1 || options.number < 1) {
-    throw Error("repeat and number must be at least 1, got repeat=" +
-                std::to_string(options.repeat) + " number=" + std::to_string(options.number));
-  }
-  codegen::Target target = codegen::parse_target(package.target());
-  if (!target.is_host()) {
-    throw Error(package.path() + " was compiled for " + target.effective_triple() +
+static void check_runnable_here(const std::string& target, const std::string& path) {
+  codegen::Target parsed = codegen::parse_target(target);
+  if (!parsed.is_host()) {
+    throw Error(path + " was compiled for " + parsed.effective_triple() +
                 " and cannot run on this machine; run it where that target lives");
   }
-  // mod.params is read into an aligned buffer whose tensors the executor binds in place: one copy
-  // of the weights in memory, never two.
-  runtime::PackageContents contents = runtime::read_package(package.path(), true);
-  std::shared_ptr<runtime::KernelModule> module =
-      runtime::load_shared_library_bytes(contents.library, package.path() + ":mod.so");
-  auto params = runtime::deserialize_params_in_place(
-      std::move(contents.params_storage), contents.params_size, package.path() + ":mod.params");
-  std::string graph_json = std::move(contents.graph_json);
-  contents = runtime::PackageContents();
-  runtime::GraphExecutor executor(graph_json, module, params);
+}
 
-  for (const auto& [name, value] : options.inputs) {
-    bool known = false;
-    for (const auto& spec : executor.inputs()) known = known || spec.name == name;
-    if (!known) {
-      std::string listed;
-      for (const auto& spec : executor.inputs()) {
-        listed += (listed.empty() ? "'" : ", '") + spec.name + "' " +
-                  std::string(dtype_name(spec.dtype)) + shape_text(spec.shape);
-      }
-      throw Error("the model has no input '" + name + "'; its inputs are: " + listed);
-    }
-  }
+RunResult run(const Package& package, const RunOptions& options) {
+  check_device(options.device);
+  check_options(options);
+  check_runnable_here(package.target(), package.path());
+  Session session(package.path());
+  return run(session, options);
+}
+
+RunResult run(Session& session, const RunOptions& options) {
+  check_device(options.device);
+  check_options(options);
+  check_runnable_here(session.target(), session.path());
+  for (const auto& [name, value] : options.inputs) (void)session.input_index(name);
   RunResult result;
-  result.storage_bytes = executor.storage_bytes();
-  result.param_bytes = executor.param_bytes();
+  result.storage_bytes = session.storage_bytes();
+  result.param_bytes = session.param_bytes();
   std::mt19937_64 rng(options.seed);
-  for (const auto& spec : executor.inputs()) {
+  for (const TensorSpec& spec : session.inputs()) {
     auto given = options.inputs.find(spec.name);
     Tensor value =
         given != options.inputs.end() ? given->second : filled_input(spec, options.fill_mode, rng);
-    executor.set_input(spec.name, value);
+    session.set_input(spec.name, value);
     result.inputs.emplace_back(spec.name, value);
   }
-  executor.run();
-  for (size_t i = 0; i < executor.outputs().size(); ++i) {
-    result.outputs.emplace_back(executor.outputs()[i].name, executor.get_output(i));
+  session.run();
+  for (size_t i = 0; i < session.outputs().size(); ++i) {
+    result.outputs.emplace_back(session.outputs()[i].name, session.get_output(i));
   }
   if (options.benchmark) {
     // end_to_end: what a caller pays per inference, inputs in and outputs out included.
     auto end_to_end = [&] {
-      for (const auto& [name, value] : result.inputs) executor.set_input(name, value);
-      executor.run();
-      for (size_t i = 0; i < executor.outputs().size(); ++i) (void)executor.get_output(i);
+      for (const auto& [name, value] : result.inputs) session.set_input(name, value);
+      session.run();
+      for (size_t i = 0; i < session.outputs().size(); ++i) (void)session.get_output(i);
     };
     runtime::BenchmarkResult bench =
         options.end_to_end ? runtime::time_evaluator(end_to_end, options.number, options.repeat,
                                                      options.min_repeat_ms)
-                           : runtime::time_evaluator([&] { executor.run(); }, options.number,
+                           : runtime::time_evaluator([&] { session.run(); }, options.number,
                                                      options.repeat, options.min_repeat_ms);
     result.has_times = true;
     result.times = {bench.results, bench.mean, bench.median, bench.max, bench.min, bench.std};
   }
   if (options.profile) {
-    result.profile = profile_run(executor, result.inputs, options.repeat, options.end_to_end);
+    result.profile = profile_run(session, result.inputs, options.repeat, options.end_to_end);
     result.has_profile = true;
   }
   return result;

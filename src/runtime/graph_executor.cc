@@ -9,6 +9,7 @@
 
 #include "kiln/error.h"
 #include "kiln/limits.h"
+#include "kiln/runtime.h"
 #include "runtime/thread_pool.h"
 
 namespace kiln::runtime {
@@ -26,6 +27,7 @@ struct TensorEntry {
   int64_t storage = -1;  // -1: a parameter bound by reference
   uint64_t offset = 0;
   void* data = nullptr;
+  void* own_data = nullptr;  // in the executor's storage; `data` differs when an input is bound
 };
 
 struct NodeEntry {
@@ -122,6 +124,8 @@ struct GraphExecutor::Impl {
                   const std::vector<size_t>& ids) const;
   void bind_params(const std::map<std::string, Tensor>& params);
   [[noreturn]] void kernel_failed(const NodeEntry& node, int32_t code) const;
+  // Points input `index` (and every kernel argument that is it) at `data`.
+  void point_input_at(size_t index, void* data);
 };
 
 void GraphExecutor::Impl::parse(const Json& graph) {
@@ -290,6 +294,7 @@ void GraphExecutor::Impl::parse(const Json& graph) {
     if (entry.storage < 0) continue;
     entry.data =
         storages[static_cast<size_t>(entry.storage)].mutable_data_as<std::byte>() + entry.offset;
+    entry.own_data = entry.data;
   }
   for (size_t i = 0; i < nodes.size(); ++i) {
     nodes[i].first_arg = arg_ids.size();
@@ -376,6 +381,16 @@ void GraphExecutor::Impl::kernel_failed(const NodeEntry& node, int32_t code) con
   throw Error(message);
 }
 
+void GraphExecutor::Impl::point_input_at(size_t index, void* data) {
+  size_t id = input_ids[index];
+  TensorEntry& entry = tensors[id];
+  if (entry.data == data) return;
+  entry.data = data;
+  for (size_t k = 0; k < arg_ids.size(); ++k) {
+    if (arg_ids[k] == id) args[k] = data;
+  }
+}
+
 GraphExecutor::GraphExecutor(const std::string& graph_json, std::shared_ptr<KernelModule> module,
                              const std::map<std::string, Tensor>& params)
     : impl_(std::make_unique<Impl>()) {
@@ -404,8 +419,8 @@ const std::vector<TensorSpec>& GraphExecutor::inputs() const { return impl_->inp
 const std::vector<TensorSpec>& GraphExecutor::outputs() const { return impl_->output_specs; }
 
 void GraphExecutor::set_input(const std::string& name, const Tensor& value) {
-  for (size_t id : impl_->input_ids) {
-    TensorEntry& entry = impl_->tensors[id];
+  for (size_t index = 0; index < impl_->input_ids.size(); ++index) {
+    TensorEntry& entry = impl_->tensors[impl_->input_ids[index]];
     if (entry.spec.name != name) continue;
     if (!value.defined() || value.dtype() != entry.spec.dtype ||
         value.shape() != entry.spec.shape) {
@@ -413,7 +428,7 @@ void GraphExecutor::set_input(const std::string& name, const Tensor& value) {
       throw Error("input '" + name + "' expects " +
                   type_string(entry.spec.dtype, entry.spec.shape) + ", got " + got);
     }
-    if (entry.nbytes > 0) std::memcpy(entry.data, value.data(), entry.nbytes);
+    set_input(index, value.data(), value.nbytes());
     return;
   }
   std::string known;
@@ -425,10 +440,32 @@ void GraphExecutor::set_input(const std::string& name, const Tensor& value) {
               "'; its inputs are: " + (known.empty() ? "(none)" : known));
 }
 
+void GraphExecutor::set_input(size_t index, const void* data, size_t nbytes) {
+  KILN_CHECK(index < impl_->input_ids.size());
+  TensorEntry& entry = impl_->tensors[impl_->input_ids[index]];
+  KILN_CHECK(nbytes == entry.nbytes) << "input '" << entry.spec.name << "': " << nbytes
+                                     << " bytes given, " << entry.nbytes << " expected";
+  impl_->point_input_at(index, entry.own_data);
+  if (nbytes > 0) std::memcpy(entry.data, data, nbytes);
+}
+
+void GraphExecutor::bind_input(size_t index, const void* data) {
+  KILN_CHECK(index < impl_->input_ids.size());
+  const TensorEntry& entry = impl_->tensors[impl_->input_ids[index]];
+  if (reinterpret_cast<uintptr_t>(data) % Tensor::kAlignment != 0) {
+    throw Error("input '" + entry.spec.name + "': zero-copy binding needs memory aligned to " +
+                std::to_string(Tensor::kAlignment) + " bytes (kernels use aligned vector loads); " +
+                "this buffer is not: set the input by copy instead");
+  }
+  // Kernels only read inputs (parse() refuses a node that writes one).
+  impl_->point_input_at(index, const_cast<void*>(data));
+}
+
 void GraphExecutor::run() {
   set_last_error({});
   void** args = impl_->args.data();
   for (const NodeEntry& node : impl_->nodes) {
+    check_interrupt();
     int32_t code = node.function(args + node.first_arg);
     if (code != 0) impl_->kernel_failed(node, code);
   }
@@ -443,6 +480,13 @@ Tensor GraphExecutor::get_output(size_t index) const {
   return Tensor::from_bytes(entry.spec.dtype, entry.spec.shape, entry.data, entry.nbytes);
 }
 
+const void* GraphExecutor::output_data(size_t index) const {
+  KILN_CHECK(index < impl_->output_ids.size());
+  return impl_->tensors[impl_->output_ids[index]].data;
+}
+
+size_t GraphExecutor::num_kernels() const { return impl_->nodes.size(); }
+
 size_t GraphExecutor::storage_bytes() const { return impl_->storage_bytes; }
 
 size_t GraphExecutor::param_bytes() const { return impl_->param_bytes; }
@@ -456,6 +500,7 @@ std::vector<GraphExecutor::KernelTiming> GraphExecutor::profile(int runs) {
   void** args = impl_->args.data();
   for (int run = 0; run < runs; ++run) {
     for (size_t i = 0; i < impl_->nodes.size(); ++i) {
+      check_interrupt();
       const NodeEntry& node = impl_->nodes[i];
       auto start = std::chrono::steady_clock::now();
       int32_t code = node.function(args + node.first_arg);

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "kiln/runtime.h"
 #include "kiln/runtime_api.h"
 #include "kiln/tensor.h"
 
@@ -42,11 +43,7 @@ std::shared_ptr<KernelModule> load_shared_library_bytes(const std::string& bytes
 // The runtime's API table (thread pool, workspace) for compiled code.
 const KilnRuntimeApi* runtime_api();
 
-struct TensorSpec {
-  std::string name;
-  DType dtype;
-  std::vector<int64_t> shape;
-};
+using TensorSpec = kiln::TensorSpec;
 
 // One inference at a time: an executor owns its buffers, so concurrent runs need an executor
 // each (they share the module and may share the parameter tensors).
@@ -63,21 +60,25 @@ class GraphExecutor {
   // Copies `value` into the input's storage; kiln::Error naming the expected name, shape and dtype
   // when it does not match.
   void set_input(const std::string& name, const Tensor& value);
-  // Runs all kernels; kiln::Error naming the kernel when one fails.
+  // Runs all kernels; kiln::Error naming the kernel when one fails; kiln::Interrupted, between
+  // two kernels, once kiln::request_interrupt() was called.
   void run();
+  // Copies `nbytes` bytes (checked against input `index`'s size) into the input's own storage,
+  // undoing a bind_input.
+  void set_input(size_t index, const void* data, size_t nbytes);
+  // Zero copy: kernels read input `index` from `data` (64-byte aligned, the input's size) until
+  // the input is set or bound again. Checks the alignment; the caller checks type and size.
+  void bind_input(size_t index, const void* data);
   // A copy of output i (0-based).
   Tensor get_output(size_t index) const;
+  // Output i in the executor's storage (overwritten by the next run).
+  const void* output_data(size_t index) const;
   // Bytes allocated for storages (inputs, intermediates, outputs) and parameters.
   size_t storage_bytes() const;
   size_t param_bytes() const;
 
-  struct KernelTiming {
-    std::string kernel;
-    std::string name;              // source node name(s)
-    std::vector<std::string> ops;  // the fused operators (mod.json's "ops")
-    double seconds;                // total over the profiled runs
-    int64_t calls;
-  };
+  using KernelTiming = kiln::KernelTiming;
+  size_t num_kernels() const;
   // Runs `runs` times timing each node (one entry per node, in launch order). A separate loop
   // from run(), so that ordinary inference pays nothing for profiling.
   std::vector<KernelTiming> profile(int runs);
@@ -99,5 +100,18 @@ BenchmarkResult time_evaluator(const std::function<void()>& fn, int number, int 
 // Threads used by parallel loops: KILN_NUM_THREADS when set, else the machine's cores.
 int num_threads();
 void set_num_threads(int threads);
+
+// While alive, parallel launches made by this thread use `threads` threads (0: num_threads()):
+// a Session's own thread count applies to its runs. Allocates nothing.
+class ThreadCountScope {
+ public:
+  explicit ThreadCountScope(int threads);
+  ~ThreadCountScope();
+  ThreadCountScope(const ThreadCountScope&) = delete;
+  ThreadCountScope& operator=(const ThreadCountScope&) = delete;
+
+ private:
+  int saved_;
+};
 
 }  // namespace kiln::runtime

@@ -225,8 +225,13 @@ std::shared_ptr<KernelModule> load_shared_library_bytes(const std::string& bytes
         throw;
       }
       dlclose(probe);
-      ::close(fd);
-      return module;
+      // The fd stays open while the module is loaded: glibc's dlopen returns an already loaded
+      // library whose name matches, so a second module loaded while this one lives must not get
+      // the same /proc/self/fd/N name (a reused fd number would hand it this module's kernels).
+      return std::shared_ptr<KernelModule>(module.get(), [module, fd](KernelModule*) mutable {
+        module.reset();  // dlclose() first
+        ::close(fd);
+      });
     }
     ::close(fd);
   }

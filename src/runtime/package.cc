@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
@@ -183,6 +184,17 @@ void write_package(const std::string& path, const PackageContents& contents) {
   }
 }
 
+namespace {
+void read_tar_members(const std::string& path, const struct stat& info, bool aligned_params,
+                      std::map<std::string, std::string>& members,
+                      std::shared_ptr<std::byte[]>& aligned_storage, size_t& aligned_size);
+void read_directory_members(const std::string& path, bool aligned_params,
+                            std::map<std::string, std::string>& members,
+                            std::shared_ptr<std::byte[]>& aligned_storage, size_t& aligned_size);
+PackageContents verify_members(const std::string& path, std::map<std::string, std::string> members,
+                               std::shared_ptr<std::byte[]> aligned_storage, size_t aligned_size);
+}  // namespace
+
 PackageContents read_package(const std::string& path, bool aligned_params) {
   auto invalid = [&](const std::string& what) -> Error {
     return Error(path + " is not a valid Kiln package: " + what);
@@ -191,8 +203,34 @@ PackageContents read_package(const std::string& path, bool aligned_params) {
   if (::stat(path.c_str(), &info) != 0) {
     throw Error("cannot open the package '" + path + "': " + std::strerror(errno));
   }
-  if (!S_ISREG(info.st_mode)) throw invalid("it is not a regular file");
+  std::map<std::string, std::string> members;
+  std::shared_ptr<std::byte[]> aligned_storage;
+  size_t aligned_size = 0;
+  if (S_ISDIR(info.st_mode)) {
+    read_directory_members(path, aligned_params, members, aligned_storage, aligned_size);
+  } else {
+    if (!S_ISREG(info.st_mode)) throw invalid("it is neither a regular file nor a directory");
+    read_tar_members(path, info, aligned_params, members, aligned_storage, aligned_size);
+  }
+  return verify_members(path, std::move(members), std::move(aligned_storage), aligned_size);
+}
 
+namespace {
+
+// A Tensor::kAlignment-aligned buffer of `length` bytes.
+std::shared_ptr<std::byte[]> aligned_buffer(size_t length) {
+  auto* raw = static_cast<std::byte*>(
+      ::operator new[](std::max<size_t>(length, 1), std::align_val_t(Tensor::kAlignment)));
+  return std::shared_ptr<std::byte[]>(
+      raw, [](std::byte* p) { ::operator delete[](p, std::align_val_t(Tensor::kAlignment)); });
+}
+
+void read_tar_members(const std::string& path, const struct stat& info, bool aligned_params,
+                      std::map<std::string, std::string>& members,
+                      std::shared_ptr<std::byte[]>& aligned_storage, size_t& aligned_size) {
+  auto invalid = [&](const std::string& what) -> Error {
+    return Error(path + " is not a valid Kiln package: " + what);
+  };
   ArchivePtr reader(archive_read_new(), ArchiveDeleter{false});
   KILN_CHECK(reader != nullptr);
   // Plain tar only: no compression filters, so a member can never be larger than the file.
@@ -201,9 +239,6 @@ PackageContents read_package(const std::string& path, bool aligned_params) {
     throw invalid("it is not a tar archive (" + archive_message(reader.get()) + ")");
   }
 
-  std::map<std::string, std::string> members;
-  std::shared_ptr<std::byte[]> aligned_storage;
-  size_t aligned_size = 0;
   for (;;) {
     archive_entry* entry = nullptr;
     int status = archive_read_next_header(reader.get(), &entry);
@@ -251,12 +286,9 @@ PackageContents read_package(const std::string& path, bool aligned_params) {
     };
     if (aligned_params && name == kParams) {
       size_t length = static_cast<size_t>(size);
-      auto* raw = static_cast<std::byte*>(
-          ::operator new[](std::max<size_t>(length, 1), std::align_val_t(Tensor::kAlignment)));
-      aligned_storage = std::shared_ptr<std::byte[]>(
-          raw, [](std::byte* p) { ::operator delete[](p, std::align_val_t(Tensor::kAlignment)); });
+      aligned_storage = aligned_buffer(length);
       aligned_size = length;
-      read_into(reinterpret_cast<char*>(raw), length);
+      read_into(reinterpret_cast<char*>(aligned_storage.get()), length);
       members.emplace(name, std::string());
       continue;
     }
@@ -264,6 +296,53 @@ PackageContents read_package(const std::string& path, bool aligned_params) {
     read_into(bytes.data(), bytes.size());
     members.emplace(name, std::move(bytes));
   }
+}
+
+// An unpacked package: the same members as files of a directory (other files are ignored, so that
+// a package may be unpacked beside other things).
+void read_directory_members(const std::string& path, bool aligned_params,
+                            std::map<std::string, std::string>& members,
+                            std::shared_ptr<std::byte[]>& aligned_storage, size_t& aligned_size) {
+  for (const char* name : {kMetadata, kGraph, kParams, kLibrary, kObject, kChecksums}) {
+    std::string file = path + "/" + name;
+    struct stat info {};
+    if (::stat(file.c_str(), &info) != 0) {
+      if (errno == ENOENT) continue;  // reported below when required
+      throw Error("cannot open '" + file + "': " + std::strerror(errno));
+    }
+    if (!S_ISREG(info.st_mode)) {
+      throw Error(path + " is not a valid Kiln package: " + name + " is not a regular file");
+    }
+    if (info.st_size > kMaxMemberBytes) {
+      throw Error(path + " is not a valid Kiln package: " + name + " is too large (" +
+                  std::to_string(info.st_size) + " bytes)");
+    }
+    std::unique_ptr<FILE, int (*)(FILE*)> stream(std::fopen(file.c_str(), "rb"), std::fclose);
+    if (!stream) throw Error("cannot open '" + file + "': " + std::strerror(errno));
+    size_t length = static_cast<size_t>(info.st_size);
+    auto read_into = [&](void* destination) {
+      if (length > 0 && std::fread(destination, 1, length, stream.get()) != length) {
+        throw Error("cannot read '" + file + "' (it is truncated or changed while read)");
+      }
+    };
+    if (aligned_params && name == std::string(kParams)) {
+      aligned_storage = aligned_buffer(length);
+      aligned_size = length;
+      read_into(aligned_storage.get());
+      members.emplace(name, std::string());
+      continue;
+    }
+    std::string bytes(length, '\0');
+    read_into(bytes.data());
+    members.emplace(name, std::move(bytes));
+  }
+}
+
+PackageContents verify_members(const std::string& path, std::map<std::string, std::string> members,
+                               std::shared_ptr<std::byte[]> aligned_storage, size_t aligned_size) {
+  auto invalid = [&](const std::string& what) -> Error {
+    return Error(path + " is not a valid Kiln package: " + what);
+  };
 
   for (const char* name : {kMetadata, kLibrary, kGraph, kParams}) {
     if (members.count(name) == 0) throw invalid(std::string(name) + " is missing");
@@ -293,5 +372,7 @@ PackageContents read_package(const std::string& path, bool aligned_params) {
   if (members.count(kObject) != 0) contents.object = std::move(members[kObject]);
   return contents;
 }
+
+}  // namespace
 
 }  // namespace kiln::runtime

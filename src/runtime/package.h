@@ -40,7 +40,8 @@ struct PackageContents {
 
 // Writes the tar; metadata_json is completed with the members' SHA-256 ("checksums") here.
 void write_package(const std::string& path, const PackageContents& contents);
-// Reads and verifies a package. kiln::Error naming the file and the problem.
+// Reads and verifies a package: a .tar, or a directory holding the same members as files (an
+// unpacked package). kiln::Error naming the file and the problem.
 PackageContents read_package(const std::string& path, bool aligned_params = false);
 
 }  // namespace kiln::runtime

@@ -58,6 +58,8 @@ T wait_for_change(const std::atomic<T>& value, T old) {
 }
 
 thread_local bool t_in_parallel_task = false;
+// The calling session's thread count (ThreadCountScope), 0: the process-wide num_threads().
+thread_local int t_session_threads = 0;
 
 // Marks the current thread as running a task, so that a nested launch runs serially.
 class TaskScope {
@@ -264,10 +266,17 @@ void set_num_threads(int threads) {
 
 bool in_parallel_task() { return t_in_parallel_task; }
 
+ThreadCountScope::ThreadCountScope(int threads) : saved_(t_session_threads) {
+  KILN_CHECK(threads >= 0 && threads <= kMaxThreads);
+  t_session_threads = threads;
+}
+
+ThreadCountScope::~ThreadCountScope() { t_session_threads = saved_; }
+
 int32_t parallel_launch(int64_t max_tasks, KilnParallelTask task, void* closure) {
   KILN_CHECK(task != nullptr);
   if (t_in_parallel_task) return run_serially(task, closure);
-  int threads = num_threads();
+  int threads = t_session_threads > 0 ? t_session_threads : num_threads();
   if (threads <= 1 || max_tasks == 1) return run_serially(task, closure);
 
   PoolState& pool_state = state();
@@ -275,8 +284,11 @@ int32_t parallel_launch(int64_t max_tasks, KilnParallelTask task, void* closure)
   // machine from being oversubscribed, and needs no waiting.
   std::unique_lock lock(pool_state.mutex, std::try_to_lock);
   if (!lock.owns_lock()) return run_serially(task, closure);
-  threads = g_threads.load(std::memory_order_acquire);  // may have changed before we locked
-  if (!pool_state.pool || pool_state.pool->threads() != threads) {
+  // The global count may have changed before we locked; a session's own count is fixed.
+  if (t_session_threads == 0) threads = g_threads.load(std::memory_order_acquire);
+  // A pool serves any launch of at most its size (the tasks beyond the launch stay asleep); it
+  // is rebuilt for a larger launch, and for a new global count (set_num_threads).
+  if (!pool_state.pool || pool_state.pool->threads() < threads) {
     pool_state.pool.reset();
     pool_state.pool = std::make_unique<ThreadPool>(threads);
   }

@@ -21,6 +21,7 @@
 #include "codegen/llvm/codegen_llvm.h"
 #include "codegen/llvm/llvm_common.h"
 #include "kiln/error.h"
+#include "kiln/runtime.h"
 
 namespace kiln::codegen {
 
@@ -40,7 +41,52 @@ std::string install_hint(const std::string& compiler) {
   return "install the compiler '" + name + "' or pass its full path";
 }
 
+// The first executable `name` in the directories of $PATH; "" when none.
+std::string search_path(const std::string& name) {
+  const char* path = std::getenv("PATH");
+  std::string dirs = path != nullptr ? path : "/usr/bin:/bin";
+  size_t start = 0;
+  while (start <= dirs.size()) {
+    size_t colon = dirs.find(':', start);
+    std::string dir = dirs.substr(start, colon == std::string::npos ? colon : colon - start);
+    std::string candidate = (dir.empty() ? "." : dir) + "/" + name;
+    if (access(candidate.c_str(), X_OK) == 0) return candidate;
+    if (colon == std::string::npos) break;
+    start = colon + 1;
+  }
+  return "";
+}
+
 }  // namespace
+
+std::string find_lld() {
+  // KILN_LLD names the linker explicitly (a path, or a name on PATH).
+  if (const char* chosen = std::getenv("KILN_LLD"); chosen != nullptr && *chosen != '\0') {
+    std::string name = chosen;
+    std::string found = name.find('/') != std::string::npos
+                            ? (access(name.c_str(), X_OK) == 0 ? name : std::string())
+                            : search_path(name);
+    if (found.empty()) {
+      throw MissingDependency(
+          "KILN_LLD='" + name + "' (the linker ld.lld) does not exist or cannot run",
+          "apt-get install lld-19, or point KILN_LLD at ld.lld");
+    }
+    return found;
+  }
+  // Found at run time, not only where the build machine had it: an installed Kiln (pip install)
+  // may run where LLVM lives elsewhere. The build's own path is the last resort.
+  for (const char* name : {"ld.lld", "ld.lld-19"}) {
+    std::string found = search_path(name);
+    if (!found.empty()) return found;
+  }
+  for (const char* path : {"/usr/lib/llvm-19/bin/ld.lld", KILN_LLD_PATH}) {
+    if (access(path, X_OK) == 0) return path;
+  }
+  throw MissingDependency(
+      "the linker ld.lld (LLVM's lld, which links compiled kernels into mod.so) was not found on "
+      "PATH (ld.lld, ld.lld-19) nor in /usr/lib/llvm-19/bin",
+      "apt-get install lld-19, or put ld.lld on PATH");
+}
 
 std::string find_compiler(const std::string& compiler) {
   if (compiler.empty()) throw Error("the cross compiler name is empty");
@@ -49,17 +95,8 @@ std::string find_compiler(const std::string& compiler) {
     throw MissingDependency("the cross compiler '" + compiler + "' does not exist or cannot run",
                             install_hint(compiler));
   }
-  const char* path = std::getenv("PATH");
-  std::string dirs = path != nullptr ? path : "/usr/bin:/bin";
-  size_t start = 0;
-  while (start <= dirs.size()) {
-    size_t colon = dirs.find(':', start);
-    std::string dir = dirs.substr(start, colon == std::string::npos ? colon : colon - start);
-    std::string candidate = (dir.empty() ? "." : dir) + "/" + compiler;
-    if (access(candidate.c_str(), X_OK) == 0) return candidate;
-    if (colon == std::string::npos) break;
-    start = colon + 1;
-  }
+  std::string found = search_path(compiler);
+  if (!found.empty()) return found;
   throw MissingDependency("the cross compiler '" + compiler + "' is not on PATH",
                           install_hint(compiler));
 }
@@ -83,6 +120,7 @@ class LLVMModuleImpl final : public LLVMModule {
       KILN_CHECK(!kernel.name.empty()) << "kernel without a name";
       KILN_CHECK(names.insert(kernel.name).second)
           << "kernel name '" << kernel.name << "' is used twice (or is reserved)";
+      check_interrupt();  // Ctrl-C stops a compile between kernels
       codegen.add_kernel(kernel);
       kernel_names_.push_back(kernel.name);
     }
@@ -112,9 +150,10 @@ class LLVMModuleImpl final : public LLVMModule {
   }
 
   void write_shared_library(const std::string& path) const override {
+    std::string linker = find_lld();  // before anything is written
     std::string object = emit(llvm::CodeGenFileType::ObjectFile);
     std::string object_path = write_temporary_object(object);
-    std::vector<std::string> argv = {KILN_LLD_PATH, "-shared", "-o", path, object_path};
+    std::vector<std::string> argv = {linker, "-shared", "-o", path, object_path};
     // Host libraries depend on libm (math functions) and libgcc_s (float16 conversions on CPUs
     // without F16C), so that those calls resolve in any process that loads them; for cross
     // targets there is nothing to link against, and a shared library may leave those symbols to
@@ -128,7 +167,7 @@ class LLVMModuleImpl final : public LLVMModule {
         if (!library.empty()) argv.push_back(library);
       }
     }
-    run_linker(argv, object_path, path, KILN_LLD_PATH);
+    run_linker(argv, object_path, path, linker);
   }
 
   void write_shared_library_with(const std::string& path, const std::string& compiler,

@@ -15,6 +15,9 @@ namespace kiln::codegen {
 // The path of a compiler driver: `compiler` itself when it names a path, else its location on
 // PATH. kiln::MissingDependency (with the Debian package to install) when it is not there.
 std::string find_compiler(const std::string& compiler);
+// ld.lld: $KILN_LLD when set, else on PATH (ld.lld, ld.lld-19), in /usr/lib/llvm-19/bin, or where
+// the build found it; kiln::MissingDependency when none exists.
+std::string find_lld();
 
 class LLVMModule {
  public:

@@ -245,7 +245,9 @@ TEST(PackageTest, TruncatedOrForeignFilesAreRefused) {
   write_file(path, "");
   EXPECT_KILN_ERROR(read_package(path), path + " is not a valid Kiln package: ");
   EXPECT_KILN_ERROR(read_package(dir.file("absent.tar")), "cannot open the package '");
-  EXPECT_KILN_ERROR(read_package(dir.file("")), "it is not a regular file");
+  // A directory is read as an unpacked package: this one lacks the members.
+  EXPECT_KILN_ERROR(read_package(dir.file("")), "metadata.json is missing");
+  EXPECT_KILN_ERROR(read_package("/dev/null"), "neither a regular file nor a directory");
 }
 
 // A minimal ustar writer, so that tests can build archives the package writer never would.

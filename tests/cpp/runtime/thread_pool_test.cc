@@ -70,6 +70,30 @@ TEST_F(ThreadPoolTest, MaxTasksBoundsTheTaskCount) {
   }
 }
 
+// A session's thread count (ThreadCountScope) decides its launches, larger or smaller than the
+// process-wide count, and ends with the scope.
+TEST_F(ThreadPoolTest, ThreadCountScopeAppliesToThisThreadsLaunches) {
+  set_num_threads(2);
+  for (int scoped : {3, 1, 5, 2}) {
+    ThreadCountScope scope(scoped);
+    for (int launch = 0; launch < 50; ++launch) {
+      Record record;
+      ASSERT_EQ(parallel_launch(0, record_task, &record), 0);
+      ASSERT_EQ(record.num_tasks, scoped);
+      for (int i = 0; i < scoped; ++i) ASSERT_EQ(record.runs[i], 1) << "task " << i;
+    }
+  }
+  Record record;
+  ASSERT_EQ(parallel_launch(0, record_task, &record), 0);
+  EXPECT_EQ(record.num_tasks, 2);
+  {
+    ThreadCountScope scope(0);  // 0: the process-wide count
+    Record inner;
+    ASSERT_EQ(parallel_launch(0, record_task, &inner), 0);
+    EXPECT_EQ(inner.num_tasks, 2);
+  }
+}
+
 TEST_F(ThreadPoolTest, TasksRunOnDistinctThreadsAndTheCallerRunsTaskZero) {
   set_num_threads(3);
   struct Ids {
