@@ -575,7 +575,7 @@ std::string loadable_formats(const char* separator) {
 constexpr const char* kExitCodesHelp =
     "Exit codes: 0 success; 2 bad usage (unknown flag, value out of range); 3 internal error (a "
     "bug in Kiln); 4 Kiln error (bad model file, unsupported operator, wrong shapes, ...); 5 a "
-    "missing optional dependency (the message says what to install).";
+    "missing optional dependency (the message says what to install); 130 interrupted (Ctrl-C).";
 
 }  // namespace
 
