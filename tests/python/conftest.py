@@ -58,6 +58,17 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+def subprocess_env(**extra):
+    """The environment for a child Python that must import the kiln under test: the parent
+    directory of the package this process imported (a build directory's <build>/python)."""
+    import kiln as module
+
+    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(module.__file__)))
+    env = dict(os.environ, **extra)
+    env["PYTHONPATH"] = os.pathsep.join([package_parent] + [p for p in [env.get("PYTHONPATH")] if p])
+    return env
+
+
 # ---------------------------------------------------------------------------------------------
 # The module under test and its CLI
 # ---------------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from conftest import REPO
+from conftest import subprocess_env
 
 KILN_ERROR_EXIT = 4
 INTERNAL_ERROR_EXIT = 3
@@ -105,10 +105,8 @@ def expect_cli_error(run_cli, path, *facts):
 
 def run_python(code):
     """Runs `code` in a fresh interpreter with this checkout's kiln; returns CompletedProcess."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        [os.path.join(REPO, "python")] + [p for p in [env.get("PYTHONPATH")] if p])
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=subprocess_env(),
                           timeout=300)
 
 

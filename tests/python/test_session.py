@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import onnx_models
-from conftest import REPO, assert_mentions, ort_session
+from conftest import assert_mentions, ort_session, subprocess_env
 
 
 @pytest.fixture(scope="module")
@@ -263,8 +263,7 @@ def _interrupt_after_start(command, marker=None, env=None):
 def test_ctrl_c_stops_a_python_benchmark(cnn, tmp_path):
     script = tmp_path / "bench.py"
     script.write_text(LONG_BENCHMARK)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [os.path.join(REPO, "python"), os.environ.get("PYTHONPATH", "")]))
+    env = subprocess_env()
     code, output, seconds = _interrupt_after_start([sys.executable, str(script), cnn[1]],
                                                    "started", env)
     assert "KeyboardInterrupt" in output and code == 42, output
@@ -284,8 +283,7 @@ def test_ctrl_c_stops_a_session_run_loop(cnn, tmp_path):
             print("KeyboardInterrupt", flush=True)
             sys.exit(42)
     """))
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [os.path.join(REPO, "python"), os.environ.get("PYTHONPATH", "")]))
+    env = subprocess_env()
     code, output, seconds = _interrupt_after_start([sys.executable, str(script), cnn[1]],
                                                    "started", env)
     assert code == 42 and "KeyboardInterrupt" in output, output
