@@ -92,7 +92,27 @@ def onnx_seeds():
                           coordinate_transformation_mode="asymmetric")],
         [_info("x", f32, [1, 1, 2, 2])], [_info("y", f32, [1, 1, 4, 4])],
         [numpy_helper.from_array(np.array([1, 1, 2, 2], dtype=np.float32), "scales")])
+    seeds.update(regression_seeds())
     return seeds
+
+
+def regression_seeds():
+    """Inputs the fuzzers once found problems with (fixed since), replayed by every run as seeds:
+    binary, so made here rather than committed."""
+    i64 = TensorProto.INT64
+    return {
+        # (2^61 + 1) * 192 overflowed int64 in reshape's size check (undefined behaviour, and a
+        # wrapped product equal to the input's 192 elements).
+        "regression_reshape_overflow": _model(
+            [helper.make_node("Reshape", ["volume", "target"], ["flat"], name="flatten")],
+            [_info("volume", TensorProto.FLOAT, [1, 3, 8, 8])], [_info("flat", TensorProto.FLOAT, None)],
+            [helper.make_tensor("target", i64, [2], [(1 << 61) + 1, 192])]),
+        # The element count of ConstantOfShape's result type overflowed int64.
+        "regression_constant_of_shape_overflow": _model(
+            [helper.make_node("ConstantOfShape", ["shape"], ["y"], name="fill")],
+            [], [_info("y", TensorProto.FLOAT, None)],
+            [helper.make_tensor("shape", i64, [2], [788529154, (1 << 61) + 3])]),
+    }
 
 
 def npz_seeds():

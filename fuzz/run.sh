@@ -13,6 +13,8 @@ targets=("$@")
 [[ ${#targets[@]} -gt 0 ]] || targets=(onnx kiln npz package)
 build=${FUZZ_BUILD_DIR:-build-fuzz}
 export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD}
+# A UBSan report with its stack, so that a finding says where it is.
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 
 start=$(date +%s)
 cmake -S fuzz -B "$build" -G Ninja -DCMAKE_CXX_COMPILER="${CXX_FUZZ:-clang++-19}" >/dev/null

@@ -128,7 +128,13 @@ std::vector<std::pair<std::string, Tensor>> read_npz(const std::string& path) {
   uint64_t file_size = support::regular_file_size(path, kMaxArrayFileBytes, "kMaxArrayFileBytes");
   int error_code = 0;
   std::unique_ptr<zip_t, ZipCloser> archive(zip_open(path.c_str(), ZIP_RDONLY, &error_code));
-  if (!archive) throw Error("cannot read '" + path + "' as an .npz file (not a zip archive)");
+  if (!archive) {
+    zip_error_t error;
+    zip_error_init_with_code(&error, error_code);
+    std::string reason = zip_error_strerror(&error);
+    zip_error_fini(&error);
+    throw Error("cannot read '" + path + "' as an .npz file: " + reason);
+  }
   // Decompression is bounded before anything is allocated: by the total the archive declares,
   // and by the ratio of that total to the archive's size (a zip bomb declares huge members).
   uint64_t budget = std::min<uint64_t>(kMaxNpzUncompressedBytes,

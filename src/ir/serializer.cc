@@ -146,7 +146,9 @@ std::string serialize_module(const Module& module) {
   header["nodes"] = nodes;
   header["body"] = ids.at(module.main()->body.get());
 
-  std::string header_text = header.dump();
+  // Names are valid UTF-8 (frontends escape what they read); replace is only a safety net, so
+  // that a name built in C++ from raw bytes cannot make saving fail with a JSON exception.
+  std::string header_text = header.dump(-1, ' ', false, json::error_handler_t::replace);
   size_t data_start = align_up(kPreambleSize + header_text.size());
   std::string contents(data_start - kPreambleSize, '\0');
   std::memcpy(contents.data(), header_text.data(), header_text.size());

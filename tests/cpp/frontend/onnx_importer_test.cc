@@ -1019,5 +1019,25 @@ TEST_F(OnnxImporterTest, NamesWithInvalidUtf8AreEscaped) {
   EXPECT_CONTAINS(error, "node\\xfe");
 }
 
+TEST_F(OnnxImporterTest, ReshapeToAShapeWhoseSizeOverflowsIsAnError) {
+  // Found by fuzz_onnx: (2^61 + 1) * 192 wraps to 192 in int64 arithmetic, so this reshape of
+  // 192 elements used to be accepted (and was undefined behaviour).
+  ModelBuilder builder;
+  builder.input("volume", {int64_t{1}, int64_t{3}, int64_t{8}, int64_t{8}})
+      .initializer(int64_tensor("target", {2}, {(int64_t{1} << 61) + 1, 192}))
+      .node("Reshape", {"volume", "target"}, {"flat"}, "flatten")
+      .output("flat");
+  EXPECT_CONTAINS(import_error(builder), "describes more than 2^40 elements");
+}
+
+TEST_F(OnnxImporterTest, ConstantOfShapeWhoseSizeOverflowsIsAnError) {
+  // Found by fuzz_onnx: the element count of the result type overflowed int64.
+  ModelBuilder builder;
+  builder.initializer(int64_tensor("shape", {2}, {788529154, (int64_t{1} << 61) + 3}))
+      .node("ConstantOfShape", {"shape"}, {"y"}, "fill")
+      .output("y");
+  EXPECT_CONTAINS(import_error(builder), "would hold more than 2^40 elements");
+}
+
 }  // namespace
 }  // namespace kiln::frontend
