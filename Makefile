@@ -5,7 +5,10 @@ BUILD_DIR ?= build
 JOBS ?= 2
 DEMO_DIR ?= tests/models/out
 
-PY_ENV = PYTHONPATH=$(CURDIR)/python KILN_CLI=$(CURDIR)/$(BUILD_DIR)/bin/kiln
+# Each build directory has its own `kiln` package: $(BUILD_DIR)/python/kiln (the module and links
+# to python/kiln/*.py), so `make BUILD_DIR=build2 test-python` tests build2's module.
+PY_ENV = PYTHONPATH=$(CURDIR)/$(BUILD_DIR)/python KILN_BUILD_DIR=$(CURDIR)/$(BUILD_DIR) \
+  KILN_CLI=$(CURDIR)/$(BUILD_DIR)/bin/kiln
 
 .PHONY: all deps configure build test test-cpp test-python test-fuzz fuzz demo bench format clean
 
@@ -19,7 +22,7 @@ configure:
 	  -DPython_EXECUTABLE=$$(command -v $(PYTHON))
 
 # One CMake build makes the library, the `kiln` CLI, the tests and the Python module
-# (python/kiln/_kiln*.so), so nothing is compiled twice.
+# ($(BUILD_DIR)/python/kiln/_kiln*.so), so nothing is compiled twice.
 build: configure
 	cmake --build $(BUILD_DIR) -j$(JOBS)
 
@@ -58,4 +61,4 @@ format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')
 
 clean:
-	rm -rf $(BUILD_DIR) build-fuzz python/kiln/_kiln*.so
+	rm -rf $(BUILD_DIR) build-fuzz python/kiln/_kiln*.so  # the latter: left by builds before per-build packages

@@ -28,7 +28,7 @@ import numpy as np
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "models"))
-sys.path.insert(0, str(ROOT / "python"))
+sys.path.append(str(ROOT / "build" / "python"))  # a build's package; PYTHONPATH wins
 
 
 def feeds_for(session, seed=0):

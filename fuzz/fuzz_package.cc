@@ -6,32 +6,43 @@
 //         mod.params and mod.json go through the executor's construction as below;
 //   odd:  the rest is "<4-byte little-endian length of mod.json><mod.json><mod.params>", which
 //         skips the tar and its checksums so that mutations reach the graph checks.
-// Never is a fuzzed mod.so loaded (that would run the input as code): kernels come from a stub
-// module that resolves every name to a kernel that does nothing, and nothing is run.
+// Never is a fuzzed mod.so loaded (that would run the input as code): the kernels come from a
+// trusted module, the mod.so of the package named by $KILN_FUZZ_PACKAGE (make-corpus.py compiles
+// one; fuzz/run.sh sets it), so that the executor checks each call against real kernel
+// signatures. Without it, an empty kernel table (every kernel is then missing). Nothing is run.
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <memory>
 #include <string>
 
 #include "fuzz_util.h"
+#include "kiln/runtime_api.h"
 #include "runtime/graph_executor.h"
 #include "runtime/package.h"
 
 namespace {
 
-int32_t do_nothing_kernel(void**) { return 0; }
-
-class StubModule : public kiln::runtime::KernelModule {
- public:
-  KilnKernel find(const std::string&) const override { return &do_nothing_kernel; }
-};
+std::shared_ptr<kiln::runtime::KernelModule> trusted_module() {
+  static const std::shared_ptr<kiln::runtime::KernelModule> module = [] {
+    const char* package = std::getenv("KILN_FUZZ_PACKAGE");
+    if (package != nullptr && *package != '\0') {
+      kiln::runtime::PackageContents contents = kiln::runtime::read_package(package);
+      return kiln::runtime::load_shared_library_bytes(contents.library,
+                                                      std::string(package) + ":mod.so");
+    }
+    static const KilnKernelTable kEmpty = {KILN_RUNTIME_API_VERSION, 0, nullptr, nullptr};
+    return kiln::runtime::module_from_table(&kEmpty, "an empty kernel table");
+  }();
+  return module;
+}
 
 void build_executor(const std::string& graph_json, const std::string& params_bytes) {
   std::map<std::string, kiln::Tensor> params =
       kiln::runtime::deserialize_params(params_bytes, "fuzz/mod.params");
-  kiln::runtime::GraphExecutor executor(graph_json, std::make_shared<StubModule>(), params);
+  kiln::runtime::GraphExecutor executor(graph_json, trusted_module(), params);
 }
 
 }  // namespace

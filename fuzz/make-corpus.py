@@ -151,6 +151,9 @@ def kiln_seeds(work):
             package_path = os.path.join(work, name + ".tar")
             kiln.compile(model, target="llvm", package_path=package_path)
             packages.update(package_seeds(name, package_path))
+            # The trusted module fuzz_package checks calls against ($KILN_FUZZ_PACKAGE).
+            with open(package_path, "rb") as f:
+                packages["../package-module.tar"] = f.read()
     return kiln_files, packages
 
 

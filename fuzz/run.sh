@@ -22,6 +22,8 @@ cmake --build "$build" -j"${FUZZ_JOBS:-2}"
 echo "fuzz build: $(($(date +%s) - start)) s"
 python3 fuzz/make-corpus.py --out "$build/corpus"
 
+# fuzz_package checks mod.json against this trusted package's kernels (never a fuzzed mod.so).
+[[ -f "$build/corpus/package-module.tar" ]] && export KILN_FUZZ_PACKAGE="$PWD/$build/corpus/package-module.tar"
 failed=0
 for target in "${targets[@]}"; do
   binary="$build/bin/fuzz_$target"

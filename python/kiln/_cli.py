@@ -8,7 +8,7 @@ def _executable() -> str:
     here = os.path.dirname(os.path.abspath(__file__))
     candidates = [
         os.path.join(here, "bin", "kiln"),  # installed wheel
-        os.path.join(here, "..", "..", "build", "bin", "kiln"),  # developer checkout
+        os.path.join(here, "..", "..", "bin", "kiln"),  # a build directory's <build>/python/kiln
     ]
     for candidate in candidates:
         if os.path.isfile(candidate) and os.access(candidate, os.X_OK):

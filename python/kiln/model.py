@@ -186,7 +186,8 @@ class Model:
         A model alone becomes a Kiln model file (.kiln). A model that has a package (compiled
         from it) or tuning records (at default_tuning_records_path()) becomes a tar bundle
         holding model.kiln, model_package.tar and tuning_records, so that nothing belonging to
-        the model is lost; load() restores all three."""
+        the model is lost; load() restores all three. The bundle is read by kiln.load only (not by
+        `kiln compile`), so it may not take a name ending in .kiln: that name is refused."""
         path = os.fspath(path)
         package = self._package_path if self._package_path and \
             os.path.isfile(self._package_path) else None
@@ -196,6 +197,13 @@ class Model:
         if package is None and records is None:
             self._native.save(path)
             return
+        if path.lower().endswith(".kiln"):
+            kept = "a compiled package" if package is not None else "tuning records"
+            raise _kiln.Error(
+                f"{path}: this model has {kept}, so save() writes a bundle (a tar of model.kiln, "
+                f"model_package.tar and tuning_records) that kiln.load reads but `kiln compile` "
+                f"cannot; a .kiln name promises a plain model file. Save the bundle under another "
+                f"name (e.g. '{path[:-5]}.tar'), or save a model loaded afresh for a .kiln file")
         with tempfile.TemporaryDirectory(prefix="kiln-save-") as scratch:
             model_file = os.path.join(scratch, _BUNDLE_MODEL)
             self._native.save(model_file)
@@ -254,10 +262,7 @@ def load(
         raise _kiln.Error(f"path must be a string or os.PathLike, got {type(path).__name__}")
     bundle = _open_bundle(os.fspath(path)) if model_format in (None, "", "kiln") else None
     if bundle is not None:
-        if constant_inputs:
-            raise Error("constant_inputs cannot be applied to a saved model bundle; load the "
-                        "original model file with constant_inputs instead")
-        return _load_bundle(os.fspath(path), bundle, shape_dict)
+        return _load_bundle(os.fspath(path), bundle, shape_dict, constant_inputs)
     native = _kiln.load(os.fspath(path), _normalize_shape_dict(shape_dict), model_format or "",
                         _tensor_parts("constant_inputs", constant_inputs))
     return Model(native)
@@ -281,8 +286,10 @@ def _open_bundle(path: str) -> Optional[List[str]]:
     return names if _BUNDLE_MODEL in names else None
 
 
-def _load_bundle(path: str, names: List[str], shape_dict) -> Model:
-    """Extracts a bundle into the new model's own directory (kept: the package stays usable)."""
+def _load_bundle(path: str, names: List[str], shape_dict, constant_inputs=None) -> Model:
+    """Extracts a bundle into the new model's own directory (kept: the package stays usable).
+    With constant_inputs the model changes, so the bundled package (compiled without them) is
+    not attached: compile the model again. Tuning records stay."""
     allowed = {_BUNDLE_MODEL, _BUNDLE_PACKAGE, _BUNDLE_RECORDS}
     unexpected = [name for name in names if name not in allowed]
     if unexpected:
@@ -297,9 +304,9 @@ def _load_bundle(path: str, names: List[str], shape_dict) -> Model:
             with open(os.path.join(workdir, member.name), "wb") as out:
                 shutil.copyfileobj(source, out)
     native = _kiln.load(os.path.join(workdir, _BUNDLE_MODEL), _normalize_shape_dict(shape_dict),
-                        "kiln")
+                        "kiln", _tensor_parts("constant_inputs", constant_inputs))
     model = Model(native)
     model._workdir = workdir
-    if _BUNDLE_PACKAGE in names:
+    if _BUNDLE_PACKAGE in names and not constant_inputs:
         model._package_path = os.path.join(workdir, _BUNDLE_PACKAGE)
     return model

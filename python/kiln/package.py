@@ -94,17 +94,25 @@ class _Times:
 
 
 class _Outputs(dict):
-    """Outputs keyed output_0, output_1, ...; the model's own output names work too."""
+    """Outputs keyed output_0, output_1, ... (in the model's output order); the model's own output
+    names work too. A model output name wins over a positional key: when a model names an output
+    "output_1", ``outputs["output_1"]`` is that output wherever it stands (iterating still gives
+    the positional keys in order, so ``list(outputs.values())[i]`` is always the i-th output)."""
 
     def __init__(self, named: List["tuple[str, np.ndarray]"]):
         super().__init__((f"output_{i}", array) for i, (_, array) in enumerate(named))
         self._by_name = {name: f"output_{i}" for i, (name, _) in enumerate(named)}
 
-    def __missing__(self, key):
-        if key in self._by_name:
+    def __getitem__(self, key):
+        if isinstance(key, str) and key in self._by_name:
             return dict.__getitem__(self, self._by_name[key])
+        if dict.__contains__(self, key):
+            return dict.__getitem__(self, key)
         raise KeyError(f"no output {key!r}; outputs: {list(self.keys())} "
                        f"(model names: {list(self._by_name)})")
+
+    def get(self, key, default=None):
+        return self[key] if key in self else default
 
     def __contains__(self, key) -> bool:
         return dict.__contains__(self, key) or key in self._by_name

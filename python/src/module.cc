@@ -145,7 +145,9 @@ void translate_kiln_errors(const std::exception_ptr& error, void* module) {
 NB_MODULE(_kiln, m) {
   m.doc() = "Kiln native module (use the `kiln` package)";
   nb::exception<kiln::Error>(m, "Error", PyExc_RuntimeError);
-  nb::exception<kiln::InternalError>(m, "InternalError", PyExc_RuntimeError);
+  // A subclass of kiln.Error in Python (`except kiln.Error` catches everything Kiln raises); its
+  // message still says that it is a bug in Kiln.
+  nb::exception<kiln::InternalError>(m, "InternalError", m.attr("Error"));
   // Registered after Error so that it is translated first; a subclass of kiln.Error in Python.
   nb::exception<kiln::MissingDependency>(m, "MissingDependency", m.attr("Error"));
   nb::register_exception_translator(translate_kiln_errors, m.ptr());  // tried before the above

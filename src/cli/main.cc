@@ -14,6 +14,7 @@
 
 #include "cli/npz.h"
 #include "codegen/target.h"
+#include "driver/model_formats.h"
 #include "kiln/kiln.h"
 
 namespace {
@@ -525,14 +526,62 @@ std::string bash_completion(const CLI::App& app) {
   return script;
 }
 
+// An integer option's bounds, said in words ("--repeat must be at least 1, got 0"; CLI11 puts
+// the option's name in front): CLI11's own range checks print the type's whole range, hundreds of
+// digits for a double.
+CLI::Validator at_least(int64_t minimum) {
+  return CLI::Validator(
+      [minimum](std::string& text) -> std::string {
+        int64_t value = 0;
+        if (!CLI::detail::lexical_cast(text, value)) {
+          return "must be a whole number, got '" + text + "'";
+        }
+        if (value < minimum) return "must be at least " + std::to_string(minimum) + ", got " + text;
+        return "";
+      },
+      "INT>=" + std::to_string(minimum));
+}
+
+CLI::Validator between(int64_t minimum, int64_t maximum) {
+  return CLI::Validator(
+      [minimum, maximum](std::string& text) -> std::string {
+        int64_t value = 0;
+        if (!CLI::detail::lexical_cast(text, value) || value < minimum || value > maximum) {
+          return "must be a whole number from " + std::to_string(minimum) + " to " +
+                 std::to_string(maximum) + ", got '" + text + "'";
+        }
+        return "";
+      },
+      "INT in " + std::to_string(minimum) + ".." + std::to_string(maximum));
+}
+
+// Model formats that load today, for help texts (the others are known by name and refused).
+std::string loadable_formats(const char* separator) {
+  std::string names;
+  for (const std::string& name : kiln::known_model_formats()) {
+    if (kiln::model_format_supported(name)) names += (names.empty() ? "" : separator) + name;
+  }
+  return names;
+}
+
+constexpr const char* kExitCodesHelp =
+    "Exit codes: 0 success; 2 bad usage (unknown flag, value out of range); 3 internal error (a "
+    "bug in Kiln); 4 Kiln error (bad model file, unsupported operator, wrong shapes, ...); 5 a "
+    "missing optional dependency (the message says what to install).";
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"Kiln: compile trained models into fast machine code and run them", "kiln"};
   app.set_version_flag("--version", "kiln " + kiln::version());
   app.require_subcommand(0, 1);
-  // A preset's options come first; the user's own, later on the line, replace them.
+  app.footer(kExitCodesHelp);
+  // A preset's options come first; the user's own, later on the line, replace them. Help shows
+  // every option's default; global flags (-v) may also follow the command (subcommands created
+  // below inherit both settings).
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  app.option_defaults()->always_capture_default();
+  app.fallthrough();
   app.add_flag("-v,--verbose", verbosity,
                "log what happens on stderr: -v steps and timings, -vv options, -vvv kernels");
   std::string config_help_only;
@@ -544,15 +593,11 @@ int main(int argc, char** argv) {
   std::string shapes;
   std::vector<std::string> constant_inputs;
   bool as_json = false;
-  std::string format_help = "model format: " + [] {
-    std::string names;
-    for (const auto& name : kiln::known_model_formats())
-      names += (names.empty() ? "" : ", ") + name;
-    return names;
-  }();
+  std::string format_help =
+      "model format instead of guessing from the extension: " + loadable_formats(", ");
   CLI::App* inspect =
       app.add_subcommand("inspect", "show a model's inputs, outputs, operators and cost");
-  inspect->add_option("FILE", path, "model file (.onnx, .kiln)")->required();
+  inspect->add_option("FILE", path, "model file (" + loadable_formats(", ") + ")")->required();
   inspect->add_option("--model-format", format, format_help);
   inspect->add_option("--input-shapes", shapes,
                       "override input shapes: \"name:[1,3,224,224] ...\"");
@@ -564,9 +609,10 @@ int main(int argc, char** argv) {
 
   CompileArgs compile_args;
   CLI::App* compile = app.add_subcommand("compile", "compile a model into a package (.tar)");
-  compile->add_option("FILE", compile_args.path, "model file (.onnx, .kiln)")->required();
+  compile->add_option("FILE", compile_args.path, "model file (" + loadable_formats(", ") + ")")
+      ->required();
   compile->add_option("--target", compile_args.target, "target, e.g. \"llvm -mcpu=znver4\"");
-  compile->add_option("-o,--output", compile_args.output, "package to write (default module.tar)");
+  compile->add_option("-o,--output", compile_args.output, "package to write");
   compile->add_option("--model-format", compile_args.format, format_help);
   compile->add_option("--input-shapes", compile_args.shapes,
                       "override input shapes: \"name:[1,3,224,224] ...\"");
@@ -576,7 +622,7 @@ int main(int argc, char** argv) {
       ->allow_extra_args(false);
   compile->add_option("--dump-code", compile_args.dump_code, "comma-separated: ll, asm, tir, ir");
   compile->add_option("-O,--opt-level", compile_args.opt_level, "optimisation level 0-3")
-      ->check(CLI::Range(0, 3));
+      ->check(between(0, 3));
   compile->add_option("--disabled-pass", compile_args.disabled_pass,
                       "comma-separated graph passes not to run, e.g. fold_scale_axis,fuse_ops");
   compile->add_option("--desired-layout", compile_args.desired_layout,
@@ -608,7 +654,7 @@ int main(int argc, char** argv) {
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
       ->allow_extra_args(false);  // one value per flag: never swallow the FILE after it
   compile->add_option("--mod-name", compile_args.mod_name,
-                      "prefix of the kernels' symbols (default: none)");
+                      "prefix of the kernels' symbols (\"default\": no prefix)");
   // One flag per option of the llvm target, from the target's own option table.
   std::map<std::string, std::string> llvm_values;
   std::vector<std::pair<std::string, CLI::Option*>> llvm_flags;
@@ -628,10 +674,9 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"random", "zeros", "ones"}));
   run->add_flag("--print-time", run_args.print_time, "benchmark and print the timing summary");
   run->add_option("--print-top", run_args.print_top, "print the N highest scores of output 0")
-      ->check(CLI::NonNegativeNumber);
-  run->add_option("--repeat", run_args.repeat, "measurements when timing")
-      ->check(CLI::PositiveNumber);
-  run->add_option("--number", run_args.number, "runs per measurement")->check(CLI::PositiveNumber);
+      ->check(at_least(0));
+  run->add_option("--repeat", run_args.repeat, "measurements when timing")->check(at_least(1));
+  run->add_option("--number", run_args.number, "runs per measurement")->check(at_least(1));
   run->add_flag("--profile", run_args.profile, "print the time of every kernel");
   run->add_flag("--end-to-end", run_args.end_to_end,
                 "timings include copying inputs in and outputs out");
@@ -652,6 +697,13 @@ int main(int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
+  } catch (const CLI::ValidationError& e) {
+    std::string message = e.what();  // "--repeat: must be ...": one sentence
+    if (size_t colon = message.find(": must be "); colon != std::string::npos) {
+      message.erase(colon, 1);
+    }
+    std::cerr << "kiln: error: " << message << " (see kiln --help)\n";
+    return kExitUsage;
   } catch (const CLI::ParseError& e) {
     std::cerr << "kiln: error: " << e.what() << " (see kiln --help)\n";
     return kExitUsage;

@@ -12,10 +12,13 @@
 //   write_package         mod.so + mod.json + mod.params + metadata.json
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -31,8 +34,10 @@
 #include "ir/op.h"
 #include "ir/printer.h"
 #include "kiln/kiln.h"
+#include "kiln/limits.h"
 #include "op/lower_util.h"
 #include "op/op_impl.h"
+#include "op/op_util.h"
 #include "runtime/package.h"
 #include "te/lower.h"
 #include "tir/pipeline.h"
@@ -68,6 +73,89 @@ struct GraphNode {
   std::vector<std::string> names;  // their source names
 };
 
+// Indices that are constants after folding are checked here, at compile time, the way kernels
+// check indices read at run time (tir::checked_index): counted from the end once when negative,
+// then in range — else the same message, naming the node.
+void check_constant_indices(const ir::Module& module, const std::string& source) {
+  for (const ir::Expr& node : ir::post_order(module.main()->body)) {
+    const auto* call = ir::as<ir::CallNode>(node);
+    if (call == nullptr || call->args.size() < 2) continue;
+    const std::string& op = call->op.name;
+    const char* onnx_name = op == "gather"             ? "Gather"
+                            : op == "gather_elements"  ? "GatherElements"
+                            : op == "gather_nd"        ? "GatherND"
+                            : op == "scatter_elements" ? "ScatterElements"
+                            : op == "scatter_nd"       ? "ScatterND"
+                                                       : nullptr;
+    const auto* indices = ir::as<ir::ConstantNode>(call->args[1]);
+    if (onnx_name == nullptr || indices == nullptr || !call->args[0]->type().is_tensor()) continue;
+    const ir::TensorType& data_type = call->args[0]->type().as_tensor();
+    if (!data_type.is_static()) continue;
+    std::vector<int64_t> data_shape = data_type.static_shape();
+    const Tensor& values = indices->value;
+    // The data axis that index element i addresses.
+    std::function<size_t(int64_t)> axis_of;
+    if (op == "gather_nd" || op == "scatter_nd") {
+      int64_t tuple = values.shape().empty() ? 1 : values.shape().back();
+      size_t first = op == "gather_nd" ? static_cast<size_t>(call->attrs.get_int("batch_dims")) : 0;
+      axis_of = [=](int64_t i) { return first + static_cast<size_t>(tuple > 0 ? i % tuple : 0); };
+    } else {
+      auto axis = static_cast<size_t>(op::normalize_axis(
+          call->attrs.get_int("axis"), static_cast<int64_t>(data_shape.size()), op));
+      axis_of = [=](int64_t) { return axis; };
+    }
+    for (int64_t i = 0; i < values.numel(); ++i) {
+      size_t axis = axis_of(i);
+      if (axis >= data_shape.size()) break;  // the type relation refuses such calls
+      int64_t extent = data_shape[axis];
+      int64_t index = values.element_as_int64(i);
+      int64_t wrapped = index < 0 ? index + extent : index;
+      if (wrapped < 0 || wrapped >= extent) {
+        throw Error("cannot compile " + source + ": " + onnx_name +
+                    (call->source_name.empty() ? "" : " node '" + call->source_name + "'") +
+                    ": index " + std::to_string(index) + " is out of range for axis " +
+                    std::to_string(axis) + " of size " + std::to_string(extent));
+      }
+    }
+  }
+}
+
+// "input 'x'", "the result of gather (node 'g')", ... for messages.
+std::string describe_value(const ir::Expr& node) {
+  if (const auto* var = ir::as<ir::VarNode>(node)) return "input '" + var->name + "'";
+  if (const auto* constant = ir::as<ir::ConstantNode>(node)) {
+    return constant->name.empty() ? "a constant" : "constant '" + constant->name + "'";
+  }
+  if (const auto* call = ir::as<ir::CallNode>(node)) {
+    return "the result of " + call->op.name +
+           (call->source_name.empty() ? "" : " (node '" + call->source_name + "')");
+  }
+  return "a value";
+}
+
+// The runtime refuses a tensor of more than kMaxTensorElements elements, or (storages are byte
+// tensors) bytes: refuse it here, before a package that could never run is written.
+void check_tensor_size(const ir::TensorType& type, const std::string& what,
+                       const std::string& source) {
+  uint64_t numel = 1;
+  bool too_large = false;
+  constexpr auto kMax = static_cast<uint64_t>(kMaxTensorElements);
+  for (int64_t dim : type.static_shape()) {
+    auto extent = static_cast<uint64_t>(dim);
+    if (extent > kMax || (extent != 0 && numel > kMax / extent)) {
+      too_large = true;
+      break;
+    }
+    numel *= extent;
+  }
+  too_large = too_large || numel * dtype_size(type.dtype) > kMax;
+  if (too_large) {
+    throw Error("cannot compile " + source + ": " + what + " (" + type.to_string() +
+                ") is too large: a tensor may have at most " + std::to_string(kMax) +
+                " (2^40) elements and bytes");
+  }
+}
+
 void check_static_shapes(const ir::Module& module, const std::string& source) {
   for (const ir::Expr& node : ir::post_order(module.main()->body)) {
     std::vector<ir::Type> types;
@@ -78,17 +166,13 @@ void check_static_shapes(const ir::Module& module, const std::string& source) {
     }
     for (const ir::Type& type : types) {
       if (type.is_tensor() && !type.as_tensor().is_static()) {
-        std::string what = "a value";
-        if (const auto* var = ir::as<ir::VarNode>(node)) what = "input '" + var->name + "'";
-        if (const auto* call = ir::as<ir::CallNode>(node)) {
-          what = "the result of " + call->op.name +
-                 (call->source_name.empty() ? "" : " (node '" + call->source_name + "')");
-        }
+        std::string what = describe_value(node);
         throw Error("cannot compile " + source + ": " + what + " has the symbolic shape " +
                     type.to_string() +
                     "; Kiln compiles for static shapes — load the model with shape_dict (or "
                     "--input-shapes) giving every input a fixed shape");
       }
+      if (type.is_tensor()) check_tensor_size(type.as_tensor(), describe_value(node), source);
     }
   }
 }
@@ -113,6 +197,7 @@ class GraphCompiler {
   }
 
   void build(const std::string& source, const transform::FusionPlan& plan) {
+    source_ = source;
     check_supported(source);
     // Inputs first, in the model's declared order and including inputs nothing reads (a caller
     // may feed every declared input); then weights in first-use order.
@@ -155,6 +240,8 @@ class GraphCompiler {
   }
 
   int add_tensor(std::string name, const ir::TensorType& type, std::string kind) {
+    // Graph passes may grow tensors (blocked layouts pad channels): checked again here.
+    check_tensor_size(type, "tensor '" + name + "'", source_);
     tensors.push_back({std::move(name), type.dtype, type.static_shape(), std::move(kind), -1});
     return static_cast<int>(tensors.size()) - 1;
   }
@@ -445,6 +532,7 @@ class GraphCompiler {
   }
 
   const ir::Module& module_;
+  std::string source_;  // the model, for messages
   codegen::Target target_;
   tir::TirOptions tir_options_;
   std::string kernel_prefix_;  // mod_name + "_", or "" for the default module name
@@ -538,16 +626,26 @@ std::string read_binary(const std::string& path) {
 
 void write_text(const std::string& path, const std::string& text) {
   std::ofstream file(path, std::ios::binary | std::ios::trunc);
-  if (!file) throw Error("cannot write '" + path + "'");
+  if (!file) throw Error("cannot write '" + path + "': " + std::strerror(errno));
   file << text;
+  file.close();
+  if (!file) throw Error("cannot write '" + path + "': " + std::strerror(errno));
 }
 
 // A private temporary directory removed when this object goes away.
 class TempDir {
  public:
   TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "kiln-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) throw Error("cannot create a temporary directory");
+    std::error_code error;
+    std::filesystem::path base = std::filesystem::temp_directory_path(error);
+    if (error) {
+      throw Error("cannot find the temporary directory (TMPDIR): " + error.message());
+    }
+    std::string pattern = (base / "kiln-XXXXXX").string();
+    if (mkdtemp(pattern.data()) == nullptr) {
+      throw Error("cannot create a temporary directory in '" + base.string() +
+                  "': " + std::strerror(errno));
+    }
     path_ = pattern;
   }
   ~TempDir() {
@@ -732,6 +830,7 @@ Package compile(const Model& model, const CompileOptions& options) {
   // Graph passes: the optimising pipeline (src/driver/pipeline.h) rewrites `module` here, before
   // fusion and kernel planning.
   module = optimize(module, passes);
+  check_constant_indices(module, source);
 
   // Fusion is the pipeline's last pass by name ("fuse_ops": opt_level >= 1, not disabled); off,
   // each call is a kernel of its own.

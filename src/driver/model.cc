@@ -3,7 +3,10 @@
 #include <cctype>
 #include <filesystem>
 #include <fstream>
+#include <set>
+#include <string>
 
+#include "driver/model_formats.h"
 #include "frontend/frontend.h"
 #include "ir/functor.h"
 #include "ir/module.h"
@@ -262,6 +265,13 @@ std::vector<std::string> known_model_formats() {
   return names;
 }
 
+bool model_format_supported(const std::string& name) {
+  for (const FormatInfo& format : formats()) {
+    if (format.name == name) return format.supported;
+  }
+  return false;
+}
+
 Model load(const std::string& path, const ShapeDict& shape_dict, const std::string& model_format) {
   LoadOptions options;
   options.shape_dict = shape_dict;
@@ -298,6 +308,14 @@ Model load(const std::string& path, const LoadOptions& options) {
       module = apply_constant_inputs(module, options.constant_inputs, path);
     }
     if (!shape_dict.empty()) module = apply_shape_dict(module, shape_dict, path);
+  }
+  // Callers feed inputs by name: two inputs of one name are the file's mistake, not Kiln's.
+  std::set<std::string> input_names;
+  for (const ir::Var& input : module.inputs()) {
+    if (!input_names.insert(input->name).second) {
+      throw Error(path + ": the model has two inputs named '" + input->name +
+                  "'; input names must be unique (rename one in the model)");
+    }
   }
   ir::verify_or_throw(module);
   return Model(std::make_shared<const ir::Module>(std::move(module)), format, path);

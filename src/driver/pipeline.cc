@@ -1,7 +1,9 @@
 #include "driver/pipeline.h"
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -91,13 +93,24 @@ class PassRunner {
  private:
   void dump(std::string_view step) {
     if (dump_dir_.empty()) return;
-    std::filesystem::create_directories(dump_dir_);
+    // A directory the user named (kiln.dump_dir or KILN_DUMP): failing to write it is their
+    // error, named with the OS's reason.
+    std::string setting = options_.dump_dir.empty() ? "KILN_DUMP" : "kiln.dump_dir";
+    std::error_code error;
+    std::filesystem::create_directories(dump_dir_, error);
+    if (error) {
+      throw Error(setting + ": cannot create the directory '" + dump_dir_.string() +
+                  "': " + error.message());
+    }
     char prefix[16];
     std::snprintf(prefix, sizeof(prefix), "%02d_", step_++);
     std::filesystem::path path = dump_dir_ / (prefix + std::string(step) + ".ir");
     std::ofstream out(path);
     out << ir::print_module(module_);
-    if (!out) throw Error("KILN_DUMP: cannot write " + path.string());
+    out.close();
+    if (!out) {
+      throw Error(setting + ": cannot write '" + path.string() + "': " + std::strerror(errno));
+    }
   }
 
   ir::Module module_;

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "kiln/error.h"
+#include "kiln/limits.h"
 #include "op/eval_util.h"
 #include "op/op_util.h"
 
@@ -59,7 +60,7 @@ DimProduct dim_product(const Shape& shape, std::optional<size_t> skip = std::nul
       // never allocated, so the tensor limit is the bound).
       if (__builtin_mul_overflow(product.static_product, shape[d].value(),
                                  &product.static_product) ||
-          product.static_product > (int64_t{1} << 40)) {
+          product.static_product > kMaxTensorElements) {
         throw Error("reshape: the shape " + shape_to_string(shape) +
                     " describes more than 2^40 elements");
       }

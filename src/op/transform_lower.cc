@@ -2,11 +2,13 @@
 // element (or a constant) at an index computed from the output index. All are single-stage and
 // use the generic injective schedule; split returns one stage per part.
 //
-// Indices read from tensors (gather, gather_elements, one_hot) wrap once when negative and are
-// clamped into range: out-of-range data cannot be reported from compiled code, and must never
-// read out of bounds. scatter_elements is a gather in disguise: each output element finds the
-// updates aimed at it by a reduction over the scattered axis. Not lowered: shape_of / size_of
-// (folded as constants), range and non_zero (data-dependent shapes; folded when constant).
+// Indices read from tensors (gather, gather_elements, gather_nd, scatter_elements, scatter_nd)
+// wrap once when negative and are checked at run time: an index out of range stops the kernel
+// with an error naming the operator, the index and the axis, as onnxruntime refuses it (one
+// compare per index read; see tir::checked_index). scatter_elements is a gather in disguise: each
+// output element finds the updates aimed at it by a reduction over the scattered axis. Not lowered:
+// shape_of / size_of (folded as constants), range and non_zero (data-dependent shapes; folded when
+// constant).
 #include <algorithm>
 #include <limits>
 #include <string>
@@ -16,6 +18,7 @@
 #include "kiln/error.h"
 #include "op/lower_util.h"
 #include "op/op_util.h"
+#include "tir/checked_index.h"
 
 namespace kiln::op {
 namespace {
@@ -308,10 +311,9 @@ std::vector<te::Tensor> space_to_depth_compute(const std::vector<te::Tensor>& in
 // Indexing by tensor values.
 
 // A data index read from an index tensor: int64, negative values counted from the end, then
-// clamped into [0, extent).
-PrimExpr data_index(const PrimExpr& value, int64_t extent) {
-  PrimExpr index = tir::cast(tir::index_type(), value);
-  return clamp_index(tir::select(index < PrimExpr(0), index + extent, index), extent);
+// checked to be in [0, extent) (`op` and `axis` name it in the error).
+PrimExpr data_index(const PrimExpr& value, int64_t extent, size_t axis, const char* op) {
+  return tir::checked_index(value, extent, static_cast<int64_t>(axis), op);
 }
 
 std::vector<te::Tensor> gather_compute(const std::vector<te::Tensor>& inputs, const Attrs& attrs,
@@ -329,7 +331,7 @@ std::vector<te::Tensor> gather_compute(const std::vector<te::Tensor>& inputs, co
         Exprs position(out.begin() + static_cast<long>(axis),
                        out.begin() + static_cast<long>(axis + index_rank));
         Exprs in(out.begin(), out.begin() + static_cast<long>(axis));
-        in.push_back(data_index(indices(position), data->shape[axis]));
+        in.push_back(data_index(indices(position), data->shape[axis], axis, "Gather"));
         in.insert(in.end(), out.begin() + static_cast<long>(axis + index_rank), out.end());
         return data(in);
       },
@@ -354,7 +356,8 @@ std::vector<te::Tensor> gather_nd_compute(const std::vector<te::Tensor>& inputs,
         for (size_t k = 0; k < tuple_length; ++k) {
           Exprs at = prefix;
           at.push_back(PrimExpr(static_cast<int64_t>(k)));
-          in.push_back(data_index(indices(at), data->shape[batch_dims + k]));
+          in.push_back(
+              data_index(indices(at), data->shape[batch_dims + k], batch_dims + k, "GatherND"));
         }
         in.insert(in.end(), out.begin() + static_cast<long>(prefix_rank), out.end());
         return data(in);
@@ -418,7 +421,7 @@ std::vector<te::Tensor> scatter_elements_compute(const std::vector<te::Tensor>& 
         inside = inside ? tir::logical_and(inside, in_range) : in_range;
       }
     }
-    PrimExpr aimed = data_index(indices(j), shape[axis]) == p[axis];
+    PrimExpr aimed = data_index(indices(j), shape[axis], axis, "ScatterElements") == p[axis];
     if (inside) aimed = tir::logical_and(inside, aimed);
     return std::make_pair(j, aimed);
   };
@@ -497,7 +500,7 @@ std::vector<te::Tensor> scatter_nd_compute(const std::vector<te::Tensor>& inputs
     for (size_t k = 0; k < tuple_length; ++k) {
       Exprs at = prefix;
       at.push_back(PrimExpr(static_cast<int64_t>(k)));
-      PrimExpr equal = data_index(indices(at), shape[k]) == p[k];
+      PrimExpr equal = data_index(indices(at), shape[k], k, "ScatterND") == p[k];
       aimed = aimed ? tir::logical_and(aimed, equal) : equal;
     }
     return aimed;
@@ -558,7 +561,7 @@ std::vector<te::Tensor> gather_elements_compute(const std::vector<te::Tensor>& i
       result_shape(result),
       [&](const Indices& axes) {
         Exprs in = as_exprs(axes);
-        in[axis] = data_index(indices(as_exprs(axes)), data->shape[axis]);
+        in[axis] = data_index(indices(as_exprs(axes)), data->shape[axis], axis, "GatherElements");
         return data(in);
       },
       "gather_elements", "injective")};

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "kiln/error.h"
+#include "kiln/limits.h"
 #include "runtime/thread_pool.h"
 
 namespace kiln::runtime {
@@ -114,12 +115,18 @@ struct GraphExecutor::Impl {
   size_t param_bytes = 0;
 
   void parse(const Json& graph);
+  // Checks one node's arguments against its kernel's signature (the module's kernel table):
+  // count, dtype and element count of each, and that what the kernel writes is neither an input,
+  // a parameter, nor memory another argument of the call reads (kernels assume no aliasing).
+  void check_call(const std::string& where, const NodeEntry& node, const KilnKernelInfo& kernel,
+                  const std::vector<size_t>& ids) const;
   void bind_params(const std::map<std::string, Tensor>& params);
   [[noreturn]] void kernel_failed(const NodeEntry& node, int32_t code) const;
 };
 
 void GraphExecutor::Impl::parse(const Json& graph) {
-  if (!graph.is_object() || graph.value("format", "") != "kiln-graph") {
+  auto format = graph.is_object() ? graph.find("format") : graph.end();
+  if (format == graph.end() || !format->is_string() || format->get<std::string>() != "kiln-graph") {
     malformed("it is not a Kiln graph (\"format\" is not \"kiln-graph\")");
   }
   uint64_t version = as_uint(field(graph, "version", "the graph"), "\"version\"");
@@ -134,6 +141,11 @@ void GraphExecutor::Impl::parse(const Json& graph) {
   for (size_t i = 0; i < storage_list.size(); ++i) {
     std::string where = "storages[" + std::to_string(i) + "]";
     storage_sizes.push_back(as_uint(field(storage_list[i], "nbytes", where), where + ".nbytes"));
+    // Storages are byte tensors (kMaxTensorElements bytes at most).
+    if (storage_sizes.back() > static_cast<uint64_t>(kMaxTensorElements)) {
+      malformed(where + ".nbytes = " + std::to_string(storage_sizes.back()) + " is more than " +
+                std::to_string(kMaxTensorElements) + " bytes");
+    }
   }
 
   const Json& tensor_list = as_array(field(graph, "tensors", "the graph"), "\"tensors\"");
@@ -152,8 +164,11 @@ void GraphExecutor::Impl::parse(const Json& graph) {
     uint64_t numel = 1;
     for (const Json& dim : shape) {
       uint64_t extent = as_uint(dim, where + ".shape");
-      // Tensors are limited to 2^40 elements, which also keeps nbytes from overflowing.
-      if (extent != 0 && numel > (uint64_t{1} << 40) / extent) malformed(where + " is too large");
+      // Tensors are limited to kMaxTensorElements, which also keeps nbytes from overflowing.
+      constexpr auto kMax = static_cast<uint64_t>(kMaxTensorElements);
+      if (extent > kMax || (extent != 0 && numel > kMax / extent)) {
+        malformed(where + " is too large (more than " + std::to_string(kMax) + " elements)");
+      }
       numel *= extent;
       entry.spec.shape.push_back(static_cast<int64_t>(extent));
     }
@@ -251,11 +266,13 @@ void GraphExecutor::Impl::parse(const Json& graph) {
                   tensors[ids[k]].spec.name + "', an input or parameter");
       }
     }
-    node.function = module->find(node.kernel);
-    if (node.function == nullptr) {
+    const KilnKernelInfo* kernel = module->find(node.kernel);
+    if (kernel == nullptr) {
       throw Error("the compiled module has no kernel '" + node.kernel + "' (node '" + node.name +
                   "' of the graph): mod.so and mod.json do not belong together; compile again");
     }
+    check_call(where, node, *kernel, ids);
+    node.function = kernel->function;
     nodes.push_back(std::move(node));
     node_args.push_back(std::move(ids));
   }
@@ -277,6 +294,50 @@ void GraphExecutor::Impl::parse(const Json& graph) {
   for (size_t i = 0; i < nodes.size(); ++i) {
     nodes[i].first_arg = arg_ids.size();
     arg_ids.insert(arg_ids.end(), node_args[i].begin(), node_args[i].end());
+  }
+}
+
+void GraphExecutor::Impl::check_call(const std::string& where, const NodeEntry& node,
+                                     const KilnKernelInfo& kernel,
+                                     const std::vector<size_t>& ids) const {
+  std::string call = "node '" + node.name + "' (" + where + ", kernel '" + node.kernel + "')";
+  auto mismatch = [&](const std::string& what) {
+    throw Error("the graph (mod.json) does not match the compiled module (mod.so): " + call + " " +
+                what + " (the package is damaged or was modified; compile it again)");
+  };
+  if (ids.size() != kernel.num_params) {
+    mismatch("passes " + std::to_string(ids.size()) + " arguments, the kernel takes " +
+             std::to_string(kernel.num_params));
+  }
+  for (size_t k = 0; k < ids.size(); ++k) {
+    const KilnKernelParam& param = kernel.params[k];
+    const TensorEntry& tensor = tensors[ids[k]];
+    std::string got =
+        "'" + tensor.spec.name + "' " + type_string(tensor.spec.dtype, tensor.spec.shape);
+    uint64_t numel = 1;
+    for (int64_t dim : tensor.spec.shape) numel *= static_cast<uint64_t>(dim);
+    if (dtype_name(tensor.spec.dtype) != param.dtype || numel != param.num_elements) {
+      mismatch("argument " + std::to_string(k) + ": the kernel expects " + param.dtype + " with " +
+               std::to_string(param.num_elements) + " elements, got " + got + " (" +
+               std::to_string(numel) + " elements)");
+    }
+    if ((param.flags & KILN_PARAM_WRITTEN) == 0) continue;
+    if (is_bound(tensor.kind)) {
+      mismatch("argument " + std::to_string(k) + ": the kernel writes it, and " + got +
+               " is an input or parameter");
+    }
+    for (size_t other = 0; other < ids.size(); ++other) {
+      const TensorEntry& read = tensors[ids[other]];
+      bool overlaps = other != k && read.storage >= 0 && read.storage == tensor.storage &&
+                      read.nbytes > 0 && tensor.nbytes > 0 &&
+                      read.offset < tensor.offset + tensor.nbytes &&
+                      tensor.offset < read.offset + read.nbytes;
+      if (overlaps) {
+        mismatch("argument " + std::to_string(k) + ": the kernel writes " + got +
+                 ", which overlaps argument " + std::to_string(other) + " ('" + read.spec.name +
+                 "') in storage " + std::to_string(tensor.storage));
+      }
+    }
   }
 }
 
@@ -326,7 +387,13 @@ GraphExecutor::GraphExecutor(const std::string& graph_json, std::shared_ptr<Kern
   } catch (const Json::exception& error) {
     throw Error(std::string("the graph (mod.json) is not valid JSON: ") + error.what());
   }
-  impl_->parse(graph);
+  try {
+    impl_->parse(graph);
+  } catch (const Json::exception& error) {
+    // Every access above is checked first; a JSON exception here is a gap in those checks, still
+    // the file's fault, never a bare exception in the caller's face.
+    malformed(error.what());
+  }
   impl_->bind_params(params);
 }
 

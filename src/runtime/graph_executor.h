@@ -14,14 +14,22 @@
 
 namespace kiln::runtime {
 
-// A loaded compiled module: kernels by name. Either a shared library (dlopen) or kernels handed
-// over directly (the JIT).
+// A loaded compiled module: its kernels by name, as its exported kernel table lists them
+// (include/kiln/runtime_api.h). Kernels are found only through that table, never by a symbol
+// search, so a graph can call nothing but the module's kernels.
 class KernelModule {
  public:
   virtual ~KernelModule() = default;
-  // nullptr when the module has no such kernel.
-  virtual KilnKernel find(const std::string& name) const = 0;
+  // The kernel's table entry (entry point and parameter signature); nullptr when the module has
+  // no such kernel.
+  virtual const KilnKernelInfo* find(const std::string& name) const = 0;
 };
+
+// A KernelModule over `table` (which `owner` keeps alive). kiln::Error naming `display_name` when
+// the table is of another runtime API version or incomplete. Does not call table->init.
+std::shared_ptr<KernelModule> module_from_table(const KilnKernelTable* table,
+                                                const std::string& display_name,
+                                                std::shared_ptr<void> owner = nullptr);
 
 // dlopen()s a shared library produced by the compiler and calls its kiln_module_init with the
 // runtime's API table. kiln::Error naming the file when it does not load.

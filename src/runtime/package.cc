@@ -1,6 +1,6 @@
-// Packages: a tar with mod.so, mod.json, mod.params, metadata.json and optionally mod.o
-// (docs/formats.md, "Packages"). Reading trusts nothing: member names, types, sizes and checksums
-// are verified.
+// Packages: a tar with mod.so, mod.json, mod.params, metadata.json, SHA256SUMS and optionally
+// mod.o (docs/formats.md, "Packages"). Reading bounds what it allocates and verifies member names,
+// types, sizes and the SHA-256 of every member (metadata included) before anything is used.
 #include "runtime/package.h"
 
 #include <archive.h>
@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <map>
 #include <memory>
 #include <new>
 #include <nlohmann/json.hpp>
@@ -34,8 +35,14 @@ constexpr const char* kGraph = "mod.json";
 constexpr const char* kParams = "mod.params";
 constexpr const char* kMetadata = "metadata.json";
 constexpr const char* kObject = "mod.o";  // optional
-// A member larger than this is refused before anything is allocated for it.
+// The SHA-256 of every other member, in sha256sum's format ("<hex>  <name>" lines).
+constexpr const char* kChecksums = "SHA256SUMS";
+// A member larger than this (or than the file holding it) is refused before anything is
+// allocated for it. Members are the six names above, each at most once, so this also bounds all
+// that reading a package allocates.
 constexpr int64_t kMaxMemberBytes = int64_t{16} << 30;
+constexpr const char* kMaxMemberText = "16 GiB";
+constexpr size_t kSha256HexLength = 64;
 
 std::string sha256_hex(const std::string& bytes) {
   return support::to_hex(support::sha256(bytes.data(), bytes.size()));
@@ -69,6 +76,46 @@ time_t member_time() {
   return std::time(nullptr);
 }
 
+// Checks SHA256SUMS (`listing`) against `digests` (every other member's SHA-256): each member is
+// listed exactly once, with its digest, and nothing else is listed.
+template <typename Invalid>
+void verify_checksums(const std::string& listing, const std::map<std::string, std::string>& digests,
+                      const Invalid& invalid) {
+  std::map<std::string, std::string> listed;
+  size_t start = 0;
+  while (start < listing.size()) {
+    size_t end = listing.find('\n', start);
+    if (end == std::string::npos) throw invalid(std::string(kChecksums) + " does not end a line");
+    std::string line = listing.substr(start, end - start);
+    start = end + 1;
+    bool well_formed =
+        line.size() > kSha256HexLength + 2 && line.compare(kSha256HexLength, 2, "  ") == 0 &&
+        std::all_of(line.begin(), line.begin() + kSha256HexLength,
+                    [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+    if (!well_formed) {
+      throw invalid(std::string(kChecksums) +
+                    " has a malformed line (expected \"<64 hex digits>  <member>\")");
+    }
+    std::string name = line.substr(kSha256HexLength + 2);
+    if (digests.count(name) == 0) {
+      throw invalid(std::string(kChecksums) + " lists '" + name + "', which is not a member");
+    }
+    if (!listed.emplace(name, line.substr(0, kSha256HexLength)).second) {
+      throw invalid(std::string(kChecksums) + " lists '" + name + "' twice");
+    }
+  }
+  for (const auto& [name, digest] : digests) {
+    auto expected = listed.find(name);
+    if (expected == listed.end()) {
+      throw invalid(name + " has no SHA-256 in " + kChecksums);
+    }
+    if (expected->second != digest) {
+      throw invalid(name + " does not match its SHA-256 in " + kChecksums +
+                    " (the package was modified or corrupted; compile it again)");
+    }
+  }
+}
+
 }  // namespace
 
 void write_package(const std::string& path, const PackageContents& contents) {
@@ -79,10 +126,6 @@ void write_package(const std::string& path, const PackageContents& contents) {
     KILN_CHECK(false) << "package metadata is not JSON: " << error.what();
   }
   KILN_CHECK(metadata.is_object()) << "package metadata must be a JSON object";
-  metadata["checksums"] = {{kLibrary, sha256_hex(contents.library)},
-                           {kGraph, sha256_hex(contents.graph_json)},
-                           {kParams, sha256_hex(contents.params)}};
-  if (!contents.object.empty()) metadata["checksums"][kObject] = sha256_hex(contents.object);
   std::string metadata_text = metadata.dump(2) + "\n";
 
   // Written beside the target and renamed into place: a failed write never leaves a half package
@@ -108,6 +151,9 @@ void write_package(const std::string& path, const PackageContents& contents) {
       {kLibrary, &contents.library},
   }};
   if (!contents.object.empty()) members.emplace_back(kObject, &contents.object);
+  std::string checksums;
+  for (const auto& [name, bytes] : members) checksums += sha256_hex(*bytes) + "  " + name + "\n";
+  members.emplace_back(kChecksums, &checksums);
   time_t now = member_time();
   for (const auto& [name, bytes] : members) {
     std::unique_ptr<archive_entry, void (*)(archive_entry*)> entry(archive_entry_new(),
@@ -171,12 +217,14 @@ PackageContents read_package(const std::string& path, bool aligned_params) {
     std::string name = raw_name != nullptr ? raw_name : "";
     if (name.find('/') != std::string::npos || name.find('\\') != std::string::npos) {
       throw invalid("member '" + name + "' has a path; a package holds only " + kLibrary + ", " +
-                    kGraph + ", " + kParams + " and " + kMetadata + ", at its top level");
+                    kGraph + ", " + kParams + ", " + kMetadata + " and " + kChecksums +
+                    ", at its top level");
     }
     if (name != kLibrary && name != kGraph && name != kParams && name != kMetadata &&
-        name != kObject) {
+        name != kObject && name != kChecksums) {
       throw invalid("unexpected member '" + name + "'; a package holds only " + kLibrary + ", " +
-                    kGraph + ", " + kParams + ", " + kMetadata + " and optionally " + kObject);
+                    kGraph + ", " + kParams + ", " + kMetadata + ", " + kChecksums +
+                    " and optionally " + kObject);
     }
     if (archive_entry_filetype(entry) != AE_IFREG) {
       throw invalid("member '" + name + "' is not a regular file");
@@ -185,7 +233,9 @@ PackageContents read_package(const std::string& path, bool aligned_params) {
     int64_t size = archive_entry_size_is_set(entry) ? archive_entry_size(entry) : -1;
     if (size < 0 || size > kMaxMemberBytes || size > static_cast<int64_t>(info.st_size)) {
       throw invalid("member '" + name + "' has an impossible size (" + std::to_string(size) +
-                    " bytes in a file of " + std::to_string(info.st_size) + ")");
+                    " bytes in a file of " + std::to_string(info.st_size) +
+                    "; a member may be at most as large as the file, and at most " +
+                    kMaxMemberText + ")");
     }
     auto read_into = [&](char* destination, size_t length) {
       size_t done = 0;
@@ -218,6 +268,21 @@ PackageContents read_package(const std::string& path, bool aligned_params) {
   for (const char* name : {kMetadata, kLibrary, kGraph, kParams}) {
     if (members.count(name) == 0) throw invalid(std::string(name) + " is missing");
   }
+  if (members.count(kChecksums) == 0) {
+    throw invalid(std::string(kChecksums) +
+                  " is missing: the package was written by another Kiln version (or damaged); "
+                  "compile the model again with this Kiln");
+  }
+  // Every member's digest, the weights' from wherever they were read to.
+  std::map<std::string, std::string> digests;
+  for (const auto& [name, bytes] : members) {
+    if (name == kChecksums) continue;
+    digests[name] = name == kParams && aligned_storage
+                        ? support::to_hex(support::sha256(aligned_storage.get(), aligned_size))
+                        : sha256_hex(bytes);
+  }
+  verify_checksums(members[kChecksums], digests, invalid);
+
   PackageContents contents;
   contents.metadata_json = std::move(members[kMetadata]);
   contents.library = std::move(members[kLibrary]);
@@ -225,45 +290,7 @@ PackageContents read_package(const std::string& path, bool aligned_params) {
   contents.params = std::move(members[kParams]);
   contents.params_storage = std::move(aligned_storage);
   contents.params_size = aligned_size;
-  bool has_object = members.count(kObject) != 0;
-  if (has_object) contents.object = std::move(members[kObject]);
-
-  Json metadata;
-  try {
-    metadata = Json::parse(contents.metadata_json);
-  } catch (const Json::exception& error) {
-    throw invalid(std::string("metadata.json is not valid JSON (") + error.what() + ")");
-  }
-  auto checksums = metadata.is_object() ? metadata.find("checksums") : metadata.end();
-  if (!metadata.is_object() || checksums == metadata.end() || !checksums->is_object()) {
-    throw invalid("metadata.json has no \"checksums\"");
-  }
-  for (const auto& [name, bytes] :
-       {std::pair{kLibrary, &contents.library}, std::pair{kGraph, &contents.graph_json},
-        std::pair{kParams, &contents.params}}) {
-    auto expected = checksums->find(name);
-    if (expected == checksums->end() || !expected->is_string()) {
-      throw invalid(std::string("metadata.json has no SHA-256 for ") + name);
-    }
-    std::string digest =
-        name == std::string(kParams) && contents.params_storage
-            ? support::to_hex(support::sha256(contents.params_storage.get(), contents.params_size))
-            : sha256_hex(*bytes);
-    if (expected->get<std::string>() != digest) {
-      throw invalid(std::string(name) +
-                    " does not match its SHA-256 in metadata.json (the package was modified or "
-                    "corrupted; compile it again)");
-    }
-  }
-  if (has_object) {
-    auto expected = checksums->find(kObject);
-    if (expected == checksums->end() || !expected->is_string() ||
-        expected->get<std::string>() != sha256_hex(contents.object)) {
-      throw invalid(std::string(kObject) +
-                    " does not match its SHA-256 in metadata.json (the package was modified or "
-                    "corrupted; compile it again)");
-    }
-  }
+  if (members.count(kObject) != 0) contents.object = std::move(members[kObject]);
   return contents;
 }
 

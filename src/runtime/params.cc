@@ -3,6 +3,7 @@
 #include <string_view>
 
 #include "kiln/error.h"
+#include "kiln/limits.h"
 #include "runtime/package.h"
 
 namespace kiln::runtime {
@@ -142,9 +143,12 @@ std::map<std::string, Tensor> read_params(std::string_view bytes, const std::str
     uint64_t numel = 1;
     for (uint32_t d = 0; d < rank; ++d) {
       uint64_t dim = reader.u64("a shape");
-      // Tensors hold at most 2^40 elements; this also keeps the byte count from overflowing.
-      if (dim > (uint64_t{1} << 40) || (dim != 0 && numel > (uint64_t{1} << 40) / dim)) {
-        reader.fail(where + " has an impossible shape");
+      // Tensors hold at most kMaxTensorElements; this also keeps the byte count from
+      // overflowing.
+      constexpr auto kMax = static_cast<uint64_t>(kMaxTensorElements);
+      if (dim > kMax || (dim != 0 && numel > kMax / dim)) {
+        reader.fail(where + " has an impossible shape (more than " + std::to_string(kMax) +
+                    " elements)");
       }
       numel *= dim;
       shape.push_back(static_cast<int64_t>(dim));

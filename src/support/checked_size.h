@@ -7,16 +7,13 @@
 #include <optional>
 #include <vector>
 
+#include "kiln/limits.h"
 #include "kiln/tensor.h"
 
 namespace kiln::support {
 
-// The most elements a Tensor holds (the Tensor constructor enforces the same bound); it also
-// keeps every byte count below 2^44, far from overflowing.
-inline constexpr int64_t kMaxTensorElements = int64_t{1} << 40;
-
 // Element count of `shape`; nullopt when a dimension is negative or the count exceeds
-// kMaxTensorElements.
+// kMaxTensorElements (include/kiln/limits.h, which also keeps byte counts from overflowing).
 inline std::optional<int64_t> checked_element_count(const std::vector<int64_t>& shape) {
   int64_t count = 1;
   for (int64_t dim : shape) {

@@ -6,6 +6,8 @@
 #include <new>
 
 #include "kiln/error.h"
+#include "kiln/limits.h"
+#include "support/subbyte_cast.h"
 
 namespace kiln {
 
@@ -100,7 +102,7 @@ int64_t checked_numel(const std::vector<int64_t>& shape) {
   int64_t count = 1;
   for (int64_t dim : shape) {
     if (dim < 0) throw Error("tensor dimension " + std::to_string(dim) + " is negative");
-    if (dim != 0 && count > (int64_t{1} << 40) / dim) {
+    if (dim != 0 && count > kMaxTensorElements / dim) {
       throw Error("tensor is too large (more than 2^40 elements)");
     }
     count *= dim;
@@ -283,6 +285,14 @@ uint8_t int_to_subbyte(DType dtype, int64_t value) {
   int width = dtype_subbyte_bits(dtype);
   KILN_CHECK(width > 0) << "not a sub-byte integer type";
   return static_cast<uint8_t>(static_cast<uint64_t>(value) & ((1u << width) - 1));
+}
+
+uint8_t float_to_subbyte(DType dtype, double value) {
+  double rounded = std::nearbyint(value);  // the default rounding mode: ties to even
+  // Beyond int64 every double is a multiple of 2^11, so its low bits are 0 (as for NaN / inf).
+  constexpr double kInt64Limit = 9223372036854775808.0;
+  if (!(std::fabs(rounded) < kInt64Limit)) return 0;
+  return int_to_subbyte(dtype, static_cast<int64_t>(rounded));
 }
 
 int64_t subbyte_to_int(DType dtype, uint8_t bits) {
@@ -502,6 +512,12 @@ void Tensor::set_element_from_double(int64_t i, double value) {
     case DType::kFloat4E2M1:
       reinterpret_cast<uint8_t*>(base)[i] =
           float_to_narrow_float(dtype_, static_cast<float>(value));
+      return;
+    case DType::kInt4:
+    case DType::kUInt4:
+    case DType::kInt2:
+    case DType::kUInt2:
+      reinterpret_cast<uint8_t*>(base)[i] = float_to_subbyte(dtype_, value);
       return;
     default:
       set_element_from_int64(i, std::isfinite(value) ? static_cast<int64_t>(value) : 0);

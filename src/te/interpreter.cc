@@ -8,6 +8,8 @@
 #include <utility>
 
 #include "kiln/error.h"
+#include "support/subbyte_cast.h"
+#include "tir/checked_index.h"
 #include "tir/semantics.h"
 
 namespace kiln::te {
@@ -55,7 +57,10 @@ int64_t wrap_int(DType dtype, int64_t value) {
 }
 
 // Float to int64: truncation toward zero, saturating, NaN -> 0 (never undefined behaviour).
-int64_t float_to_int(double value) {
+// A float converted to the integer dtype `to`: truncated toward zero (saturating at the int64
+// limits), except for 4-/2-bit types, which round to nearest even as ONNX specifies for them.
+int64_t float_to_int(DType to, double value) {
+  if (dtype_subbyte_bits(to) > 0) return subbyte_to_int(to, float_to_subbyte(to, value));
   if (std::isnan(value)) return 0;
   double truncated = std::trunc(value);
   if (truncated <= -9223372036854775808.0) return std::numeric_limits<int64_t>::min();
@@ -410,7 +415,7 @@ class Interpreter {
     } else if (to == DType::kBool) {
       result.i = from_float ? (value.f != 0.0) : (value.i != 0);
     } else {
-      result.i = wrap_int(to, from_float ? float_to_int(value.f) : value.i);
+      result.i = wrap_int(to, from_float ? float_to_int(to, value.f) : value.i);
     }
     return result;
   }
@@ -434,7 +439,7 @@ class Interpreter {
         if (dtype_is_float(dtype)) {
           result.f = tir::round_to_precision(dtype, value);
         } else {
-          result.i = wrap_int(dtype, float_to_int(value));
+          result.i = wrap_int(dtype, float_to_int(dtype, value));
         }
         return result;
       }
@@ -483,6 +488,20 @@ class Interpreter {
       }
       case ExprKind::kIntrinsic: {
         const auto* node = expr.as<tir::IntrinsicNode>();
+        if (tir::is_checked_index(*node)) {
+          // What the kernel does: wrap once, then refuse an index out of range.
+          int64_t index = eval(node->args[0]).i;
+          int64_t extent = eval(node->args[1]).i;
+          int64_t wrapped = index < 0 ? index + extent : index;
+          if (wrapped < 0 || wrapped >= extent) {
+            throw Error(node->name.substr(tir::kCheckedIndexPrefix.size()) + ": index " +
+                        std::to_string(index) + " is out of range for axis " +
+                        std::to_string(eval(node->args[2]).i) + " of size " +
+                        std::to_string(extent));
+          }
+          result.i = wrapped;
+          return result;
+        }
         if (!node->args.empty() && !node->args[0].dtype().is_float()) {
           result.i = wrap_int(dtype, integer_intrinsic(node->name, dtype, eval(node->args[0]).i,
                                                        eval(node->args.back()).i));

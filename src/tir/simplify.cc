@@ -4,6 +4,7 @@
 #include <optional>
 #include <utility>
 
+#include "support/subbyte_cast.h"
 #include "tir/functor.h"
 #include "tir/semantics.h"
 
@@ -459,6 +460,9 @@ class Simplifier final : public IRMutator {
       if (const auto* f = value.as<FloatImmNode>()) {
         if (to.is_float()) return float_imm(round_to_precision(to.dtype, f->value), to);
         if (to.is_bool()) return make_bool(f->value != 0.0);
+        if (dtype_subbyte_bits(to.dtype) > 0) {  // defined for every value (ONNX int4.md)
+          return int_imm(subbyte_to_int(to.dtype, float_to_subbyte(to.dtype, f->value)), to);
+        }
         // Float to integer is defined only for values in range: fold only those.
         double truncated = std::trunc(f->value);
         IntBound whole = dtype_bound(to);

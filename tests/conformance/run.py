@@ -12,8 +12,8 @@ saying not supported / unsupported / cannot compile, or values Kiln's numpy I/O 
 sequences, optionals, strings, 8/4/2-bit types), error (any other kiln.Error), crashed,
 timeout. The exit status is 0 unless the runner itself failed (cases failing is the report).
 
-The workers import a snapshot of the kiln package taken at start (python/kiln and the
-libkiln_runtime.so it links), because other builds overwrite python/kiln/_kiln*.so in place and
+The workers import a snapshot of the kiln package taken at start (<build>/python/kiln and the
+libkiln_runtime.so it links), because a rebuild overwrites <build>/python/kiln/_kiln*.so in place and
 a run takes minutes.
 """
 
@@ -524,8 +524,8 @@ def parse_args(argv=None):
     p.add_argument("--memory-mb", type=int, default=8192,
                    help="address-space limit per worker in MiB, 0 for none (default 8192)")
     p.add_argument("--startup-timeout", type=float, default=120.0)
-    p.add_argument("--python-dir", default=os.path.join(REPO, "python"),
-                   help="directory holding the kiln package (default <repo>/python)")
+    p.add_argument("--python-dir", default=os.path.join(REPO, "build", "python"),
+                   help="directory holding the kiln package (default <repo>/build/python)")
     p.add_argument("--freeze-inputs", action="store_true",
                    help="turn inputs the importer needs as constants (axes, scales, pads, shape, "
                         "...) into initializers holding the reference values, and retry")

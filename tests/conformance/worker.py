@@ -96,12 +96,14 @@ def run_case(kiln, request: dict, work_dir: str) -> dict:
             if len(result.outputs) != len(expected):
                 return {"status": "failed", "stage": stage, "frozen_inputs": frozen,
                         "message": f"{len(result.outputs)} outputs, expected {len(expected)}"}
-            # By position in kiln's own name list, not result.outputs[name]: a model output named
-            # "output_1" (Split tests) would hit kiln's positional key output_1 instead.
+            # By position in kiln's own name list (result.outputs iterates in output order);
+            # a model output named like a positional key ("output_1", Split tests) is found by
+            # its name first either way.
             kiln_names = list(getattr(result.outputs, "names", []))
+            positional = list(result.outputs.values())
             for i, (out_name, want) in enumerate(zip(output_names, expected)):
                 index = kiln_names.index(out_name) if out_name in kiln_names else i
-                got = result.outputs[f"output_{index}"]
+                got = positional[index]
                 mismatch, strict_ok = cases.compare(got, want)
                 strict = strict and strict_ok
                 if mismatch is not None and worst is None:

@@ -1,12 +1,13 @@
 """Shared fixtures and helpers for Kiln's Python tests.
 
-Fixtures: kiln (the imported module; the test fails with the import error when the binding is not
-built), kiln_cli (path of the `kiln` executable: $KILN_CLI, else <repo>/build/bin/kiln), run_cli
+Fixtures: kiln (the imported module, from $KILN_BUILD_DIR/python, else <repo>/build/python; the
+test fails with the import error when the binding is not built), kiln_cli (path of the `kiln`
+executable: $KILN_CLI, else <build>/bin/kiln), run_cli
 (runs it and returns the CompletedProcess), model_dir (cache of exported test models,
 <repo>/tests/models/out), exported (factory: exported("resnet50_v1") -> path), light_models (the
 nine onnx backend "light" models).
 Helpers (import them: `from conftest import ort_output_shapes`): ort_output_shapes, random_feeds,
-LIGHT_MODEL_NAMES, light_model_path, REPO.
+LIGHT_MODEL_NAMES, light_model_path, REPO, BUILD_DIR.
 
 Tests marked @pytest.mark.slow run by default; KILN_FAST=1 skips them.
 """
@@ -24,10 +25,13 @@ import pytest
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 MODELS_SRC = os.path.join(REPO, "tests", "models")
 
-# The binding lives in <repo>/python (python/kiln/__init__.py + _kiln*.so); make `import kiln`
-# work without PYTHONPATH, but let an explicit PYTHONPATH win.
-if os.path.join(REPO, "python") not in sys.path:
-    sys.path.append(os.path.join(REPO, "python"))
+# Each build directory has its own package, <build>/python/kiln (the _kiln module and links to
+# python/kiln/*.py). The build is $KILN_BUILD_DIR (the Makefile sets it), else <repo>/build; make
+# `import kiln` find it without PYTHONPATH, but let an explicit PYTHONPATH win.
+BUILD_DIR = os.path.abspath(os.environ.get("KILN_BUILD_DIR") or os.path.join(REPO, "build"))
+BUILD_PYTHON = os.path.join(BUILD_DIR, "python")
+if BUILD_PYTHON not in sys.path:
+    sys.path.append(BUILD_PYTHON)
 if MODELS_SRC not in sys.path:
     sys.path.insert(0, MODELS_SRC)
 
@@ -62,14 +66,14 @@ def kiln():
     try:
         import kiln as module
     except ImportError as e:  # binding not built yet: a failure, not a silent skip
-        pytest.fail(f"cannot import kiln ({e}); build the binding into {REPO}/python/kiln "
-                    f"or set PYTHONPATH", pytrace=False)
+        pytest.fail(f"cannot import kiln ({e}); build it (`make build` writes {BUILD_PYTHON}/kiln) "
+                    f"or set PYTHONPATH to a build's python directory", pytrace=False)
     return module
 
 
 @pytest.fixture(scope="session")
 def kiln_cli():
-    path = os.environ.get("KILN_CLI") or os.path.join(REPO, "build", "bin", "kiln")
+    path = os.environ.get("KILN_CLI") or os.path.join(BUILD_DIR, "bin", "kiln")
     if not (os.path.isfile(path) and os.access(path, os.X_OK)):
         pytest.fail(f"kiln executable not found at {path}; build it or set KILN_CLI",
                     pytrace=False)

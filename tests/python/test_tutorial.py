@@ -1,4 +1,5 @@
-"""The TVMC tutorial (shared/seed/tvmc_python.zh.md) runs with only its import line changed.
+"""The TVMC Python tutorial ("Getting Started with TVMC Python", Chinese edition) runs with only
+its import line changed.
 
 The script below is the tutorial's code, in its order: step 0 (import, the one changed line),
 step 1 (load, summary, load with shape_dict), step 2 (compile), step 3 (run, print), "save the
@@ -70,7 +71,8 @@ def test_tutorial_script_runs_unchanged(kiln, tmp_path):
     script = tmp_path / "tvmcpythonintro.py"
     script.write_text(TUTORIAL_SCRIPT, encoding="utf-8")
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([os.path.join(REPO, "python"), env.get("PYTHONPATH", "")])
+    package_parent = os.path.dirname(os.path.dirname(os.path.abspath(kiln.__file__)))
+    env["PYTHONPATH"] = os.pathsep.join([package_parent, env.get("PYTHONPATH", "")])
     proc = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True,
                           text=True, timeout=600, env=env)
     assert proc.returncode == 0, proc.stderr
@@ -100,7 +102,10 @@ def test_tutorial_outputs_match_onnxruntime(kiln, tmp_path, monkeypatch):
     np.testing.assert_allclose(result.outputs["output_0"], expected, rtol=1e-5, atol=1e-5)
     assert result.get_output("output") is result.outputs["output_0"]
 
-    # Saved model, saved package, reopened package: the same outputs for the same inputs.
+    # Saved model, saved package, reopened package: the same outputs for the same inputs. As in
+    # the tutorial, the model saved is loaded afresh (a compiled one is a bundle, not a .kiln file).
+    model = tvmc.load('my_model.onnx', shape_dict={'input1': [1, 2, 3, 4],
+                                                   'input2': [1, 2, 3, 4]})
     model.save("my_model.kiln")
     reloaded = tvmc.load("my_model.kiln")
     tvmc.compile(reloaded, target="llvm", package_path="whatever")

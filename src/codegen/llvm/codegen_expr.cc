@@ -391,11 +391,18 @@ llvm::Value* CodeGenLLVM::emit_cast(const DataType& to, const DataType& from_typ
   // Integer destination.
   llvm::Type* target = register_type(to);
   if (dtype_subbyte_bits(to.dtype) > 0) {
-    // 4-/2-bit integers wrap like the others: convert to a wide integer, keep the low bits.
+    // 4-/2-bit integers keep the low bits of a wide integer. From a float, ONNX (int4.md, int2.md)
+    // rounds to nearest even first; NaN, infinities and values beyond int64 (whose low bits are
+    // 0) give 0, as float_to_subbyte does when constants fold.
     llvm::Value* wide_int = nullptr;
     llvm::Type* i64 = register_type({DType::kInt64, to.lanes});
     if (from.is_float()) {
-      wide_int = builder_.CreateFPToSI(widen(value, from), i64);
+      llvm::Value* rounded = call_llvm_intrinsic(llvm::Intrinsic::roundeven, {widen(value, from)});
+      llvm::Value* magnitude = call_llvm_intrinsic(llvm::Intrinsic::fabs, {rounded});
+      llvm::Value* in_range = builder_.CreateFCmpOLT(
+          magnitude, llvm::ConstantFP::get(magnitude->getType(), 9223372036854775808.0));
+      wide_int = builder_.CreateSelect(in_range, builder_.CreateFPToSI(rounded, i64),
+                                       llvm::Constant::getNullValue(i64));
     } else {
       wide_int = builder_.CreateIntCast(value, i64, !from.is_bool() && is_signed(from));
     }

@@ -4,7 +4,9 @@
 
 #include "codegen/llvm/codegen_llvm.h"
 #include "kiln/error.h"
+#include "kiln/runtime_api.h"
 #include "llvm/TargetParser/Triple.h"
+#include "tir/checked_index.h"
 
 namespace kiln::codegen {
 
@@ -153,8 +155,60 @@ llvm::Value* CodeGenLLVM::emit_bitwise(const std::string& name, const DataType& 
   return builder_.CreateSelect(in_range, builder_.CreateAShr(a, b), all_shifted);
 }
 
+llvm::Value* CodeGenLLVM::emit_checked_index(const tir::IntrinsicNode& op) {
+  std::string op_name = op.name.substr(tir::kCheckedIndexPrefix.size());
+  auto constant_arg = [&](const tir::PrimExpr& arg) {
+    const auto* broadcast = arg.as<tir::BroadcastNode>();
+    return tir::as_const_int(broadcast != nullptr ? broadcast->value : arg);
+  };
+  KILN_CHECK(op.args.size() == 3) << op.name << " takes (index, extent, axis)";
+  const int64_t* extent = constant_arg(op.args[1]);
+  const int64_t* axis = constant_arg(op.args[2]);
+  KILN_CHECK(extent != nullptr && axis != nullptr)
+      << op.name << " needs a constant extent and axis in kernel " << kernel_name_;
+  llvm::Value* value = emit(op.args[0]);
+  llvm::Type* type = value->getType();
+  auto splat = [&](int64_t constant) {
+    return llvm::ConstantInt::get(type, static_cast<uint64_t>(constant), /*IsSigned=*/true);
+  };
+  llvm::Value* zero = splat(0);
+  // Counted from the end once when negative (ONNX), then one unsigned compare: a value still
+  // negative reads as huge.
+  llvm::Value* wrapped = builder_.CreateSelect(builder_.CreateICmpSLT(value, zero),
+                                               builder_.CreateAdd(value, splat(*extent)), value);
+  llvm::Value* outside = builder_.CreateICmpUGE(wrapped, splat(*extent));
+  llvm::Value* any_outside = outside;
+  llvm::Value* bad_index = value;
+  if (auto* vector = llvm::dyn_cast<llvm::FixedVectorType>(type)) {
+    // The first lane out of range, for the message.
+    unsigned lanes = vector->getNumElements();
+    any_outside = builder_.CreateOrReduce(outside);
+    llvm::Value* mask = builder_.CreateBitCast(outside, builder_.getIntNTy(lanes));
+    llvm::Value* lane = call_llvm_intrinsic(llvm::Intrinsic::cttz, {mask, builder_.getTrue()});
+    bad_index = builder_.CreateExtractElement(value, lane);
+  }
+  llvm::BasicBlock* report =
+      llvm::BasicBlock::Create(context_, "index_out_of_range", state_.function);
+  llvm::BasicBlock* in_range =
+      llvm::BasicBlock::Create(context_, "index_in_range", state_.function);
+  builder_.CreateCondBr(any_outside, report, in_range, md_.createUnlikelyBranchWeights());
+  builder_.SetInsertPoint(report);
+  llvm::Value* api = load_runtime_api();
+  llvm::Type* i64 = builder_.getInt64Ty();
+  llvm::FunctionType* report_type =
+      llvm::FunctionType::get(builder_.getVoidTy(), {builder_.getPtrTy(), i64, i64, i64}, false);
+  llvm::Value* name = builder_.CreateGlobalString(op_name, "kiln.op_name");
+  builder_.CreateCall(report_type, runtime_api_entry(api, 5),
+                      {name, builder_.getInt64(static_cast<uint64_t>(*axis)), bad_index,
+                       builder_.getInt64(static_cast<uint64_t>(*extent))});
+  emit_return(builder_.getInt32(KILN_INDEX_OUT_OF_RANGE));
+  builder_.SetInsertPoint(in_range);
+  return wrapped;
+}
+
 llvm::Value* CodeGenLLVM::emit_intrinsic(const tir::IntrinsicNode& op) {
   const std::string& name = op.name;
+  if (tir::is_checked_index(op)) return emit_checked_index(op);
   if (name == "float_to_e8m0") {
     // (float32 x, saturate, rounding mode): ONNX Cast's conversion with its attributes.
     KILN_CHECK(op.args.size() == 3 && op.args[0].dtype().is_float())

@@ -14,6 +14,7 @@
 #include <llvm/IR/Module.h>
 
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "tir/stmt.h"
@@ -31,6 +32,9 @@ class CodeGenLLVM {
   void add_kernel(const tir::PrimFunc& func);
   // Emits `int32_t kiln_module_init(const KilnRuntimeApi*)` and the global it sets.
   void add_module_init();
+  // Emits the exported kernel table (kiln_module_kernels, include/kiln/runtime_api.h): every
+  // kernel added so far with its parameter signature, and kiln_module_init. Call it last.
+  void add_kernel_table();
 
   // ---- types (codegen_expr.cc) ----
   llvm::Type* register_type(const tir::DataType& dtype);
@@ -83,6 +87,9 @@ class CodeGenLLVM {
 
   // ---- intrinsics (codegen_intrinsic.cc) ----
   llvm::Value* emit_intrinsic(const tir::IntrinsicNode& op);
+  // checked_index.<Op>: the wrapped index, after a branch that reports an index out of range
+  // through the runtime table and returns KILN_INDEX_OUT_OF_RANGE.
+  llvm::Value* emit_checked_index(const tir::IntrinsicNode& op);
   llvm::Value* emit_bitwise(const std::string& name, const tir::DataType& dtype, llvm::Value* a,
                             llvm::Value* b);
   // The libmvec vector variant of `name` for a float32 vector `x` (split into native-width
@@ -126,6 +133,16 @@ class CodeGenLLVM {
   std::string cpu_;
   std::string features_;
   llvm::StructType* api_type_ = nullptr;  // KilnRuntimeApi
+
+  // What the kernel table lists for each kernel (codegen_table.cc).
+  struct KernelEntry {
+    llvm::Function* function = nullptr;
+    std::vector<tir::Buffer> params;
+    std::vector<bool> written;  // per param: the kernel stores to it
+  };
+  std::vector<KernelEntry> kernel_entries_;
+  // The buffers the kernel being emitted stores to (its own and parallel bodies').
+  std::unordered_set<const tir::BufferNode*> stored_buffers_;
   llvm::GlobalVariable* api_global_ = nullptr;
 
   FunctionState state_;

@@ -14,8 +14,8 @@ using tir::DataType;
 namespace {
 
 // Kernel return codes besides 0 (a parallel task's non-zero code is passed through).
-constexpr int32_t kOutOfWorkspace = -1;
-constexpr int32_t kRuntimeApiUnset = -2;
+constexpr int32_t kOutOfWorkspace = KILN_OUT_OF_WORKSPACE;
+constexpr int32_t kRuntimeApiUnset = KILN_RUNTIME_API_UNSET;
 // Local buffers up to this size live on the stack; larger ones in the runtime's workspace.
 constexpr uint64_t kMaxStackBytes = 64 * 1024;
 // Buffers are 64-byte aligned: params by the runtime's contract, allocations by us.
@@ -138,9 +138,10 @@ CodeGenLLVM::CodeGenLLVM(llvm::Module& module, const std::string& cpu, const std
       cpu_(cpu),
       features_(features) {
   llvm::Type* ptr = builder_.getPtrTy();
-  // struct KilnRuntimeApi { uint32_t version; parallel_launch; alloc_workspace; free_workspace; }
-  api_type_ =
-      llvm::StructType::create(context_, {builder_.getInt32Ty(), ptr, ptr, ptr}, "KilnRuntimeApi");
+  // struct KilnRuntimeApi { uint32_t version; parallel_launch; alloc_workspace; free_workspace;
+  //                         set_error; index_out_of_range; }
+  api_type_ = llvm::StructType::create(context_, {builder_.getInt32Ty(), ptr, ptr, ptr, ptr, ptr},
+                                       "KilnRuntimeApi");
   api_global_ = new llvm::GlobalVariable(
       module_, ptr, /*isConstant=*/false, llvm::GlobalValue::InternalLinkage,
       llvm::ConstantPointerNull::get(builder_.getPtrTy()), "kiln_runtime_api");
@@ -194,6 +195,7 @@ void CodeGenLLVM::add_kernel(const tir::PrimFunc& func) {
   vars_.clear();
   buffers_.clear();
   alias_.clear();
+  stored_buffers_.clear();
   assign_alias_scopes(func);
 
   llvm::Type* ptr = builder_.getPtrTy();
@@ -220,6 +222,12 @@ void CodeGenLLVM::add_kernel(const tir::PrimFunc& func) {
   }
   emit(func.body);
   emit_return(builder_.getInt32(0));
+
+  KernelEntry entry{function, func.params, {}};
+  for (const tir::Buffer& param : func.params) {
+    entry.written.push_back(stored_buffers_.count(param.get()) != 0);
+  }
+  kernel_entries_.push_back(std::move(entry));
 }
 
 void CodeGenLLVM::add_module_init() {
@@ -480,6 +488,7 @@ void CodeGenLLVM::emit_store(const tir::BufferStoreNode& op) {
   KILN_CHECK(found != buffers_.end())
       << "buffer '" << op.buffer->name << "' is used outside its scope in kernel " << kernel_name_;
   llvm::Value* data = found->second;
+  stored_buffers_.insert(op.buffer.get());
   DataType element = op.buffer->dtype.element();
   llvm::Type* element_memory = memory_type(element);
   llvm::Align align(module_.getDataLayout().getABITypeAlign(element_memory));

@@ -77,7 +77,7 @@ class LLVMModuleImpl final : public LLVMModule {
     module_->setDataLayout(machine_->createDataLayout());
     module_->setPICLevel(llvm::PICLevel::BigPIC);
 
-    std::set<std::string> names = {"kiln_module_init"};
+    std::set<std::string> names = {"kiln_module_init", KILN_KERNEL_TABLE_SYMBOL};
     CodeGenLLVM codegen(*module_, target.effective_cpu(), target.effective_features());
     for (const tir::PrimFunc& kernel : kernels) {
       KILN_CHECK(!kernel.name.empty()) << "kernel without a name";
@@ -87,6 +87,7 @@ class LLVMModuleImpl final : public LLVMModule {
       kernel_names_.push_back(kernel.name);
     }
     codegen.add_module_init();
+    codegen.add_kernel_table();
     optimize_module(*module_, *machine_, target.opt_level);
   }
 
@@ -169,27 +170,34 @@ class LLVMModuleImpl final : public LLVMModule {
                   ") on this machine; cross targets can only be emitted (object, assembly, "
                   "shared library)");
     }
-    if (std::find(kernel_names_.begin(), kernel_names_.end(), kernel_name) == kernel_names_.end()) {
-      std::string known;
-      for (const std::string& name : kernel_names_) known += (known.empty() ? "" : ", ") + name;
-      throw Error("no kernel named '" + kernel_name + "' in this module; kernels: " + known);
-    }
     if (!jit_) {
       llvm::orc::ThreadSafeModule copy(llvm::CloneModule(*module_), context_);
       jit_ = create_jit_session(target_, std::move(copy));
     }
+    // Through the module's kernel table, as the runtime finds kernels in a mod.so.
+    const auto* table =
+        reinterpret_cast<const KilnKernelTable*>(jit_->lookup(KILN_KERNEL_TABLE_SYMBOL));
+    KILN_CHECK(table != nullptr && table->version == KILN_RUNTIME_API_VERSION);
+    const KilnKernelInfo* kernel = nullptr;
+    for (uint32_t i = 0; i < table->num_kernels; ++i) {
+      if (kernel_name == table->kernels[i].name) kernel = &table->kernels[i];
+    }
+    if (kernel == nullptr) {
+      std::string known;
+      for (const std::string& name : kernel_names_) known += (known.empty() ? "" : ", ") + name;
+      throw Error("no kernel named '" + kernel_name + "' in this module; kernels: " + known);
+    }
     // A kernel that needs no runtime service may run without the table; otherwise
     // (re)initialise when the caller hands us a table we have not seen.
     if (api != nullptr && api != initialized_api_) {
-      auto init = reinterpret_cast<KilnModuleInit>(jit_->lookup("kiln_module_init"));
-      if (init(api) != 0) {
+      if (table->init(api) != 0) {
         throw Error("kiln_module_init rejected the runtime API table (version " +
                     std::to_string(api->version) + ", expected " +
                     std::to_string(KILN_RUNTIME_API_VERSION) + ")");
       }
       initialized_api_ = api;
     }
-    return reinterpret_cast<KilnKernel>(jit_->lookup(kernel_name));
+    return kernel->function;
   }
 
  private:

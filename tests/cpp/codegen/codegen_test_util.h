@@ -58,15 +58,32 @@ inline void test_free_workspace(void* ptr) {
 
 inline void* failing_alloc_workspace(uint64_t) { return nullptr; }
 
+// The last message a kernel left through set_error (cleared by reading it).
+inline std::string& kernel_error() {
+  static std::string message;
+  return message;
+}
+
+inline void test_set_error(const char* message) { kernel_error() = message; }
+
+// The runtime's message for an index out of range (src/runtime/module.cc).
+inline void test_index_out_of_range(const char* op, int64_t axis, int64_t index, int64_t size) {
+  kernel_error() = std::string(op) + ": index " + std::to_string(index) +
+                   " is out of range for axis " + std::to_string(axis) + " of size " +
+                   std::to_string(size);
+}
+
 inline const KilnRuntimeApi* serial_api() {
-  static const KilnRuntimeApi api = {KILN_RUNTIME_API_VERSION, serial_launch, test_alloc_workspace,
-                                     test_free_workspace};
+  static const KilnRuntimeApi api = {KILN_RUNTIME_API_VERSION, serial_launch,
+                                     test_alloc_workspace,     test_free_workspace,
+                                     test_set_error,           test_index_out_of_range};
   return &api;
 }
 
 inline const KilnRuntimeApi* threaded_api() {
   static const KilnRuntimeApi api = {KILN_RUNTIME_API_VERSION, threaded_launch,
-                                     test_alloc_workspace, test_free_workspace};
+                                     test_alloc_workspace,     test_free_workspace,
+                                     test_set_error,           test_index_out_of_range};
   return &api;
 }
 

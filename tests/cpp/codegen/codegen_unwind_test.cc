@@ -58,7 +58,8 @@ PrimFunc nested_workspaces(int depth, bool separate) {
 
 const KilnRuntimeApi* budgeted_api() {
   static const KilnRuntimeApi api = {KILN_RUNTIME_API_VERSION, testing::serial_launch,
-                                     budgeted_alloc, testing::test_free_workspace};
+                                     budgeted_alloc,           testing::test_free_workspace,
+                                     testing::test_set_error,  testing::test_index_out_of_range};
   return &api;
 }
 

@@ -191,9 +191,9 @@ TEST(CodegenTest, LargeAllocationUsesTheWorkspaceAndFreesIt) {
 }
 
 TEST(CodegenTest, WorkspaceFailureAndMissingRuntimeReturnErrors) {
-  static const KilnRuntimeApi failing = {KILN_RUNTIME_API_VERSION, testing::serial_launch,
-                                         testing::failing_alloc_workspace,
-                                         testing::test_free_workspace};
+  static const KilnRuntimeApi failing = {
+      KILN_RUNTIME_API_VERSION,     testing::serial_launch,  testing::failing_alloc_workspace,
+      testing::test_free_workspace, testing::test_set_error, testing::test_index_out_of_range};
   auto kernel = jit(workspace_kernel(100000), &failing);
   AlignedVector<float> av(100000, 0.5f), ov(1);
   EXPECT_EQ(kernel(av.data(), ov.data()), -1);
@@ -243,9 +243,9 @@ TEST(CodegenTest, ParallelLoopWithSerialAndThreadedRuntimes) {
 }
 
 TEST(CodegenTest, ParallelTaskErrorsPropagate) {
-  static const KilnRuntimeApi failing = {KILN_RUNTIME_API_VERSION, testing::threaded_launch,
-                                         testing::failing_alloc_workspace,
-                                         testing::test_free_workspace};
+  static const KilnRuntimeApi failing = {
+      KILN_RUNTIME_API_VERSION,     testing::threaded_launch, testing::failing_alloc_workspace,
+      testing::test_free_workspace, testing::test_set_error,  testing::test_index_out_of_range};
   auto kernel = jit(parallel_kernel(8, 4), &failing);
   AlignedVector<float> av(32), ov(32);
   EXPECT_EQ(kernel(av.data(), ov.data()), -1);

@@ -119,5 +119,24 @@ TEST_F(LoadTest, StatsCountParametersAndOperators) {
   EXPECT_EQ(params[0].first, "w");
 }
 
+// Two inputs of one name are the file's mistake: a kiln::Error naming the input, not an internal
+// error from the verifier.
+TEST_F(LoadTest, DuplicateInputNamesAreAUserError) {
+  ir::TensorType type;
+  type.dtype = DType::kFloat32;
+  type.shape = {4};
+  ir::Var first = ir::VarNode::make("x", type);
+  ir::Var second = ir::VarNode::make("x", type);
+  ir::Module module(ir::FunctionNode::make({first, second}, ir::call("add", {first, second})),
+                    {"y"});
+  std::string path = (dir_ / "dup.kiln").string();
+  ir::save_module(module, path);
+  std::string message = message_of([&] { load(path); });
+  EXPECT_NE(message.find(path + ": the model has two inputs named 'x'; input names must be "
+                                "unique"),
+            std::string::npos)
+      << message;
+}
+
 }  // namespace
 }  // namespace kiln

@@ -48,16 +48,26 @@ int32_t parallel_double_kernel(void** args) {
 
 int32_t failing_kernel(void**) { return 3; }
 
+int32_t accept_any_api(const KilnRuntimeApi*) { return 0; }
+
+// The kernels' table, as a compiled module exports it: every parameter float32[2, 3].
+constexpr KilnKernelParam kRead = {"float32", kSize, 0};
+constexpr KilnKernelParam kWrite = {"float32", kSize, KILN_PARAM_WRITTEN};
+constexpr KilnKernelParam kBinaryParams[] = {kRead, kRead, kWrite};
+constexpr KilnKernelParam kUnaryParams[] = {kRead, kWrite};
+const KilnKernelInfo kTestKernels[] = {{"add", add_kernel, 3, kBinaryParams},
+                                       {"relu", relu_kernel, 2, kUnaryParams},
+                                       {"double", parallel_double_kernel, 2, kUnaryParams},
+                                       {"fail", failing_kernel, 2, kUnaryParams}};
+const KilnKernelTable kTestTable = {KILN_RUNTIME_API_VERSION, 4, kTestKernels, accept_any_api};
+
 class TestModule : public KernelModule {
  public:
-  KilnKernel find(const std::string& name) const override {
-    static const std::map<std::string, KilnKernel> kernels = {{"add", add_kernel},
-                                                              {"relu", relu_kernel},
-                                                              {"double", parallel_double_kernel},
-                                                              {"fail", failing_kernel}};
-    auto it = kernels.find(name);
-    return it == kernels.end() ? nullptr : it->second;
-  }
+  TestModule() : table_(module_from_table(&kTestTable, "test module")) {}
+  const KilnKernelInfo* find(const std::string& name) const override { return table_->find(name); }
+
+ private:
+  std::shared_ptr<KernelModule> table_;
 };
 
 Json tensor(const std::string& name, const std::string& kind, Json storage) {
@@ -306,6 +316,66 @@ TEST(GraphExecutorTest, MalformedGraphsAreRefusedClearly) {
   newer["version"] = 2;
   EXPECT_KILN_ERROR(GraphExecutor(newer.dump(), module, test_params()),
                     "the graph (mod.json) has format version 2, this runtime reads version 1");
+}
+
+// Every call is checked against its kernel's signature in the module's table before the first
+// run: a tampered graph is an error, never a kernel reading or writing out of bounds.
+TEST(GraphExecutorTest, CallsNotMatchingTheKernelSignatureAreRefused) {
+  const MalformedCase cases[] = {
+      {"dropped argument",
+       [](Json& g) {
+         g["nodes"][0]["args"] = {0, 2};
+       },
+       "node '/add' (nodes[0], kernel 'add') passes 2 arguments, the kernel takes 3"},
+      {"extra argument",
+       [](Json& g) {
+         g["nodes"][1]["args"] = {2, 3, 4};
+       },
+       "node '/relu' (nodes[1], kernel 'relu') passes 3 arguments, the kernel takes 2"},
+      {"smaller tensor",
+       [](Json& g) {
+         g["tensors"][3]["shape"] = {1, 3};
+       },
+       "node '/relu' (nodes[1], kernel 'relu') argument 1: the kernel expects float32 with 6 "
+       "elements, got 't1' float32[1, 3] (3 elements)"},
+      {"other dtype", [](Json& g) { g["tensors"][3]["dtype"] = "int32"; },
+       "argument 1: the kernel expects float32 with 6 elements, got 't1' int32[2, 3]"},
+      {"output declared as input",
+       [](Json& g) {
+         g["nodes"][0]["num_outputs"] = 0;
+         g["nodes"][0]["args"] = {2, 1, 0};
+       },
+       "node '/add' (nodes[0], kernel 'add') argument 2: the kernel writes it, and 'x' "
+       "float32[2, 3] is an input or parameter"},
+      {"output over parameter",
+       [](Json& g) {
+         g["nodes"][1]["num_outputs"] = 0;
+         g["nodes"][1]["args"] = {2, 1};
+       },
+       "argument 1: the kernel writes it, and 'w' float32[2, 3] is an input or parameter"},
+      {"output aliases an input",
+       [](Json& g) {
+         g["nodes"][1]["args"] = {2, 4};
+       },
+       "argument 1: the kernel writes 't2' float32[2, 3], which overlaps argument 0 ('t0') in "
+       "storage 2"},
+  };
+  auto module = std::make_shared<TestModule>();
+  for (const MalformedCase& test : cases) {
+    SCOPED_TRACE(test.what);
+    Json graph = test_graph();
+    test.mutate(graph);
+    EXPECT_KILN_ERROR(GraphExecutor(graph.dump(), module, test_params()), test.message);
+    EXPECT_KILN_ERROR(GraphExecutor(graph.dump(), module, test_params()),
+                      "the graph (mod.json) does not match the compiled module (mod.so)");
+  }
+  // Names of C functions the module links are not kernels.
+  for (const char* name : {"exit", "abort", "system", "kiln_module_init"}) {
+    Json graph = test_graph();
+    graph["nodes"][1]["kernel"] = name;
+    EXPECT_KILN_ERROR(GraphExecutor(graph.dump(), module, test_params()),
+                      std::string("the compiled module has no kernel '") + name + "'");
+  }
 }
 
 }  // namespace

@@ -54,11 +54,38 @@ int32_t double_1000(void** args) {
   struct closure c = {(const float*)args[0], (float*)args[1]};
   return api->parallel_launch(0, double_task, &c);
 }
+
+static const KilnKernelParam double_params[] = {{"float32", 1000, 0},
+                                                {"float32", 1000, KILN_PARAM_WRITTEN}};
+static const KilnKernelInfo kernels[] = {{"double_1000", double_1000, 2, double_params}};
+const KilnKernelTable kiln_module_kernels = {KILN_RUNTIME_API_VERSION, 1, kernels,
+                                             kiln_module_init};
 )";
 
 constexpr const char* kFailingInitSource = R"(
+#include "kiln/runtime_api.h"
+static int32_t init(const KilnRuntimeApi* table) { (void)table; return 5; }
+const KilnKernelTable kiln_module_kernels = {KILN_RUNTIME_API_VERSION, 0, 0, init};
+)";
+
+// A module of the previous runtime API: kernels found by symbol, no table.
+constexpr const char* kOlderModuleSource = R"(
 #include <stdint.h>
-int32_t kiln_module_init(const void* table) { (void)table; return 5; }
+int32_t kiln_module_init(const void* table) { (void)table; return 0; }
+int32_t double_1000(void** args) { (void)args; return 0; }
+)";
+
+// A table from another version, and one that lists no function.
+constexpr const char* kOtherVersionSource = R"(
+#include "kiln/runtime_api.h"
+static int32_t init(const KilnRuntimeApi* table) { (void)table; return 0; }
+const KilnKernelTable kiln_module_kernels = {KILN_RUNTIME_API_VERSION + 7, 0, 0, init};
+)";
+constexpr const char* kIncompleteTableSource = R"(
+#include "kiln/runtime_api.h"
+static int32_t init(const KilnRuntimeApi* table) { (void)table; return 0; }
+static const KilnKernelInfo kernels[] = {{"k", 0, 0, 0}};
+const KilnKernelTable kiln_module_kernels = {KILN_RUNTIME_API_VERSION, 1, kernels, init};
 )";
 
 constexpr const char* kNotAModuleSource = "int answer(void) { return 42; }\n";
@@ -90,8 +117,17 @@ TEST(RuntimeModuleTest, LoadsACompiledLibraryAndRunsItsKernel) {
         from_bytes ? load_shared_library_bytes(read_file(library), "m.tar:mod.so")
                    : load_shared_library(library);
     EXPECT_EQ(module->find("no_such_kernel"), nullptr);
-    KilnKernel kernel = module->find("double_1000");
-    ASSERT_NE(kernel, nullptr);
+    // Only the table's kernels: not the module's other symbols, nor libc's.
+    EXPECT_EQ(module->find("kiln_module_init"), nullptr);
+    EXPECT_EQ(module->find("exit"), nullptr);
+    EXPECT_EQ(module->find("abort"), nullptr);
+    const KilnKernelInfo* info = module->find("double_1000");
+    ASSERT_NE(info, nullptr);
+    ASSERT_EQ(info->num_params, 2u);
+    EXPECT_STREQ(info->params[1].dtype, "float32");
+    EXPECT_EQ(info->params[1].num_elements, 1000u);
+    EXPECT_EQ(info->params[1].flags, KILN_PARAM_WRITTEN);
+    KilnKernel kernel = info->function;
     std::vector<float> in(1000), out(1000);
     for (int i = 0; i < 1000; ++i) in[static_cast<size_t>(i)] = static_cast<float>(i);
     void* args[] = {in.data(), out.data()};
@@ -141,11 +177,26 @@ TEST(RuntimeModuleTest, LoadErrorsNameTheFile) {
   ASSERT_FALSE(plain.empty());
   EXPECT_KILN_ERROR(load_shared_library(plain),
                     "'" + plain +
-                        "' is not a Kiln compiled module: it does not export "
-                        "kiln_module_init");
+                        "' is not a Kiln compiled module: it does not export the kernel table "
+                        "kiln_module_kernels");
   std::string failing = build_library(dir, "failing", kFailingInitSource);
   ASSERT_FALSE(failing.empty());
-  EXPECT_KILN_ERROR(load_shared_library(failing), "kiln_module_init returned 5");
+  EXPECT_KILN_ERROR(load_shared_library(failing), "its init returned 5");
+  std::string older = build_library(dir, "older", kOlderModuleSource);
+  ASSERT_FALSE(older.empty());
+  EXPECT_KILN_ERROR(load_shared_library(older),
+                    "was compiled by another Kiln version: it does not export the kernel table "
+                    "kiln_module_kernels (runtime API version " +
+                        std::to_string(KILN_RUNTIME_API_VERSION) +
+                        "); compile the model again with this Kiln");
+  std::string other = build_library(dir, "other", kOtherVersionSource);
+  ASSERT_FALSE(other.empty());
+  EXPECT_KILN_ERROR(load_shared_library(other),
+                    "was compiled by another Kiln version (its kernel table has version " +
+                        std::to_string(KILN_RUNTIME_API_VERSION + 7));
+  std::string incomplete = build_library(dir, "incomplete", kIncompleteTableSource);
+  ASSERT_FALSE(incomplete.empty());
+  EXPECT_KILN_ERROR(load_shared_library(incomplete), "kernel 0 of its table is incomplete");
 }
 
 // The DT_NEEDED entries of an ELF shared library, read from its dynamic section.

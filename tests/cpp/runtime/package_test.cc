@@ -104,6 +104,19 @@ TEST(ParamsTest, CorruptionIsDescribed) {
   EXPECT_KILN_ERROR(deserialize_params(doubled, "p.params"), "tensor 'w' appears twice");
 }
 
+// The bytes of member `name` of a ustar archive (plain headers, as write_package writes).
+std::string member(const std::string& archive, const std::string& name) {
+  size_t at = 0;
+  while (at + 512 <= archive.size() && archive[at] != '\0') {
+    std::string member_name(archive.data() + at, strnlen(archive.data() + at, 100));
+    size_t size = std::stoull(std::string(archive.data() + at + 124, 11), nullptr, 8);
+    if (member_name == name) return archive.substr(at + 512, size);
+    at += 512 + (size + 511) / 512 * 512;
+  }
+  ADD_FAILURE() << "no member " << name;
+  return "";
+}
+
 PackageContents sample_package() {
   PackageContents contents;
   contents.library = std::string(
@@ -128,9 +141,14 @@ TEST(PackageTest, RoundTripsAndRecordsChecksums) {
   auto metadata = nlohmann::json::parse(loaded.metadata_json);
   EXPECT_EQ(metadata["target"], "llvm");
   EXPECT_EQ(metadata["kiln_version"], "0.1.0");
-  EXPECT_EQ(metadata["checksums"]["mod.params"],
-            support::to_hex(support::sha256(contents.params.data(), contents.params.size())));
-  EXPECT_EQ(metadata["checksums"].size(), 3u);
+  // SHA256SUMS covers every other member, metadata.json included, in sha256sum's format.
+  std::string listing = member(read_file(path), "SHA256SUMS");
+  auto hex = [](const std::string& bytes) {
+    return support::to_hex(support::sha256(bytes.data(), bytes.size()));
+  };
+  EXPECT_EQ(listing, hex(loaded.metadata_json) + "  metadata.json\n" + hex(contents.graph_json) +
+                         "  mod.json\n" + hex(contents.params) + "  mod.params\n" +
+                         hex(contents.library) + "  mod.so\n");
   // Rewriting replaces the package in place, and leaves no temporary file behind.
   write_package(path, contents);
   EXPECT_EQ(read_package(path).params, contents.params);
@@ -149,7 +167,7 @@ TEST(PackageTest, OptionalObjectRoundTripsAndIsChecked) {
   write_package(path, contents);
   PackageContents loaded = read_package(path);
   EXPECT_EQ(loaded.object, contents.object);
-  EXPECT_EQ(nlohmann::json::parse(loaded.metadata_json)["checksums"].size(), 4u);
+  EXPECT_NE(member(read_file(path), "SHA256SUMS").find("  mod.o\n"), std::string::npos);
   // Without the object, the package has none.
   write_package(path, sample_package());
   EXPECT_TRUE(read_package(path).object.empty());
@@ -184,7 +202,7 @@ TEST(PackageTest, TamperedMemberIsRefused) {
       EXPECT_EQ(std::string(error.what()),
                 path +
                     " is not a valid Kiln package: mod.params does not match its SHA-256 in "
-                    "metadata.json (the package was modified or corrupted; compile it again)");
+                    "SHA256SUMS (the package was modified or corrupted; compile it again)");
     }
   }
 }
@@ -270,12 +288,13 @@ TarBuilder valid_members(bool with_library = true) {
   auto hex = [](const std::string& bytes) {
     return support::to_hex(support::sha256(bytes.data(), bytes.size()));
   };
-  nlohmann::json metadata = {{"checksums",
-                              {{"mod.so", hex(contents.library)},
-                               {"mod.json", hex(contents.graph_json)},
-                               {"mod.params", hex(contents.params)}}}};
+  std::string metadata = "{\"target\": \"llvm\"}";
+  std::string sums = hex(metadata) + "  metadata.json\n" + hex(contents.graph_json) +
+                     "  mod.json\n" + hex(contents.params) + "  mod.params\n";
+  if (with_library) sums += hex(contents.library) + "  mod.so\n";
   TarBuilder tar;
-  tar.add("metadata.json", metadata.dump());
+  tar.add("SHA256SUMS", sums);
+  tar.add("metadata.json", metadata);
   tar.add("mod.json", contents.graph_json);
   tar.add("mod.params", contents.params);
   if (with_library) tar.add("mod.so", contents.library);
@@ -305,16 +324,75 @@ TEST(PackageTest, UnsafeOrUnexpectedMembersAreRefused) {
       {valid_members(false).finish(), "mod.so is missing"},
       {valid_members(false).add("mod.so", "", '0', "07777777777").finish(),
        "member 'mod.so' has an impossible size (1073741823 bytes"},
+      {valid_members(false).add("mod.so", "", '5').finish(),
+       "member 'mod.so' is not a regular file"},
+      {valid_members().add("SHA256SUMS", "").finish(), "member 'SHA256SUMS' appears twice"},
   };
   for (const Case& test : cases) {
     write_file(path, test.archive);
     EXPECT_KILN_ERROR(read_package(path), path + " is not a valid Kiln package: " + test.message);
   }
+  // The limits are named.
+  write_file(path, valid_members(false).add("mod.so", "", '0', "07777777777").finish());
+  EXPECT_KILN_ERROR(read_package(path),
+                    "; a member may be at most as large as the file, and at most 16 GiB)");
   TarBuilder no_checksums;
   no_checksums.add("metadata.json", "{\"target\": \"llvm\"}").add("mod.json", "{}");
   no_checksums.add("mod.params", "").add("mod.so", "");
   write_file(path, no_checksums.finish());
-  EXPECT_KILN_ERROR(read_package(path), "metadata.json has no \"checksums\"");
+  EXPECT_KILN_ERROR(read_package(path),
+                    "SHA256SUMS is missing: the package was written by another Kiln version");
+}
+
+// metadata.json is under the checksum like every other member, and SHA256SUMS must list exactly
+// the members, each once, well formed.
+TEST(PackageTest, ChecksumListingIsCheckedStrictly) {
+  TempDir dir;
+  std::string path = dir.file("m.tar");
+  write_package(path, sample_package());
+  std::string original = read_file(path);
+  std::string listing = member(original, "SHA256SUMS");
+
+  // A changed metadata.json (same length, so the tar stays well formed).
+  std::string bytes = original;
+  size_t at = bytes.find("\"llvm\"");
+  ASSERT_NE(at, std::string::npos);
+  bytes.replace(at, 6, "\"llvn\"");
+  write_file(path, bytes);
+  EXPECT_KILN_ERROR(read_package(path),
+                    "metadata.json does not match its SHA-256 in SHA256SUMS (the package was "
+                    "modified or corrupted; compile it again)");
+
+  auto with_listing = [&](const std::string& sums) {
+    TarBuilder tar;
+    PackageContents contents = sample_package();
+    tar.add("SHA256SUMS", sums);
+    tar.add("metadata.json", member(original, "metadata.json"));
+    tar.add("mod.json", contents.graph_json).add("mod.params", contents.params);
+    tar.add("mod.so", contents.library);
+    write_file(path, tar.finish());
+  };
+  with_listing(listing);
+  EXPECT_NO_THROW(read_package(path));
+  std::string first_line = listing.substr(0, listing.find('\n') + 1);
+  std::string rest = listing.substr(first_line.size());
+  struct Case {
+    std::string listing;
+    std::string message;
+  } cases[] = {
+      {rest, "metadata.json has no SHA-256 in SHA256SUMS"},
+      {listing + first_line, "SHA256SUMS lists 'metadata.json' twice"},
+      {listing + std::string(64, 'a') + "  mod.o\n",
+       "SHA256SUMS lists 'mod.o', which is not a member"},
+      {listing.substr(0, listing.size() - 1), "SHA256SUMS does not end a line"},
+      {"ZZ" + listing.substr(2), "SHA256SUMS has a malformed line"},
+      {first_line.substr(0, 64) + " " + first_line.substr(66) + rest,
+       "SHA256SUMS has a malformed line"},
+  };
+  for (const Case& test : cases) {
+    with_listing(test.listing);
+    EXPECT_KILN_ERROR(read_package(path), path + " is not a valid Kiln package: " + test.message);
+  }
 }
 
 }  // namespace

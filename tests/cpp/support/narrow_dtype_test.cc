@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "kiln/tensor.h"
+#include "support/subbyte_cast.h"
 
 namespace kiln {
 namespace {
@@ -123,9 +124,35 @@ TEST(NarrowDType, SubByteIntegersWrapAndSignExtend) {
   Tensor tensor(DType::kInt4, {3});
   tensor.set_element_from_int64(0, 7);
   tensor.set_element_from_int64(1, 8);
-  tensor.set_element_from_double(2, -9.5);
-  EXPECT_EQ(tensor.to_int64s(), (std::vector<int64_t>{7, -8, 7}));
+  tensor.set_element_from_double(2, -9.5);  // rounds to -10 (ties to even), which wraps to 6
+  EXPECT_EQ(tensor.to_int64s(), (std::vector<int64_t>{7, -8, 6}));
   EXPECT_EQ(tensor.data_as<uint8_t>()[1], 0x08);
+}
+
+// Expected values follow the ONNX rule for casts to 4-/2-bit integers (onnx docs/technical/int4.md
+// and int2.md): round to the nearest integer, ties to even, then keep the low bits.
+TEST(NarrowDType, FloatsRoundToNearestEvenThenWrapToSubByteIntegers) {
+  auto cast = [](DType dtype, double value) {
+    return subbyte_to_int(dtype, float_to_subbyte(dtype, value));
+  };
+  EXPECT_EQ(cast(DType::kInt4, 2.5), 2);
+  EXPECT_EQ(cast(DType::kInt4, 3.5), 4);
+  EXPECT_EQ(cast(DType::kInt4, -2.5), -2);
+  EXPECT_EQ(cast(DType::kInt4, 2.7), 3);
+  EXPECT_EQ(cast(DType::kInt4, -2.7), -3);
+  EXPECT_EQ(cast(DType::kInt4, 7.5), -8);  // 8 wraps
+  EXPECT_EQ(cast(DType::kInt4, -9.0), 7);
+  EXPECT_EQ(cast(DType::kUInt4, -1.0), 15);
+  EXPECT_EQ(cast(DType::kUInt4, 17.2), 1);
+  EXPECT_EQ(cast(DType::kInt2, 2.0), -2);
+  EXPECT_EQ(cast(DType::kUInt2, 5.5), 2);  // 6 wraps
+  EXPECT_EQ(cast(DType::kInt4, 1e10), 0);  // 1e10 = 2^10 * 5^10
+  EXPECT_EQ(cast(DType::kInt4, 1e30), 0);  // beyond int64: a multiple of 16
+  EXPECT_EQ(cast(DType::kUInt4, -1e30), 0);
+  // Undefined by ONNX; Kiln's choice is 0 (as onnxruntime gives).
+  EXPECT_EQ(cast(DType::kInt4, std::nan("")), 0);
+  EXPECT_EQ(cast(DType::kInt4, INFINITY), 0);
+  EXPECT_EQ(cast(DType::kUInt2, -INFINITY), 0);
 }
 
 TEST(NarrowDType, TensorElementsConvertThroughTheTypes) {

@@ -176,5 +176,24 @@ TEST(Pipeline, OptimizedModuleCompilesAndMatches) {
   std::filesystem::remove_all(dir);
 }
 
+// kiln.dump_dir names a directory the user chose: failing to create or write it is their error
+// (kiln::Error naming the setting, the path and the OS's reason), not an internal one.
+TEST(Pipeline, UnwritableDumpDirIsAUserError) {
+  for (const char* dir : {"/proc/x", "/dev/null/sub"}) {
+    PassOptions options = options_at(1);
+    options.dump_dir = dir;
+    try {
+      optimize(small_cnn(), options);
+      FAIL() << "no error for dump_dir " << dir;
+    } catch (const Error& error) {
+      std::string message = error.what();
+      EXPECT_NE(
+          message.find(std::string("kiln.dump_dir: cannot create the directory '") + dir + "': "),
+          std::string::npos)
+          << message;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace kiln
