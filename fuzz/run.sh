@@ -27,7 +27,7 @@ python3 fuzz/make-corpus.py --out "$build/corpus"
 failed=0
 for target in "${targets[@]}"; do
   binary="$build/bin/fuzz_$target"
-  work="$build/work/$target"
+  work="$build/evolved/$target"
   artifacts="$build/artifacts/$target"
   mkdir -p "$work" "$artifacts" "$build/corpus/$target"
   # Known findings first: each saved regression input must now pass.
