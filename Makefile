@@ -10,7 +10,7 @@ DEMO_DIR ?= tests/models/out
 PY_ENV = PYTHONPATH=$(CURDIR)/$(BUILD_DIR)/python KILN_BUILD_DIR=$(CURDIR)/$(BUILD_DIR) \
   KILN_CLI=$(CURDIR)/$(BUILD_DIR)/bin/kiln
 
-.PHONY: all deps configure build test test-cpp test-python demo bench format clean
+.PHONY: all deps configure build test test-cpp test-python test-fuzz fuzz demo bench format clean
 
 all: build
 
@@ -32,8 +32,17 @@ test-cpp: build
 test-python: build
 	$(PY_ENV) $(PYTHON) -m pytest -q -p no:cacheprovider --timeout=900 tests/python
 
+# Fuzz targets (fuzz/, clang-19 + libFuzzer, own build dir build-fuzz; docs/fuzzing.md): each
+# target runs FUZZ_SECONDS; `make test` runs each for 60 s.
+FUZZ_SECONDS ?= 300
+fuzz: build
+	$(PY_ENV) FUZZ_JOBS=$(JOBS) ./fuzz/run.sh $(FUZZ_SECONDS)
+
+test-fuzz: build
+	$(PY_ENV) FUZZ_JOBS=$(JOBS) ./fuzz/run.sh 60
+
 test: deps
-	$(MAKE) test-cpp test-python
+	$(MAKE) test-cpp test-python test-fuzz
 
 demo: deps
 	$(MAKE) build
@@ -52,4 +61,4 @@ format:
 	clang-format -i $$(git ls-files '*.cc' '*.h')
 
 clean:
-	rm -rf $(BUILD_DIR) python/kiln/_kiln*.so  # the latter: left by builds before per-build packages
+	rm -rf $(BUILD_DIR) build-fuzz python/kiln/_kiln*.so  # the latter: left by builds before per-build packages

@@ -118,6 +118,30 @@ kiln::Tensor tensor_from_parts(const std::string& name, const std::string& dtype
   return tensor;
 }
 
+// Raises the module's exception `type_name` with `what` decoded with errors="backslashreplace":
+// file-supplied text is escaped to valid UTF-8 where it enters Kiln, and this is the safety net
+// that keeps any other byte from turning an error into a UnicodeDecodeError.
+void raise_escaped(void* module, const char* type_name, const char* what) {
+  PyObject* type = PyObject_GetAttrString(static_cast<PyObject*>(module), type_name);
+  PyObject* message =
+      PyUnicode_DecodeUTF8(what, static_cast<Py_ssize_t>(std::strlen(what)), "backslashreplace");
+  if (type != nullptr && message != nullptr) PyErr_SetObject(type, message);
+  Py_XDECREF(message);
+  Py_XDECREF(type);
+}
+
+void translate_kiln_errors(const std::exception_ptr& error, void* module) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const kiln::MissingDependency& e) {
+    raise_escaped(module, "MissingDependency", e.what());
+  } catch (const kiln::Error& e) {
+    raise_escaped(module, "Error", e.what());
+  } catch (const kiln::InternalError& e) {
+    raise_escaped(module, "InternalError", e.what());
+  }
+}
+
 }  // namespace
 
 NB_MODULE(_kiln, m) {
@@ -129,6 +153,7 @@ NB_MODULE(_kiln, m) {
   nb::exception<kiln::InternalError>(m, "InternalError", m.attr("Error"));
   // Registered after Error so that it is translated first; a subclass of kiln.Error in Python.
   nb::exception<kiln::MissingDependency>(m, "MissingDependency", m.attr("Error"));
+  nb::register_exception_translator(translate_kiln_errors, m.ptr());  // tried before the above
 
   nb::class_<kiln::Model>(m, "Model")
       .def("summary", &kiln::Model::summary)

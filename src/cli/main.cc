@@ -139,7 +139,8 @@ int run_inspect(const std::string& path, const kiln::LoadOptions& load, bool as_
                              {"num_constants", stats.num_constants},
                              {"macs", stats.macs},
                              {"flops", stats.flops}};
-    std::cout << report.dump(2) << "\n";
+    // Names are valid UTF-8 (escaped where they enter Kiln); replace is only a safety net.
+    std::cout << report.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
     return 0;
   }
   std::cout << "Model: " << path << " (" << model.source_format() << ")\n";
@@ -205,14 +206,19 @@ struct CompileArgs {
 
 void log_kernels(const kiln::Package& package) {
   if (verbosity < 3) return;
-  nlohmann::json graph = nlohmann::json::parse(package.graph_json());
-  for (const auto& node : graph.at("nodes")) {
-    std::string ops;
-    for (const auto& op : node.value("ops", nlohmann::json::array())) {
-      ops += (ops.empty() ? "" : " + ") + op.get<std::string>();
+  try {
+    nlohmann::json graph = nlohmann::json::parse(package.graph_json());
+    for (const auto& node : graph.at("nodes")) {
+      std::string ops;
+      for (const auto& op : node.value("ops", nlohmann::json::array())) {
+        ops += (ops.empty() ? "" : " + ") + op.get<std::string>();
+      }
+      log(3, "kernel " + node.at("kernel").get<std::string>() + " (" + ops + ") for node '" +
+                 node.value("name", "") + "'");
     }
-    log(3, "kernel " + node.at("kernel").get<std::string>() + " (" + ops + ") for node '" +
-               node.value("name", "") + "'");
+  } catch (const nlohmann::json::exception& error) {
+    // A JSON type error is the package's fault, not Kiln's: a user error naming the file.
+    throw kiln::Error(package.path() + ": mod.json is malformed (" + error.what() + ")");
   }
 }
 

@@ -2,13 +2,16 @@
 
 #include <zip.h>
 
+#include <algorithm>
 #include <cstring>
-#include <fstream>
-#include <iterator>
 #include <memory>
+#include <optional>
 #include <regex>
 
 #include "kiln/error.h"
+#include "support/checked_size.h"
+#include "support/file.h"
+#include "support/utf8.h"
 
 namespace kiln::cli {
 
@@ -97,15 +100,19 @@ Tensor parse_npy(const std::string& bytes, const std::string& where) {
   std::regex number("[0-9]+");
   for (auto it = std::sregex_iterator(dims.begin(), dims.end(), number);
        it != std::sregex_iterator(); ++it) {
-    if (it->str().size() > 12) throw Error(where + ": dimension too large");
+    if (it->str().size() > 12) throw Error(where + ": dimension " + it->str() + " is too large");
     shape.push_back(std::stoll(it->str()));
   }
-  Tensor tensor(found->dtype, shape);
+  // The data must be exactly what the header declares, checked before anything is allocated: a
+  // short file is an error, never zero-filled.
+  std::optional<uint64_t> needed = support::checked_tensor_bytes(found->dtype, shape);
+  if (!needed) throw Error(where + ": the shape describes more than 2^40 elements");
   size_t data_offset = offset + header_length;
-  if (bytes.size() - data_offset != tensor.nbytes()) {
+  if (bytes.size() - data_offset != *needed) {
     throw Error(where + ": holds " + std::to_string(bytes.size() - data_offset) +
-                " bytes of data, its shape needs " + std::to_string(tensor.nbytes()));
+                " bytes of data, its shape needs " + std::to_string(*needed));
   }
+  Tensor tensor(found->dtype, shape);
   if (tensor.nbytes() > 0)
     std::memcpy(tensor.mutable_data(), bytes.data() + data_offset, tensor.nbytes());
   return tensor;
@@ -118,23 +125,54 @@ struct ZipCloser {
 }  // namespace
 
 std::vector<std::pair<std::string, Tensor>> read_npz(const std::string& path) {
+  uint64_t file_size = support::regular_file_size(path, kMaxArrayFileBytes, "kMaxArrayFileBytes");
   int error_code = 0;
   std::unique_ptr<zip_t, ZipCloser> archive(zip_open(path.c_str(), ZIP_RDONLY, &error_code));
-  if (!archive) throw Error("cannot read '" + path + "' as an .npz file (missing, or not a zip)");
+  if (!archive) {
+    zip_error_t error;
+    zip_error_init_with_code(&error, error_code);
+    std::string reason = zip_error_strerror(&error);
+    zip_error_fini(&error);
+    throw Error("cannot read '" + path + "' as an .npz file: " + reason);
+  }
+  // Decompression is bounded before anything is allocated: by the total the archive declares,
+  // and by the ratio of that total to the archive's size (a zip bomb declares huge members).
+  uint64_t budget = std::min<uint64_t>(kMaxNpzUncompressedBytes,
+                                       file_size * kMaxNpzCompressionRatio + kNpzRatioSlackBytes);
+  uint64_t total = 0;
   std::vector<std::pair<std::string, Tensor>> arrays;
   zip_int64_t count = zip_get_num_entries(archive.get(), 0);
   for (zip_int64_t i = 0; i < count; ++i) {
     zip_stat_t stat;
-    if (zip_stat_index(archive.get(), static_cast<zip_uint64_t>(i), 0, &stat) != 0) continue;
-    std::string name = stat.name;
-    if (stat.size > (uint64_t{1} << 34)) throw Error(path + ": member " + name + " is too large");
+    zip_stat_init(&stat);
+    if (zip_stat_index(archive.get(), static_cast<zip_uint64_t>(i), 0, &stat) != 0 ||
+        (stat.valid & ZIP_STAT_NAME) == 0 || (stat.valid & ZIP_STAT_SIZE) == 0) {
+      throw Error(path + ": member " + std::to_string(i) + " of the archive cannot be read");
+    }
+    std::string name = support::escape_invalid_utf8(stat.name);
+    if (stat.size > budget - total) {
+      throw Error(path + ": member '" + name + "' declares " + std::to_string(stat.size) +
+                  " uncompressed bytes, beyond the limit for this archive (" +
+                  std::to_string(budget) + " bytes in all: at most kMaxNpzCompressionRatio = " +
+                  std::to_string(kMaxNpzCompressionRatio) +
+                  " times the file's size, and at most "
+                  "kMaxNpzUncompressedBytes = " +
+                  std::to_string(kMaxNpzUncompressedBytes) +
+                  "); save such arrays with np.savez, which does not compress");
+    }
+    total += stat.size;
     zip_file_t* file = zip_fopen_index(archive.get(), static_cast<zip_uint64_t>(i), 0);
-    if (file == nullptr) throw Error(path + ": cannot read member " + name);
+    if (file == nullptr) throw Error(path + ": cannot read member '" + name + "'");
     std::string bytes(stat.size, '\0');
-    zip_int64_t read = zip_fread(file, bytes.data(), stat.size);
+    zip_int64_t read = stat.size == 0 ? 0 : zip_fread(file, bytes.data(), stat.size);
+    // One more byte must not be there: a member longer than declared is as corrupt as a short one.
+    char extra = 0;
+    zip_int64_t beyond = zip_fread(file, &extra, 1);
     zip_fclose(file);
-    if (read != static_cast<zip_int64_t>(stat.size))
-      throw Error(path + ": member " + name + " is truncated");
+    if (read != static_cast<zip_int64_t>(stat.size) || beyond != 0) {
+      throw Error(path + ": member '" + name + "' does not hold the " + std::to_string(stat.size) +
+                  " bytes its entry declares (truncated or corrupt archive)");
+    }
     if (name.size() > 4 && name.compare(name.size() - 4, 4, ".npy") == 0)
       name.resize(name.size() - 4);
     arrays.emplace_back(name, parse_npy(bytes, path + ":" + name));
@@ -143,10 +181,8 @@ std::vector<std::pair<std::string, Tensor>> read_npz(const std::string& path) {
 }
 
 Tensor read_npy(const std::string& path) {
-  std::ifstream stream(path, std::ios::binary);
-  if (!stream) throw Error("cannot read '" + path + "' (missing, or not readable)");
-  std::string bytes((std::istreambuf_iterator<char>(stream)), std::istreambuf_iterator<char>());
-  return parse_npy(bytes, path);
+  return parse_npy(support::read_regular_file(path, kMaxArrayFileBytes, "kMaxArrayFileBytes"),
+                   path);
 }
 
 void write_npz(const std::string& path, const std::vector<std::pair<std::string, Tensor>>& arrays) {
@@ -158,9 +194,13 @@ void write_npz(const std::string& path, const std::vector<std::pair<std::string,
     buffers.push_back(std::make_unique<std::string>(npy_bytes(tensor)));
     zip_source_t* source =
         zip_source_buffer(archive, buffers.back()->data(), buffers.back()->size(), 0);
-    if (source == nullptr ||
-        zip_file_add(archive, (name + ".npy").c_str(), source, ZIP_FL_OVERWRITE) < 0) {
-      if (source) zip_source_free(source);
+    zip_int64_t index = source == nullptr ? -1
+                                          : zip_file_add(archive, (name + ".npy").c_str(), source,
+                                                         ZIP_FL_OVERWRITE);
+    // Stored uncompressed, as np.savez does (and so never refused by the ratio limit on reading).
+    if (index < 0 ||
+        zip_set_file_compression(archive, static_cast<zip_uint64_t>(index), ZIP_CM_STORE, 0) != 0) {
+      if (source && index < 0) zip_source_free(source);
       zip_discard(archive);
       throw Error("cannot add " + name + " to '" + path + "'");
     }

@@ -9,6 +9,8 @@
 #include "ir/functor.h"
 #include "ir/op.h"
 #include "kiln/error.h"
+#include "support/checked_size.h"
+#include "support/file.h"
 #include "support/sha256.h"
 
 namespace kiln::ir {
@@ -144,7 +146,9 @@ std::string serialize_module(const Module& module) {
   header["nodes"] = nodes;
   header["body"] = ids.at(module.main()->body.get());
 
-  std::string header_text = header.dump();
+  // Names are valid UTF-8 (frontends escape what they read); replace is only a safety net, so
+  // that a name built in C++ from raw bytes cannot make saving fail with a JSON exception.
+  std::string header_text = header.dump(-1, ' ', false, json::error_handler_t::replace);
   size_t data_start = align_up(kPreambleSize + header_text.size());
   std::string contents(data_start - kPreambleSize, '\0');
   std::memcpy(contents.data(), header_text.data(), header_text.size());
@@ -171,6 +175,9 @@ std::string serialize_module(const Module& module) {
 
 namespace {
 
+// Every field of the header is read through these accessors, which check the JSON type before
+// converting it, so that a malformed file is a kiln::Error naming the file and the field (e.g.
+// "nodes[3].op must be a string"), never a JSON library exception.
 class Reader {
  public:
   explicit Reader(std::string display_name) : name_(std::move(display_name)) {}
@@ -194,10 +201,13 @@ class Reader {
       throw Error(name_ + " is a Kiln model file of version " + std::to_string(version) +
                   "; this Kiln reads version " + std::to_string(kModelFileVersion));
     }
+    // Each declared length is checked against the bytes that remain before it is used.
     size_t available = bytes.size() - kPreambleSize;
     if (header_size > available || data_size > available) corrupt("sizes exceed the file");
     size_t data_start = align_up(kPreambleSize + header_size);
-    if (data_start + data_size != bytes.size()) corrupt("the file size does not match its header");
+    if (data_start > bytes.size() || bytes.size() - data_start != data_size) {
+      corrupt("the file size does not match its header");
+    }
     support::Sha256Digest expected;
     std::memcpy(expected.data(), bytes.data() + 32, expected.size());
     if (support::sha256(bytes.data() + kPreambleSize, bytes.size() - kPreambleSize) != expected) {
@@ -209,146 +219,256 @@ class Reader {
       header =
           json::parse(bytes.begin() + kPreambleSize,
                       bytes.begin() + static_cast<std::ptrdiff_t>(kPreambleSize + header_size));
+    } catch (const json::exception& error) {
+      corrupt(std::string("the header is not valid JSON (") + error.what() + ")");
+    }
+    try {
       return build(header);
     } catch (const json::exception& error) {
+      // Not expected (every field is type-checked first); kept so that no JSON exception leaves.
       corrupt(std::string("malformed header (") + error.what() + ")");
     }
   }
 
  private:
-  Shape read_shape(const json& dims) const {
+  // ---- type-checked access to the header ("where" names the field in messages) ----
+  const json& field(const json& object, const std::string& where, const char* key) const {
+    if (!object.is_object()) corrupt((where.empty() ? "the header" : where) + " must be an object");
+    auto it = object.find(key);
+    if (it == object.end()) {
+      corrupt((where.empty() ? "the header" : where) + " has no field '" + key + "'");
+    }
+    return *it;
+  }
+  static std::string join(const std::string& where, const char* key) {
+    return where.empty() ? std::string(key) : where + "." + key;
+  }
+  static std::string item(const std::string& where, size_t index) {
+    return where + "[" + std::to_string(index) + "]";
+  }
+  const json& array_at(const json& object, const std::string& where, const char* key) const {
+    const json& value = field(object, where, key);
+    if (!value.is_array()) corrupt(join(where, key) + " must be a list");
+    return value;
+  }
+  std::string string_of(const json& value, const std::string& where) const {
+    if (!value.is_string()) corrupt(where + " must be a string");
+    return value.get<std::string>();
+  }
+  std::string string_at(const json& object, const std::string& where, const char* key) const {
+    return string_of(field(object, where, key), join(where, key));
+  }
+  int64_t int_of(const json& value, const std::string& where) const {
+    if (value.is_number_unsigned()) {
+      if (value.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX))
+        corrupt(where + " is too large");
+      return static_cast<int64_t>(value.get<uint64_t>());
+    }
+    if (!value.is_number_integer()) corrupt(where + " must be an integer");
+    return value.get<int64_t>();
+  }
+  int64_t int_at(const json& object, const std::string& where, const char* key) const {
+    return int_of(field(object, where, key), join(where, key));
+  }
+  uint64_t size_at(const json& object, const std::string& where, const char* key) const {
+    int64_t value = int_at(object, where, key);
+    if (value < 0) corrupt(join(where, key) + " is negative");
+    return static_cast<uint64_t>(value);
+  }
+
+  Shape read_shape(const json& dims, const std::string& where) const {
+    if (!dims.is_array()) corrupt(where + " must be a list");
     Shape shape;
-    for (const json& dim : dims) {
-      if (dim.is_string()) {
-        shape.push_back(Dim::symbol(dim.get<std::string>()));
+    for (size_t i = 0; i < dims.size(); ++i) {
+      if (dims[i].is_string()) {
+        shape.push_back(Dim::symbol(dims[i].get<std::string>()));
       } else {
-        int64_t value = dim.get<int64_t>();
-        if (value < 0) corrupt("negative dimension");
+        int64_t value = int_of(dims[i], item(where, i));
+        if (value < 0) corrupt(item(where, i) + " is a negative dimension");
         shape.emplace_back(value);
       }
     }
     return shape;
   }
 
-  DType read_dtype(const json& name) const {
-    auto dtype = dtype_from_name(name.get<std::string>());
-    if (!dtype) corrupt("unknown dtype '" + name.get<std::string>() + "'");
+  std::vector<int64_t> read_static_shape(const json& dims, const std::string& where) const {
+    if (!dims.is_array()) corrupt(where + " must be a list");
+    std::vector<int64_t> shape;
+    for (size_t i = 0; i < dims.size(); ++i) shape.push_back(int_of(dims[i], item(where, i)));
+    return shape;
+  }
+
+  DType read_dtype(const json& object, const std::string& where) const {
+    std::string name = string_at(object, where, "dtype");
+    auto dtype = dtype_from_name(name);
+    if (!dtype) corrupt(join(where, "dtype") + " names an unknown dtype '" + name + "'");
     return *dtype;
   }
 
-  double read_float(const json& value) const {
+  double read_float(const json& value, const std::string& where) const {
     if (value.is_string()) {
       std::string text = value.get<std::string>();
       if (text == "nan") return std::nan("");
       if (text == "inf") return INFINITY;
       if (text == "-inf") return -INFINITY;
-      corrupt("bad float '" + text + "'");
+      corrupt(where + " is a bad float '" + text + "'");
     }
+    if (!value.is_number()) corrupt(where + " must be a number");
     return value.get<double>();
   }
 
-  AttrValue read_attr(const json& value) const {
-    if (!value.is_object() || value.size() != 1) corrupt("malformed attribute");
+  AttrValue read_attr(const json& value, const std::string& where) const {
+    if (!value.is_object() || value.size() != 1) corrupt(where + " is a malformed attribute");
     const std::string& kind = value.begin().key();
-    const json& item = value.begin().value();
-    if (kind == "int") return item.get<int64_t>();
-    if (kind == "float") return read_float(item);
-    if (kind == "string") return item.get<std::string>();
-    if (kind == "ints") return item.get<std::vector<int64_t>>();
-    if (kind == "strings") return item.get<std::vector<std::string>>();
-    if (kind == "floats") {
-      std::vector<double> items;
-      for (const json& element : item) items.push_back(read_float(element));
+    const json& content = value.begin().value();
+    std::string content_where = where + "." + kind;
+    if (kind == "int") return int_of(content, content_where);
+    if (kind == "float") return read_float(content, content_where);
+    if (kind == "string") return string_of(content, content_where);
+    if (!content.is_array()) {
+      if (kind == "ints" || kind == "strings" || kind == "floats") {
+        corrupt(content_where + " must be a list");
+      }
+      corrupt(where + " has an unknown attribute kind '" + kind + "'");
+    }
+    if (kind == "ints") return read_static_shape(content, content_where);
+    if (kind == "strings") {
+      std::vector<std::string> items;
+      for (size_t i = 0; i < content.size(); ++i) {
+        items.push_back(string_of(content[i], item(content_where, i)));
+      }
       return items;
     }
-    corrupt("unknown attribute kind '" + kind + "'");
+    if (kind == "floats") {
+      std::vector<double> items;
+      for (size_t i = 0; i < content.size(); ++i) {
+        items.push_back(read_float(content[i], item(content_where, i)));
+      }
+      return items;
+    }
+    corrupt(where + " has an unknown attribute kind '" + kind + "'");
   }
 
-  Constant read_constant(const json& entry) const {
-    DType dtype = read_dtype(entry.at("dtype"));
-    std::vector<int64_t> shape = entry.at("shape").get<std::vector<int64_t>>();
-    size_t offset = entry.at("offset").get<size_t>();
-    size_t nbytes = entry.at("nbytes").get<size_t>();
-    if (offset > data_.size() || nbytes > data_.size() - offset) corrupt("weight out of range");
+  Constant read_constant(const json& entry, const std::string& where) const {
+    DType dtype = read_dtype(entry, where);
+    std::vector<int64_t> shape =
+        read_static_shape(field(entry, where, "shape"), join(where, "shape"));
+    uint64_t offset = size_at(entry, where, "offset");
+    uint64_t nbytes = size_at(entry, where, "nbytes");
+    std::string name = string_at(entry, where, "name");
+    if (offset > data_.size() || nbytes > data_.size() - offset) {
+      corrupt(where + " ('" + name + "') lies outside the data section");
+    }
+    // The shape's size is checked against the bytes present before the tensor is allocated.
+    std::optional<uint64_t> expected = support::checked_tensor_bytes(dtype, shape);
+    if (!expected) {
+      corrupt(join(where, "shape") + " has a negative dimension or more than 2^40 elements");
+    }
+    if (*expected != nbytes) corrupt(where + " ('" + name + "'): nbytes does not match its shape");
     Tensor value(dtype, shape);
-    if (value.nbytes() != nbytes) corrupt("weight size does not match its shape");
     if (nbytes > 0) std::memcpy(value.mutable_data(), data_.data() + offset, nbytes);
-    return ConstantNode::make(std::move(value), entry.at("name").get<std::string>());
+    return ConstantNode::make(std::move(value), name);
   }
 
-  const Expr& node_at(const std::vector<Expr>& nodes, const json& id) const {
-    int64_t index = id.get<int64_t>();
-    if (index < 0 || index >= static_cast<int64_t>(nodes.size()))
-      corrupt("dangling node reference");
+  const Expr& node_at(const std::vector<Expr>& nodes, const json& id,
+                      const std::string& where) const {
+    int64_t index = int_of(id, where);
+    if (index < 0 || index >= static_cast<int64_t>(nodes.size())) {
+      corrupt(where + " refers to node " + std::to_string(index) +
+              ", which is not defined before it");
+    }
     return nodes[static_cast<size_t>(index)];
   }
 
   Module build(const json& header) {
-    if (header.at("format") != "kiln-model") corrupt("wrong format tag");
+    if (string_at(header, "", "format") != "kiln-model") corrupt("wrong format tag");
     std::vector<Var> params;
     std::vector<Expr> nodes;
-    for (const json& input : header.at("inputs")) {
+    const json& inputs = array_at(header, "", "inputs");
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      std::string where = item("inputs", i);
       TensorType type;
-      type.dtype = read_dtype(input.at("dtype"));
-      type.shape = read_shape(input.at("shape"));
-      params.push_back(VarNode::make(input.at("name").get<std::string>(), type));
+      type.dtype = read_dtype(inputs[i], where);
+      type.shape = read_shape(field(inputs[i], where, "shape"), join(where, "shape"));
+      params.push_back(VarNode::make(string_at(inputs[i], where, "name"), type));
       nodes.push_back(params.back());
     }
-    const json& constants = header.at("constants");
-    for (const json& entry : header.at("nodes")) {
-      const std::string kind = entry.at("kind").get<std::string>();
+    const json& constants = array_at(header, "", "constants");
+    const json& node_entries = array_at(header, "", "nodes");
+    for (size_t n = 0; n < node_entries.size(); ++n) {
+      const json& entry = node_entries[n];
+      std::string where = item("nodes", n);
+      const std::string kind = string_at(entry, where, "kind");
       if (kind == "constant") {
-        size_t index = entry.at("index").get<size_t>();
-        if (index >= constants.size()) corrupt("constant index out of range");
-        nodes.push_back(read_constant(constants.at(index)));
+        uint64_t index = size_at(entry, where, "index");
+        if (index >= constants.size()) corrupt(join(where, "index") + " is out of range");
+        nodes.push_back(read_constant(constants[index], item("constants", index)));
       } else if (kind == "call") {
-        std::string op_name = entry.at("op").get<std::string>();
+        std::string op_name = string_at(entry, where, "op");
         const OpDef* def = OpRegistry::global().find(op_name);
-        if (def == nullptr) corrupt("unknown operator '" + op_name + "'");
+        if (def == nullptr)
+          corrupt(join(where, "op") + " names an unknown operator '" + op_name + "'");
         std::vector<Expr> args;
-        for (const json& id : entry.at("args")) args.push_back(node_at(nodes, id));
+        const json& arg_ids = array_at(entry, where, "args");
+        for (size_t i = 0; i < arg_ids.size(); ++i) {
+          args.push_back(node_at(nodes, arg_ids[i], item(join(where, "args"), i)));
+        }
         Attrs attrs;
-        for (const auto& [name, value] : entry.at("attrs").items())
-          attrs.set(name, read_attr(value));
+        const json& attr_entries = field(entry, where, "attrs");
+        if (!attr_entries.is_object()) corrupt(join(where, "attrs") + " must be an object");
+        for (const auto& [name, value] : attr_entries.items()) {
+          attrs.set(name, read_attr(value, join(where, "attrs") + "." + name));
+        }
+        std::string source_name = string_at(entry, where, "source_name");
         try {
-          nodes.push_back(CallNode::make(*def, std::move(args), std::move(attrs),
-                                         entry.at("source_name").get<std::string>()));
+          nodes.push_back(CallNode::make(*def, std::move(args), std::move(attrs), source_name));
         } catch (const Error& error) {
-          corrupt(std::string("a node does not type-check: ") + error.what());
+          corrupt(where + " (" + op_name + ") does not type-check: " + error.what());
         }
       } else if (kind == "tuple") {
         std::vector<Expr> fields;
-        for (const json& id : entry.at("fields")) fields.push_back(node_at(nodes, id));
+        const json& field_ids = array_at(entry, where, "fields");
+        for (size_t i = 0; i < field_ids.size(); ++i) {
+          fields.push_back(node_at(nodes, field_ids[i], item(join(where, "fields"), i)));
+        }
         nodes.push_back(TupleNode::make(std::move(fields)));
       } else if (kind == "get_item") {
+        const Expr& tuple = node_at(nodes, field(entry, where, "tuple"), join(where, "tuple"));
+        int64_t index = int_at(entry, where, "index");
         try {
-          nodes.push_back(TupleGetItemNode::make(node_at(nodes, entry.at("tuple")),
-                                                 entry.at("index").get<int64_t>()));
+          nodes.push_back(TupleGetItemNode::make(tuple, index));
         } catch (const Error& error) {
-          corrupt(error.what());
+          corrupt(where + ": " + error.what());
         }
       } else {
-        corrupt("unknown node kind '" + kind + "'");
+        corrupt(join(where, "kind") + " is an unknown node kind '" + kind + "'");
       }
     }
-    Expr body = node_at(nodes, header.at("body"));
-    auto output_names = header.at("output_names").get<std::vector<std::string>>();
+    Expr body = node_at(nodes, field(header, "", "body"), "body");
+    const json& name_entries = array_at(header, "", "output_names");
+    std::vector<std::string> output_names;
+    for (size_t i = 0; i < name_entries.size(); ++i) {
+      output_names.push_back(string_of(name_entries[i], item("output_names", i)));
+    }
     size_t output_count = as<TupleNode>(body) ? as<TupleNode>(body)->fields.size() : 1;
     if (output_names.size() != output_count) corrupt("output names do not match the outputs");
-    auto metadata = header.at("metadata").get<std::map<std::string, std::string>>();
-    return Module(FunctionNode::make(std::move(params), std::move(body)), std::move(output_names),
-                  std::move(metadata));
+    const json& metadata_entries = field(header, "", "metadata");
+    if (!metadata_entries.is_object()) corrupt("metadata must be an object");
+    std::map<std::string, std::string> metadata;
+    for (const auto& [key, value] : metadata_entries.items()) {
+      metadata[key] = string_of(value, "metadata." + key);
+    }
+    try {
+      return Module(FunctionNode::make(std::move(params), std::move(body)), std::move(output_names),
+                    std::move(metadata));
+    } catch (const Error& error) {
+      corrupt(error.what());
+    }
   }
 
   std::string name_;
   std::string_view data_;
 };
-
-std::string read_file(const std::string& path) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) throw Error("cannot open '" + path + "' for reading");
-  return std::string(std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>());
-}
 
 }  // namespace
 
@@ -364,7 +484,10 @@ void save_module(const Module& module, const std::string& path) {
   if (!file) throw Error("failed to write '" + path + "' (disk full?)");
 }
 
-Module load_module(const std::string& path) { return deserialize_module(read_file(path), path); }
+Module load_module(const std::string& path) {
+  return deserialize_module(
+      support::read_regular_file(path, kMaxModelFileBytes, "kiln::ir::kMaxModelFileBytes"), path);
+}
 
 bool is_model_file(const std::string& path) {
   std::ifstream file(path, std::ios::binary);

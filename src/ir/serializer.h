@@ -12,6 +12,9 @@ namespace kiln::ir {
 
 inline constexpr char kModelFileMagic[9] = "KILNMODL";
 inline constexpr uint32_t kModelFileVersion = 1;
+// The largest .kiln file load_module reads (64 GiB): a bound checked before reading, so that a
+// device or a runaway file is refused instead of exhausting memory.
+inline constexpr uint64_t kMaxModelFileBytes = uint64_t{64} << 30;
 
 std::string serialize_module(const Module& module);
 // `display_name` names the source in error messages (usually the file path).

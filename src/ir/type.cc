@@ -1,6 +1,7 @@
 #include "ir/type.h"
 
 #include "kiln/error.h"
+#include "kiln/limits.h"
 
 namespace kiln::ir {
 
@@ -27,7 +28,11 @@ int64_t TensorType::numel() const {
   int64_t count = 1;
   for (const Dim& dim : shape) {
     if (!dim.is_static()) return -1;
-    count *= dim.value();
+    // Shapes come from files too: a product beyond what any tensor may hold is a user error,
+    // never an int64 overflow.
+    if (__builtin_mul_overflow(count, dim.value(), &count) || count > kMaxTensorElements) {
+      throw Error("a tensor of type " + to_string() + " would hold more than 2^40 elements");
+    }
   }
   return count;
 }

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "kiln/error.h"
+#include "kiln/limits.h"
 #include "op/eval_util.h"
 #include "op/op_util.h"
 
@@ -55,7 +56,14 @@ DimProduct dim_product(const Shape& shape, std::optional<size_t> skip = std::nul
   for (size_t d = 0; d < shape.size(); ++d) {
     if (skip && d == *skip) continue;
     if (shape[d].is_static()) {
-      product.static_product *= shape[d].value();
+      // A shape from a file may hold any dims; their product must not overflow (it is compared,
+      // never allocated, so the tensor limit is the bound).
+      if (__builtin_mul_overflow(product.static_product, shape[d].value(),
+                                 &product.static_product) ||
+          product.static_product > kMaxTensorElements) {
+        throw Error("reshape: the shape " + shape_to_string(shape) +
+                    " describes more than 2^40 elements");
+      }
     } else {
       product.symbols.insert(shape[d].symbol_name());
     }

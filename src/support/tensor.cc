@@ -85,7 +85,13 @@ const DTypeInfo& info(DType dtype) {
 std::shared_ptr<std::byte[]> allocate_zeroed(size_t nbytes) {
   size_t rounded = (nbytes + Tensor::kAlignment - 1) / Tensor::kAlignment * Tensor::kAlignment;
   if (rounded == 0) rounded = Tensor::kAlignment;
-  void* raw = ::operator new[](rounded, std::align_val_t(Tensor::kAlignment));
+  void* raw = nullptr;
+  try {
+    raw = ::operator new[](rounded, std::align_val_t(Tensor::kAlignment));
+  } catch (const std::bad_alloc&) {
+    // Readers check sizes against the bytes present; what still fails here is a real shortage.
+    throw Error("out of memory: cannot allocate " + std::to_string(nbytes) + " bytes for a tensor");
+  }
   std::memset(raw, 0, rounded);
   return std::shared_ptr<std::byte[]>(static_cast<std::byte*>(raw), [](std::byte* p) {
     ::operator delete[](p, std::align_val_t(Tensor::kAlignment));

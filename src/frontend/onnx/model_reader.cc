@@ -14,12 +14,16 @@
 
 #include "frontend/onnx/onnx_model.h"
 #include "kiln/error.h"
+#include "support/utf8.h"
 
 namespace kiln::frontend::onnx_import {
 
 namespace {
 
 namespace fs = std::filesystem;
+
+// Names and strings from the file may hold any bytes; Kiln keeps them as valid UTF-8.
+std::string file_text(const std::string& bytes) { return support::escape_invalid_utf8(bytes); }
 
 struct OnnxTypeEntry {
   int64_t onnx_type;
@@ -140,12 +144,16 @@ std::string read_external_bytes(const onnx::TensorProto& proto, size_t expected_
   int64_t length = -1;
   for (const auto& entry : proto.external_data()) {
     if (entry.key() == "location") location = entry.value();
-    if (entry.key() == "offset") offset = parse_external_number("offset", entry.value(), site);
-    if (entry.key() == "length") length = parse_external_number("length", entry.value(), site);
+    if (entry.key() == "offset") {
+      offset = parse_external_number("offset", file_text(entry.value()), site);
+    }
+    if (entry.key() == "length") {
+      length = parse_external_number("length", file_text(entry.value()), site);
+    }
   }
   if (location.empty()) site.fail("external data has no 'location'");
   if (!location_is_contained(location)) {
-    site.fail("external data location '" + location +
+    site.fail("external data location '" + file_text(location) +
               "' leaves the model's directory (it must be a relative path without '..')");
   }
   if (length >= 0 && static_cast<size_t>(length) != expected_bytes) {
@@ -153,14 +161,15 @@ std::string read_external_bytes(const onnx::TensorProto& proto, size_t expected_
               std::to_string(expected_bytes) + " bytes its dims and type need");
   }
   fs::path file = model_dir / location;
+  std::string file_name = file_text(file.string());
   std::error_code ec;
   if (!fs::is_regular_file(file, ec)) {
-    site.fail("external data file '" + file.string() + "' does not exist");
+    site.fail("external data file '" + file_name + "' does not exist");
   }
   uintmax_t file_size = fs::file_size(file, ec);
   if (ec || static_cast<uintmax_t>(offset) > file_size ||
       file_size - static_cast<uintmax_t>(offset) < expected_bytes) {
-    site.fail("external data file '" + file.string() + "' is too short: it needs " +
+    site.fail("external data file '" + file_name + "' is too short: it needs " +
               std::to_string(expected_bytes) + " bytes at offset " + std::to_string(offset) +
               (ec ? std::string() : ", the file has " + std::to_string(file_size) + " bytes"));
   }
@@ -169,25 +178,51 @@ std::string read_external_bytes(const onnx::TensorProto& proto, size_t expected_
   stream.seekg(static_cast<std::streamoff>(offset));
   stream.read(bytes.data(), static_cast<std::streamsize>(expected_bytes));
   if (!stream && expected_bytes > 0) {
-    site.fail("external data file '" + file.string() + "' could not be read");
+    site.fail("external data file '" + file_name + "' could not be read");
   }
   return bytes;
 }
 
-// Copies a typed repeated field into the tensor, converting each element.
-template <typename Field, typename Store>
-void fill_from_field(Tensor& tensor, const Field& field, const char* field_name, Store store,
-                     const TensorSite& site) {
-  if (static_cast<int64_t>(field.size()) != tensor.numel()) {
-    site.fail(std::string(field_name) + " holds " + std::to_string(field.size()) +
-              " values, dims " + dims_text(tensor.shape()) + " need " +
-              std::to_string(tensor.numel()));
+// The typed repeated field that holds a tensor's values when it has no raw_data, and how many
+// entries the tensor's dims need there (the 4-/2-bit types pack 2 or 4 elements per entry).
+struct TypedField {
+  const char* name;
+  int64_t size;
+  int64_t needed;
+};
+
+TypedField typed_field_of(DType dtype, int64_t count, const onnx::TensorProto& proto) {
+  switch (dtype) {
+    case DType::kFloat32:
+      return {"float_data", proto.float_data_size(), count};
+    case DType::kFloat64:
+      return {"double_data", proto.double_data_size(), count};
+    case DType::kInt64:
+      return {"int64_data", proto.int64_data_size(), count};
+    case DType::kUInt32:
+    case DType::kUInt64:
+      return {"uint64_data", proto.uint64_data_size(), count};
+    case DType::kInt4:
+    case DType::kUInt4:
+    case DType::kInt2:
+    case DType::kUInt2:
+    case DType::kFloat4E2M1: {
+      int64_t per_byte = elements_per_byte(dtype);
+      return {"int32_data", proto.int32_data_size(), (count + per_byte - 1) / per_byte};
+    }
+    default:  // int8/16/32, uint8/16, bool; float16/bfloat16 and float8 as bit patterns
+      return {"int32_data", proto.int32_data_size(), count};
   }
+}
+
+// Copies the typed repeated field into the tensor (its size was checked by typed_field_of's
+// caller), converting each element.
+template <typename Field, typename Store>
+void fill_from_field(Tensor& tensor, const Field& field, Store store) {
   for (int64_t i = 0; i < tensor.numel(); ++i) store(tensor, i, field[static_cast<int>(i)]);
 }
 
-void fill_from_typed_fields(Tensor& tensor, const onnx::TensorProto& proto,
-                            const TensorSite& site) {
+void fill_from_typed_fields(Tensor& tensor, const onnx::TensorProto& proto) {
   auto store_double = [](Tensor& t, int64_t i, double v) { t.set_element_from_double(i, v); };
   auto store_int = [](Tensor& t, int64_t i, int64_t v) { t.set_element_from_int64(i, v); };
   // float16/bfloat16 travel as their bit patterns in int32_data.
@@ -196,52 +231,39 @@ void fill_from_typed_fields(Tensor& tensor, const onnx::TensorProto& proto,
   };
   switch (tensor.dtype()) {
     case DType::kFloat32:
-      return fill_from_field(tensor, proto.float_data(), "float_data", store_double, site);
+      return fill_from_field(tensor, proto.float_data(), store_double);
     case DType::kFloat64:
-      return fill_from_field(tensor, proto.double_data(), "double_data", store_double, site);
+      return fill_from_field(tensor, proto.double_data(), store_double);
     case DType::kFloat16:
     case DType::kBFloat16:
-      return fill_from_field(tensor, proto.int32_data(), "int32_data", store_bits16, site);
+      return fill_from_field(tensor, proto.int32_data(), store_bits16);
     case DType::kInt64:
-      return fill_from_field(tensor, proto.int64_data(), "int64_data", store_int, site);
+      return fill_from_field(tensor, proto.int64_data(), store_int);
     case DType::kFloat8E4M3FN:
     case DType::kFloat8E4M3FNUZ:
     case DType::kFloat8E5M2:
     case DType::kFloat8E5M2FNUZ:
     case DType::kFloat8E8M0:
       // float8 values travel as their bit patterns in int32_data, one per entry.
-      return fill_from_field(
-          tensor, proto.int32_data(), "int32_data",
-          [](Tensor& t, int64_t i, int32_t v) {
-            t.mutable_data_as<uint8_t>()[i] = static_cast<uint8_t>(v);
-          },
-          site);
+      return fill_from_field(tensor, proto.int32_data(), [](Tensor& t, int64_t i, int32_t v) {
+        t.mutable_data_as<uint8_t>()[i] = static_cast<uint8_t>(v);
+      });
     case DType::kInt4:
     case DType::kUInt4:
     case DType::kInt2:
     case DType::kUInt2:
     case DType::kFloat4E2M1: {
       // Packed: each int32_data entry holds one byte of 2 or 4 elements.
-      int64_t per_byte = elements_per_byte(tensor.dtype());
-      int64_t needed = (tensor.numel() + per_byte - 1) / per_byte;
-      if (proto.int32_data_size() != needed) {
-        site.fail("int32_data holds " + std::to_string(proto.int32_data_size()) +
-                  " packed bytes, dims " + dims_text(tensor.shape()) + " need " +
-                  std::to_string(needed));
-      }
       std::vector<uint8_t> packed(proto.int32_data().begin(), proto.int32_data().end());
       return unpack_elements(tensor, packed.data());
     }
     case DType::kUInt32:
     case DType::kUInt64:
-      return fill_from_field(
-          tensor, proto.uint64_data(), "uint64_data",
-          [](Tensor& t, int64_t i, uint64_t v) {
-            t.set_element_from_int64(i, static_cast<int64_t>(v));
-          },
-          site);
+      return fill_from_field(tensor, proto.uint64_data(), [](Tensor& t, int64_t i, uint64_t v) {
+        t.set_element_from_int64(i, static_cast<int64_t>(v));
+      });
     default:  // int8/16/32, uint8/16, bool
-      return fill_from_field(tensor, proto.int32_data(), "int32_data", store_int, site);
+      return fill_from_field(tensor, proto.int32_data(), store_int);
   }
 }
 
@@ -250,7 +272,7 @@ void fill_from_typed_fields(Tensor& tensor, const onnx::TensorProto& proto,
 OnnxInitializer convert_tensor(const onnx::TensorProto& proto, const fs::path& model_dir,
                                const TensorSite& site) {
   OnnxInitializer out;
-  out.name = proto.name();
+  out.name = file_text(proto.name());
   std::optional<DType> dtype = dtype_from_onnx(proto.data_type());
   if (!dtype) {
     out.error =
@@ -262,6 +284,25 @@ OnnxInitializer convert_tensor(const onnx::TensorProto& proto, const fs::path& m
   int64_t per_byte = elements_per_byte(*dtype);
   size_t expected_bytes =
       static_cast<size_t>((count + per_byte - 1) / per_byte) * dtype_size(*dtype);
+  // The data present must match the dims before anything is allocated: a few bytes of file must
+  // not make Kiln reserve gigabytes for a tensor the file does not hold.
+  std::string external_bytes;
+  if (proto.data_location() == onnx::TensorProto::EXTERNAL) {
+    external_bytes = read_external_bytes(proto, expected_bytes, model_dir, site);
+  } else if (proto.has_raw_data()) {
+    if (proto.raw_data().size() != expected_bytes) {
+      site.fail("raw_data has " + std::to_string(proto.raw_data().size()) + " bytes, dims " +
+                dims_text(dims) + " of " + std::string(dtype_name(*dtype)) + " need " +
+                std::to_string(expected_bytes));
+    }
+  } else {
+    TypedField field = typed_field_of(*dtype, count, proto);
+    if (field.size != field.needed) {
+      site.fail(std::string(field.name) + " holds " + std::to_string(field.size) +
+                " values, dims " + dims_text(dims) + " of " + std::string(dtype_name(*dtype)) +
+                " need " + std::to_string(field.needed));
+    }
+  }
   Tensor tensor(*dtype, dims);
   // Bytes as stored in the file; the 4-/2-bit types are unpacked to one element per byte.
   auto store_bytes = [&](const char* bytes) {
@@ -273,17 +314,11 @@ OnnxInitializer convert_tensor(const onnx::TensorProto& proto, const fs::path& m
     }
   };
   if (proto.data_location() == onnx::TensorProto::EXTERNAL) {
-    std::string bytes = read_external_bytes(proto, expected_bytes, model_dir, site);
-    store_bytes(bytes.data());
+    store_bytes(external_bytes.data());
   } else if (proto.has_raw_data()) {
-    if (proto.raw_data().size() != expected_bytes) {
-      site.fail("raw_data has " + std::to_string(proto.raw_data().size()) + " bytes, dims " +
-                dims_text(dims) + " of " + std::string(dtype_name(*dtype)) + " need " +
-                std::to_string(expected_bytes));
-    }
     store_bytes(proto.raw_data().data());
   } else {
-    fill_from_typed_fields(tensor, proto, site);
+    fill_from_typed_fields(tensor, proto);
   }
   out.value = std::move(tensor);
   return out;
@@ -321,15 +356,18 @@ OnnxAttr convert_attr(const onnx::AttributeProto& attr, const fs::path& model_di
     case onnx::AttributeProto::INT:
       return static_cast<int64_t>(attr.i());
     case onnx::AttributeProto::STRING:
-      return attr.s();
+      return file_text(attr.s());
     case onnx::AttributeProto::FLOATS:
       return std::vector<double>(attr.floats().begin(), attr.floats().end());
     case onnx::AttributeProto::INTS:
       return std::vector<int64_t>(attr.ints().begin(), attr.ints().end());
-    case onnx::AttributeProto::STRINGS:
-      return std::vector<std::string>(attr.strings().begin(), attr.strings().end());
+    case onnx::AttributeProto::STRINGS: {
+      std::vector<std::string> strings;
+      for (const std::string& item : attr.strings()) strings.push_back(file_text(item));
+      return strings;
+    }
     case onnx::AttributeProto::TENSOR: {
-      TensorSite tensor_site{site.path, site.what + ": attribute '" + attr.name() + "'"};
+      TensorSite tensor_site{site.path, site.what + ": attribute '" + file_text(attr.name()) + "'"};
       return convert_attr_tensor(attr.t(), model_dir, tensor_site);
     }
     case onnx::AttributeProto::GRAPH:
@@ -353,21 +391,21 @@ OnnxAttr convert_attr(const onnx::AttributeProto& attr, const fs::path& model_di
 OnnxNode convert_node(const onnx::NodeProto& proto, const fs::path& model_dir,
                       const std::string& path) {
   OnnxNode node;
-  node.op_type = proto.op_type();
-  node.name = proto.name();
-  node.domain = proto.domain() == "ai.onnx" ? "" : proto.domain();
-  node.inputs.assign(proto.input().begin(), proto.input().end());
-  node.outputs.assign(proto.output().begin(), proto.output().end());
+  node.op_type = file_text(proto.op_type());
+  node.name = file_text(proto.name());
+  node.domain = proto.domain() == "ai.onnx" ? "" : file_text(proto.domain());
+  for (const std::string& input : proto.input()) node.inputs.push_back(file_text(input));
+  for (const std::string& output : proto.output()) node.outputs.push_back(file_text(output));
   TensorSite site{path, "node '" + node.name + "' (" + node.op_type + ")"};
   for (const auto& attr : proto.attribute()) {
-    node.attrs[attr.name()] = convert_attr(attr, model_dir, site);
+    node.attrs[file_text(attr.name())] = convert_attr(attr, model_dir, site);
   }
   return node;
 }
 
 OnnxValueInfo convert_value_info(const onnx::ValueInfoProto& proto) {
   OnnxValueInfo info;
-  info.name = proto.name();
+  info.name = file_text(proto.name());
   if (!proto.type().has_tensor_type()) {
     info.type_text = proto.type().has_sequence_type()   ? "sequence"
                      : proto.type().has_map_type()      ? "map"
@@ -384,7 +422,7 @@ OnnxValueInfo convert_value_info(const onnx::ValueInfoProto& proto) {
     if (dim.has_dim_value() && dim.dim_value() >= 0) {
       info.shape.emplace_back(static_cast<int64_t>(dim.dim_value()));
     } else if (dim.has_dim_param() && !dim.dim_param().empty()) {
-      info.shape.push_back(ir::Dim::symbol(dim.dim_param()));
+      info.shape.push_back(ir::Dim::symbol(file_text(dim.dim_param())));
     } else {
       info.shape.push_back(ir::Dim::unknown());
     }
@@ -398,6 +436,17 @@ onnx::ModelProto parse_model(const std::string& path) {
   std::error_code ec;
   if (!fs::exists(path, ec)) throw Error(path + ": no such file");
   if (fs::is_directory(path, ec)) throw Error(path + ": is a directory, not an ONNX model file");
+  // A device or FIFO (/dev/zero) would be read without end; protobuf reads at most INT_MAX bytes.
+  if (!fs::is_regular_file(path, ec)) {
+    throw Error(path +
+                ": is not a regular file (a device, pipe or socket), not an ONNX model file");
+  }
+  uintmax_t size = fs::file_size(path, ec);
+  if (!ec && size > static_cast<uintmax_t>(INT_MAX)) {
+    throw Error(path + ": has " + std::to_string(size) +
+                " bytes, more than the 2 GiB protobuf reads (INT_MAX); store the weights as "
+                "external data (onnx.save_model(..., save_as_external_data=True))");
+  }
   std::ifstream stream(path, std::ios::binary);
   if (!stream) throw Error(path + ": the file cannot be read (permissions?)");
   google::protobuf::io::IstreamInputStream raw_input(&stream);
@@ -430,21 +479,21 @@ void check_looks_like_onnx(const onnx::ModelProto& model, const std::string& pat
 OnnxGraph convert_graph(const onnx::GraphProto& graph, const fs::path& model_dir,
                         const std::string& path) {
   OnnxGraph out;
-  out.name = graph.name();
+  out.name = file_text(graph.name());
   for (const auto& input : graph.input()) out.inputs.push_back(convert_value_info(input));
   for (const auto& initializer : graph.initializer()) {
-    TensorSite site{path, "initializer '" + initializer.name() + "'"};
+    TensorSite site{path, "initializer '" + file_text(initializer.name()) + "'"};
     out.initializers.push_back(convert_tensor(initializer, model_dir, site));
   }
   for (const auto& sparse : graph.sparse_initializer()) {
     OnnxInitializer unreadable;
-    unreadable.name = sparse.values().name();
+    unreadable.name = file_text(sparse.values().name());
     unreadable.error = "is a sparse tensor, which Kiln does not support";
     out.initializers.push_back(std::move(unreadable));
   }
   out.nodes.reserve(static_cast<size_t>(graph.node_size()));
   for (const auto& node : graph.node()) out.nodes.push_back(convert_node(node, model_dir, path));
-  for (const auto& output : graph.output()) out.outputs.push_back(output.name());
+  for (const auto& output : graph.output()) out.outputs.push_back(file_text(output.name()));
   return out;
 }
 
@@ -471,12 +520,12 @@ OnnxModel read_onnx_model(const std::string& path) {
 
   OnnxModel model;
   model.ir_version = proto.ir_version();
-  model.producer = proto.producer_name();
+  model.producer = file_text(proto.producer_name());
   for (const auto& opset : proto.opset_import()) {
     if (opset.domain().empty() || opset.domain() == "ai.onnx") {
       model.opset = opset.version();
     } else {
-      model.domain_opsets[opset.domain()] = opset.version();
+      model.domain_opsets[file_text(opset.domain())] = opset.version();
     }
   }
   static_cast<OnnxGraph&>(model) = convert_graph(proto.graph(), model_dir, path);

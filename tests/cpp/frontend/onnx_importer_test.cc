@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <onnx/onnx_pb.h>
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -942,6 +943,100 @@ TEST(OnnxRealModels, ImportListedModels) {
       ADD_FAILURE() << error.what();
     }
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hostile files: sizes checked before allocation, names escaped to valid UTF-8
+// ---------------------------------------------------------------------------------------------
+
+// Peak resident memory of this process so far, in bytes.
+int64_t peak_rss_bytes() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<int64_t>(usage.ru_maxrss) * 1024;
+}
+
+TEST_F(OnnxImporterTest, TinyInitializersWithHugeDimsFailBeforeAllocating) {
+  // Each declares far more elements than its few bytes hold: 2^30 floats in 4 bytes of raw_data
+  // (4 GiB), 2^40 in the typed fields, 2^30 in an attribute tensor, 2^32 int64 with no data.
+  onnx::TensorProto raw;
+  raw.set_name("raw_huge");
+  raw.set_data_type(onnx::TensorProto::FLOAT);
+  raw.add_dims(int64_t{1} << 30);
+  raw.set_raw_data(std::string(4, '\0'));
+  onnx::TensorProto typed = float_tensor("typed_huge", {int64_t{1} << 40}, {1.0f});
+  onnx::TensorProto empty = int64_tensor("empty_huge", {int64_t{1} << 16, int64_t{1} << 16}, {});
+  struct Case {
+    ModelBuilder builder;
+    std::string facts[2];
+  };
+  std::vector<Case> cases;
+  for (const onnx::TensorProto* tensor : {&raw, &typed, &empty}) {
+    ModelBuilder builder;
+    builder.input("x", {int64_t{1}})
+        .initializer(*tensor)
+        .node("Add", {"x", tensor->name()}, {"y"})
+        .output("y");
+    std::string field = tensor == &raw     ? "raw_data has 4 bytes"
+                        : tensor == &typed ? "float_data holds 1 values"
+                                           : "int64_data holds 0 values";
+    cases.push_back({builder, {"initializer '" + tensor->name() + "'", field}});
+  }
+  ModelBuilder constant;
+  constant.node("Constant", {}, {"y"}, "const", {attr_tensor("value", raw)}).output("y");
+  cases.push_back(
+      {constant, {"node 'const' (Constant): attribute 'value'", "raw_data has 4 bytes"}});
+
+  int64_t before = peak_rss_bytes();
+  for (Case& c : cases) {
+    std::string error = import_error(c.builder);
+    EXPECT_CONTAINS(error, c.facts[0]);
+    EXPECT_CONTAINS(error, c.facts[1]);
+  }
+  // Nothing near the declared sizes was reserved (the smallest case declares 4 GiB).
+  EXPECT_LT(peak_rss_bytes() - before, int64_t{256} << 20);
+}
+
+TEST_F(OnnxImporterTest, NamesWithInvalidUtf8AreEscaped) {
+  // Bytes that are not UTF-8 in every kind of name: they come back as "\xnn" escapes, which is
+  // what Python's bytes.decode("utf-8", "backslashreplace") shows.
+  ModelBuilder builder;
+  builder.input("in\xff", {int64_t{2}})
+      .node("Relu", {"in\xff"}, {"out\xfe"}, "relu\xc3")
+      .output("out\xfe");
+  builder.graph()->set_name("graph\x80");
+  ir::Module module = import(builder);
+  ASSERT_EQ(module.inputs().size(), 1u);
+  EXPECT_EQ(module.inputs()[0]->name, "in\\xff");
+  EXPECT_EQ(module.output_names(), std::vector<std::string>{"out\\xfe"});
+
+  ModelBuilder unsupported;
+  unsupported.input("x", {int64_t{2}})
+      .node("NoSuchOp\xff", {"x"}, {"y"}, "node\xfe", {attr_string("mode", "m\xff")})
+      .output("y");
+  std::string error = import_error(unsupported);
+  EXPECT_CONTAINS(error, "NoSuchOp\\xff");
+  EXPECT_CONTAINS(error, "node\\xfe");
+}
+
+TEST_F(OnnxImporterTest, ReshapeToAShapeWhoseSizeOverflowsIsAnError) {
+  // Found by fuzz_onnx: (2^61 + 1) * 192 wraps to 192 in int64 arithmetic, so this reshape of
+  // 192 elements used to be accepted (and was undefined behaviour).
+  ModelBuilder builder;
+  builder.input("volume", {int64_t{1}, int64_t{3}, int64_t{8}, int64_t{8}})
+      .initializer(int64_tensor("target", {2}, {(int64_t{1} << 61) + 1, 192}))
+      .node("Reshape", {"volume", "target"}, {"flat"}, "flatten")
+      .output("flat");
+  EXPECT_CONTAINS(import_error(builder), "describes more than 2^40 elements");
+}
+
+TEST_F(OnnxImporterTest, ConstantOfShapeWhoseSizeOverflowsIsAnError) {
+  // Found by fuzz_onnx: the element count of the result type overflowed int64.
+  ModelBuilder builder;
+  builder.initializer(int64_tensor("shape", {2}, {788529154, (int64_t{1} << 61) + 3}))
+      .node("ConstantOfShape", {"shape"}, {"y"}, "fill")
+      .output("y");
+  EXPECT_CONTAINS(import_error(builder), "would hold more than 2^40 elements");
 }
 
 }  // namespace
