@@ -279,7 +279,7 @@ def _open_bundle(path: str) -> Optional[List[str]]:
     if not os.path.isfile(path) or not tarfile.is_tarfile(path):
         return None
     try:
-        with tarfile.open(path, "r") as archive:
+        with tarfile.open(path, "r:") as archive:
             names = archive.getnames()
     except (tarfile.TarError, OSError):
         return None
@@ -296,7 +296,7 @@ def _load_bundle(path: str, names: List[str], shape_dict, constant_inputs=None) 
         raise _kiln.Error(f"{path}: unexpected member(s) {unexpected} in a saved model; "
                           f"it holds only {sorted(allowed)}")
     workdir = tempfile.mkdtemp(prefix="kiln-model-")
-    with tarfile.open(path, "r") as archive:
+    with tarfile.open(path, "r:") as archive:
         for member in archive.getmembers():
             if not member.isfile():
                 raise _kiln.Error(f"{path}: member '{member.name}' is not a regular file")

@@ -129,6 +129,25 @@ def test_kiln_edit_helper_keeps_files_loadable(kiln, saved_cnn):
     assert kiln.load(saved_cnn).inputs[0]["name"] == om.CNN_INPUT
 
 
+def test_compressed_bundle_is_not_decompressed(kiln, tmp_path):
+    """A saved-model bundle is a plain tar (Model.save writes one): a gzip-compressed one, which
+    could expand without bound, is refused rather than decompressed."""
+    import gzip
+    import tarfile
+
+    bundle = str(tmp_path / "model.tar")
+    model = kiln.load(om.save(om.small_cnn(), tmp_path / "cnn.onnx"))
+    kiln.compile(model, target="llvm", package_path=str(tmp_path / "cnn.tar"))
+    model.save(bundle)
+    assert tarfile.open(bundle, "r:").getnames()  # a plain tar: loads
+    assert kiln.load(bundle).inputs[0]["name"] == om.CNN_INPUT
+    squeezed = str(tmp_path / "squeezed.tar")  # gzip data under the bundle's own name
+    with open(bundle, "rb") as source, gzip.open(squeezed, "wb") as target:
+        target.write(source.read())
+    with pytest.raises(kiln.Error, match="squeezed.tar"):
+        kiln.load(squeezed)
+
+
 @pytest.mark.parametrize("shape", [[1 << 40], [1 << 30, 1 << 30], [-5]])
 def test_kiln_constant_with_huge_shape(kiln, saved_cnn, tmp_path, shape):
     def edit(header):
