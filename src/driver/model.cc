@@ -42,9 +42,12 @@ const std::vector<FormatInfo>& formats() {
   return kFormats;
 }
 
+// The formats that load today, for messages that tell the user what to pass.
 std::string format_list() {
   std::string text;
-  for (const FormatInfo& format : formats()) text += (text.empty() ? "" : ", ") + format.name;
+  for (const FormatInfo& format : formats()) {
+    if (format.supported) text += (text.empty() ? "" : ", ") + format.name;
+  }
   return text;
 }
 
@@ -293,7 +296,7 @@ Model load(const std::string& path, const LoadOptions& options) {
   auto known = std::find_if(formats().begin(), formats().end(),
                             [&](const FormatInfo& info) { return info.name == format; });
   if (known == formats().end()) {
-    throw Error("unknown model format '" + model_format + "'; known formats: " + format_list());
+    throw Error("unknown model format '" + model_format + "'; formats that load: " + format_list());
   }
   if (!known->supported) {
     throw Error("not supported yet: loading " + format + " models ('" + path +

@@ -80,6 +80,9 @@ TEST_F(LoadTest, FormatFromExtensionOrName) {
   std::string message = message_of([&] { load(unknown); });
   EXPECT_NE(message.find("failed to infer the model format"), std::string::npos) << message;
   EXPECT_NE(message.find(".xyz"), std::string::npos) << message;
+  // Only formats that load are offered.
+  EXPECT_NE(message.find("one of: onnx, kiln"), std::string::npos) << message;
+  EXPECT_EQ(message.find("tflite"), std::string::npos) << message;
   message = message_of([&] { load(unknown, {}, "caffe"); });
   EXPECT_NE(message.find("unknown model format 'caffe'"), std::string::npos) << message;
   message = message_of([&] { load(write("m.tflite", "x")); });
