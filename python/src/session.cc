@@ -13,6 +13,7 @@
 
 #include "interrupt.h"
 #include "kiln/runtime.h"
+#include "runtime/dlpack.h"
 
 namespace nb = nanobind;
 
@@ -62,37 +63,8 @@ DType array_dtype(const InputArray& array, const std::string& declared, const Te
     }
     return *dtype;
   }
-  using Code = nb::dlpack::dtype_code;
-  auto code = static_cast<Code>(type.code);
-  if (type.lanes == 1) {
-    switch (code) {
-      case Code::Float:
-        if (type.bits == 32) return DType::kFloat32;
-        if (type.bits == 16) return DType::kFloat16;
-        if (type.bits == 64) return DType::kFloat64;
-        break;
-      case Code::Bfloat:
-        if (type.bits == 16) return DType::kBFloat16;
-        break;
-      case Code::Int:
-        if (type.bits == 8) return DType::kInt8;
-        if (type.bits == 16) return DType::kInt16;
-        if (type.bits == 32) return DType::kInt32;
-        if (type.bits == 64) return DType::kInt64;
-        break;
-      case Code::UInt:
-        if (type.bits == 8) return DType::kUInt8;
-        if (type.bits == 16) return DType::kUInt16;
-        if (type.bits == 32) return DType::kUInt32;
-        if (type.bits == 64) return DType::kUInt64;
-        break;
-      case Code::Bool:
-        if (type.bits == 8) return DType::kBool;
-        break;
-      default:
-        break;
-    }
-  }
+  DLDataType dl_type{type.code, type.bits, type.lanes};
+  if (std::optional<DType> dtype = runtime::from_dlpack_dtype(dl_type)) return *dtype;
   throw Error("input '" + spec.name + "' expects " + spec.type_string() +
               ", got an array of a type Kiln lacks (DLPack code " + std::to_string(type.code) +
               ", " + std::to_string(type.bits) + " bits)");
